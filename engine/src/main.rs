@@ -12,6 +12,8 @@ use weir_datasets::{Compression, Format, SplitConfig};
 use weir_engine::progress::Progress;
 use weir_engine::{ExampleGenBuilder, OutputFormat};
 
+mod validate_cmd;
+
 /// weir: the data half of an ML pipeline, without Python.
 ///
 /// Ingests raw data into tf.Example splits that TFX trainers read (ExampleGen),
@@ -39,6 +41,18 @@ enum Command {
     /// DIR/statistics.parquet (one row per split x feature, for SQL), and
     /// prints a per-feature table.
     Stats(StatsArgs),
+    /// Infer a schema from statistics, or update one (TFX's SchemaGen).
+    ///
+    /// TFDV's rules: type, presence, value_count or shape, and bool / int /
+    /// string domains; writes a text-format Schema that TFDV's
+    /// load_schema_text reads.
+    Schema(validate_cmd::SchemaArgs),
+    /// Validate statistics against a schema (TFX's ExampleValidator).
+    ///
+    /// Writes an Anomalies proto (text) with TFDV's anomaly types, prints a
+    /// summary, and exits 0 when clean (or warnings only), 2 when any anomaly
+    /// is an ERROR, 1 on failure. --previous checks drift, --serving skew.
+    Validate(validate_cmd::ValidateArgs),
     /// Write the deterministic taxi-like sample dataset as CSV.
     Sample(SampleArgs),
 }
@@ -143,6 +157,11 @@ fn main() {
         Command::Examplegen(a) => examplegen(a),
         Command::Stats(a) => stats(a),
         Command::Sample(a) => sample(a),
+        Command::Schema(a) => validate_cmd::schema(a),
+        Command::Validate(a) => match validate_cmd::validate(a) {
+            Ok(code) => std::process::exit(code),
+            Err(e) => Err(e),
+        },
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

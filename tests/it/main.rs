@@ -6,3 +6,4 @@ mod formats;
 mod output;
 mod stats;
 mod util;
+mod validate;

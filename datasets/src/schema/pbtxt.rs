@@ -290,6 +290,154 @@ impl Parser<'_> {
     }
 }
 
+/// Prints a message in text format, two-space indented, fields in the order
+/// they are held (callers put them in field-number order, as protobuf does).
+pub fn print(msg: &PbMessage) -> String {
+    let mut out = String::new();
+    print_into(msg, 0, &mut out);
+    out
+}
+
+fn print_into(msg: &PbMessage, indent: usize, out: &mut String) {
+    for (name, value) in &msg.fields {
+        out.extend(std::iter::repeat_n(' ', indent));
+        match value {
+            PbValue::Msg(m) => {
+                out.push_str(name);
+                out.push_str(" {\n");
+                print_into(m, indent + 2, out);
+                out.extend(std::iter::repeat_n(' ', indent));
+                out.push_str("}\n");
+            }
+            PbValue::Str(b) => {
+                out.push_str(&format!("{name}: {}\n", quote(b)));
+            }
+            PbValue::Num(s) | PbValue::Ident(s) => {
+                out.push_str(&format!("{name}: {s}\n"));
+            }
+        }
+    }
+}
+
+impl PbMessage {
+    /// Appends a field.
+    pub fn push(&mut self, name: &str, value: PbValue) -> &mut Self {
+        self.fields.push((name.to_string(), value));
+        self
+    }
+
+    /// Appends a string field.
+    pub fn push_str(&mut self, name: &str, value: &str) -> &mut Self {
+        self.push(name, PbValue::Str(value.as_bytes().to_vec()))
+    }
+
+    /// Appends a number field (integers as written, floats as
+    /// [`format_double`] writes them).
+    pub fn push_num(&mut self, name: &str, value: impl ToString) -> &mut Self {
+        self.push(name, PbValue::Num(value.to_string()))
+    }
+
+    /// Appends an enum or bool field.
+    pub fn push_ident(&mut self, name: &str, value: &str) -> &mut Self {
+        self.push(name, PbValue::Ident(value.to_string()))
+    }
+
+    /// Appends a nested message.
+    pub fn push_msg(&mut self, name: &str, value: PbMessage) -> &mut Self {
+        self.push(name, PbValue::Msg(value))
+    }
+
+    /// Field `name` as a number, if it is one.
+    pub fn get_f64(&self, name: &str) -> Option<f64> {
+        match self.get(name)? {
+            PbValue::Num(s) | PbValue::Ident(s) => parse_float(s),
+            _ => None,
+        }
+    }
+
+    /// Field `name` as an integer, if it is one.
+    pub fn get_i64(&self, name: &str) -> Option<i64> {
+        match self.get(name)? {
+            PbValue::Num(s) => parse_int(s),
+            _ => None,
+        }
+    }
+
+    /// Field `name` as a bool (`true`/`false`/`1`/`0`).
+    pub fn get_bool(&self, name: &str) -> Option<bool> {
+        match self.get(name)? {
+            PbValue::Ident(s) | PbValue::Num(s) => match s.as_str() {
+                "true" | "True" | "t" | "1" => Some(true),
+                "false" | "False" | "f" | "0" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// Parses a text-format float literal (`1`, `1.5`, `1e3`, `1.5f`, `inf`, `-nan`).
+pub fn parse_float(s: &str) -> Option<f64> {
+    let t = s.trim_end_matches(['f', 'F']);
+    let lower = t.to_ascii_lowercase();
+    match lower.trim_start_matches(['-', '+']) {
+        "inf" | "infinity" => {
+            return Some(if lower.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            })
+        }
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    if let Some(i) = parse_int(s) {
+        return Some(i as f64);
+    }
+    t.parse().ok()
+}
+
+/// Parses a text-format integer literal (decimal, `0x` hex).
+pub fn parse_int(s: &str) -> Option<i64> {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let v = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        i128::from_str_radix(hex, 16).ok()?
+    } else {
+        digits.parse::<i128>().ok()?
+    };
+    i64::try_from(if neg { -v } else { v }).ok()
+}
+
+/// Formats a double as protobuf's Python text format does: shortest
+/// round-trip digits, always with a decimal point or exponent (`1.0`,
+/// `0.9999`, `1e-07`), `inf`/`-inf`/`nan`.
+pub fn format_double(v: f64) -> String {
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    format!("{v:?}")
+}
+
+/// Formats a 32-bit float field (shortest digits of the f32 value).
+pub fn format_float(v: f32) -> String {
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    format!("{v:?}")
+}
+
 /// Quotes bytes as a text-format string.
 pub fn quote(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() + 2);
@@ -333,6 +481,18 @@ mod tests {
         assert!(e.contains("unterminated message"), "{e}");
         let e = parse("feature {\n name \"a\" }").unwrap_err();
         assert!(e.starts_with("line 2"), "{e}");
+    }
+
+    #[test]
+    fn print_round_trips() {
+        let text = "feature {\n  name: \"a\\\"b\"\n  type: INT\n  presence {\n    min_fraction: 1.0\n  }\n}\nx: 1e-07\n";
+        let m = parse(text).unwrap();
+        assert_eq!(print(&m), text);
+        assert_eq!(format_double(1.0), "1.0");
+        assert_eq!(format_double(1e-7), "1e-7");
+        assert_eq!(m.get_f64("x"), Some(1e-7));
+        assert_eq!(parse_float("-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_int("0x10"), Some(16));
     }
 
     #[test]

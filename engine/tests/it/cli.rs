@@ -279,3 +279,100 @@ fn tensorflow_metadata_reads_the_statistics() {
     );
     run_python(&script);
 }
+
+/// `weir schema` on TFDV's train statistics writes TFDV's own schema file
+/// (the same text), and `weir validate` of eval against it exits 2 with the
+/// anomalies TFDV finds; train against its own schema exits 0.
+#[test]
+fn schema_and_validate_exit_codes_and_outputs() {
+    let d = tempfile::tempdir().unwrap();
+    let stats = testdata().join("statistics_gen");
+    let schema = d.path().join("schema.pbtxt");
+    let st = weir()
+        .args(["schema", "--stats"])
+        .arg(stats.join("Split-train/FeatureStats.pb"))
+        .arg("--output")
+        .arg(&schema)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(
+        std::fs::read_to_string(&schema).unwrap(),
+        std::fs::read_to_string(testdata().join("schema_gen/schema.pbtxt")).unwrap()
+    );
+    let validate = |split: &str, out: &Path| {
+        weir()
+            .args(["validate", "--stats"])
+            .arg(stats.join(split))
+            .arg("--schema")
+            .arg(&schema)
+            .arg("--output")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let clean = d.path().join("train_anomalies.pbtxt");
+    let res = validate("Split-train", &clean);
+    assert_eq!(res.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&res.stdout).contains("No anomalies."));
+    let anomalies = d.path().join("eval_anomalies.pbtxt");
+    let res = validate("Split-eval", &anomalies);
+    assert_eq!(
+        res.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let table = String::from_utf8_lossy(&res.stdout);
+    assert!(
+        table.contains("company") && table.contains("ENUM_TYPE_UNEXPECTED_STRING_VALUES"),
+        "{table}"
+    );
+    // --warn turns those into warnings: exit 0.
+    let res = weir()
+        .args(["validate", "--stats"])
+        .arg(stats.join("Split-eval"))
+        .arg("--schema")
+        .arg(&schema)
+        .arg("--output")
+        .arg(d.path().join("w.pbtxt"))
+        .args([
+            "--warn",
+            "ENUM_TYPE_UNEXPECTED_STRING_VALUES",
+            "--warn",
+            "FEATURE_TYPE_NOT_PRESENT",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&res.stdout)
+    );
+    // A missing file is an error (exit 1) that names it.
+    let res = validate("Split-nope", &d.path().join("x.pbtxt"));
+    assert_eq!(res.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("Split-nope"));
+
+    if !python_imports("tensorflow_metadata.proto.v0.anomalies_pb2") {
+        println!("SKIPPED parsing with tensorflow_metadata: not importable here");
+        return;
+    }
+    let script = format!(
+        "from google.protobuf import text_format\n\
+         from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2\n\
+         s = text_format.Parse(open('{}').read(), schema_pb2.Schema())\n\
+         assert len(s.feature) == 18, len(s.feature)\n\
+         a = text_format.Parse(open('{}').read(), anomalies_pb2.Anomalies())\n\
+         assert set(a.anomaly_info) == {{'company', 'payment_type', 'pickup_census_tract'}}, set(a.anomaly_info)\n\
+         c = a.anomaly_info['company']\n\
+         assert c.severity == anomalies_pb2.AnomalyInfo.ERROR\n\
+         assert c.reason[0].type == anomalies_pb2.AnomalyInfo.ENUM_TYPE_UNEXPECTED_STRING_VALUES\n\
+         assert a.anomaly_info['pickup_census_tract'].reason[0].type == anomalies_pb2.AnomalyInfo.FEATURE_TYPE_NOT_PRESENT\n\
+         print('ok')",
+        schema.display(),
+        anomalies.display()
+    );
+    run_python(&script);
+}
