@@ -378,8 +378,7 @@ impl PbMessage {
 
 /// Parses a text-format float literal (`1`, `1.5`, `1e3`, `1.5f`, `inf`, `-nan`).
 pub fn parse_float(s: &str) -> Option<f64> {
-    let t = s.trim_end_matches(['f', 'F']);
-    let lower = t.to_ascii_lowercase();
+    let lower = s.to_ascii_lowercase();
     match lower.trim_start_matches(['-', '+']) {
         "inf" | "infinity" => {
             return Some(if lower.starts_with('-') {
@@ -394,7 +393,7 @@ pub fn parse_float(s: &str) -> Option<f64> {
     if let Some(i) = parse_int(s) {
         return Some(i as f64);
     }
-    t.parse().ok()
+    s.trim_end_matches(['f', 'F']).parse().ok()
 }
 
 /// Parses a text-format integer literal (decimal, `0x` hex).
