@@ -5,5 +5,6 @@ mod conformance;
 mod formats;
 mod output;
 mod stats;
+mod transform;
 mod util;
 mod validate;

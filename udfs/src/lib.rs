@@ -3,10 +3,11 @@
 //! [`all_udafs`], the one registry the engine, scheduler and executor use.
 
 pub mod stats;
+pub mod transform;
 
 use std::sync::Arc;
 
-use datafusion::logical_expr::AggregateUDF;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
 /// Every aggregate function weir defines.
@@ -16,6 +17,15 @@ pub fn all_udafs() -> Vec<Arc<AggregateUDF>> {
         Arc::new(AggregateUDF::from(stats::NumericStatsUdaf::new())),
         Arc::new(AggregateUDF::from(stats::StringStatsUdaf::new())),
         Arc::new(AggregateUDF::from(stats::ApproxStringStatsUdaf::new())),
+        Arc::new(AggregateUDF::from(transform::VocabularyUdaf::new())),
+    ]
+}
+
+/// Every scalar function weir defines.
+pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
+    vec![
+        Arc::new(ScalarUDF::from(transform::ApplyVocabularyUdf::new())),
+        Arc::new(ScalarUDF::from(transform::ApplyBucketsUdf::new())),
     ]
 }
 
@@ -23,5 +33,8 @@ pub fn all_udafs() -> Vec<Arc<AggregateUDF>> {
 pub fn register_all(ctx: &SessionContext) {
     for f in all_udafs() {
         ctx.register_udaf(f.as_ref().clone());
+    }
+    for f in all_udfs() {
+        ctx.register_udf(f.as_ref().clone());
     }
 }

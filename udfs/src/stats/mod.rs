@@ -6,7 +6,7 @@
 //! missing) or a list (null or empty when missing), as weir's readers
 //! produce them; [`FeatureColumn`] reads both.
 
-mod arrays;
+pub(crate) mod arrays;
 mod common_stats;
 mod feature_column;
 mod numeric_stats;

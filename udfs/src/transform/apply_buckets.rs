@@ -1,0 +1,79 @@
+//! `apply_buckets(x, boundaries)`: the bucket of each value given sorted
+//! boundaries (a literal list): the number of boundaries <= x, as
+//! TensorFlow's `Bucketize` op counts; NaN goes to the last bucket, as
+//! TF-Transform's `bucketize`. NULL in, NULL out.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, Int64Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+
+/// See the module docs.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ApplyBucketsUdf {
+    signature: Signature,
+}
+
+impl Default for ApplyBucketsUdf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ApplyBucketsUdf {
+    /// The function.
+    pub fn new() -> Self {
+        Self {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for ApplyBucketsUdf {
+    fn name(&self) -> &str {
+        "apply_buckets"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let bounds = match &args.args[1] {
+            ColumnarValue::Scalar(ScalarValue::List(l)) if l.len() == 1 => {
+                cast(&l.value(0), &DataType::Float64)?
+            }
+            _ => return exec_err!("apply_buckets: the boundaries must be a constant list"),
+        };
+        let bounds: Vec<f64> = bounds.as_primitive::<Float64Type>().values().to_vec();
+        if bounds.windows(2).any(|w| w[0] > w[1]) || bounds.iter().any(|b| b.is_nan()) {
+            return exec_err!("apply_buckets: boundaries {bounds:?} are not sorted numbers");
+        }
+        let x = args.args[0].to_array(args.number_rows)?;
+        let x = cast(&x, &DataType::Float64)?;
+        let x = x.as_primitive::<Float64Type>();
+        let last = bounds.len() as i64;
+        let out: Int64Array = x
+            .iter()
+            .map(|v| {
+                v.map(|v| {
+                    if v.is_nan() {
+                        last
+                    } else {
+                        bounds.partition_point(|&b| b <= v) as i64
+                    }
+                })
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}

@@ -1,0 +1,102 @@
+//! `apply_vocabulary(x, tokens, num_oov_buckets, default_value)`: the id of
+//! each token in a frozen vocabulary (its position in `tokens`, a literal
+//! list in TF-Transform's order). A token outside the vocabulary goes to
+//! `len(tokens) + fingerprint64(token) mod num_oov_buckets` when there are
+//! OOV buckets — TensorFlow's `to_hash_bucket_fast`, FarmHash Fingerprint64
+//! — and to `default_value` otherwise. NULL in, NULL out.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, Int64Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{exec_err, HashMap, Result, ScalarValue};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+
+/// TensorFlow's `to_hash_bucket_fast`: FarmHash Fingerprint64 mod `buckets`.
+pub fn hash_bucket(token: &[u8], buckets: u64) -> u64 {
+    farmhash::fingerprint64(token) % buckets
+}
+
+/// See the module docs.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ApplyVocabularyUdf {
+    signature: Signature,
+}
+
+impl Default for ApplyVocabularyUdf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ApplyVocabularyUdf {
+    /// The function.
+    pub fn new() -> Self {
+        Self {
+            signature: Signature::any(4, Volatility::Immutable),
+        }
+    }
+}
+
+fn scalar_i64(v: &ColumnarValue, what: &str) -> Result<i64> {
+    match v {
+        ColumnarValue::Scalar(s) => match s.cast_to(&DataType::Int64)? {
+            ScalarValue::Int64(Some(x)) => Ok(x),
+            _ => exec_err!("apply_vocabulary: {what} must not be NULL"),
+        },
+        _ => exec_err!("apply_vocabulary: {what} must be a constant"),
+    }
+}
+
+impl ScalarUDFImpl for ApplyVocabularyUdf {
+    fn name(&self) -> &str {
+        "apply_vocabulary"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let num_oov = scalar_i64(&args.args[2], "num_oov_buckets")?;
+        let default = scalar_i64(&args.args[3], "default_value")?;
+        if num_oov < 0 {
+            return exec_err!("apply_vocabulary: num_oov_buckets {num_oov} is negative");
+        }
+        let tokens = match &args.args[1] {
+            ColumnarValue::Scalar(ScalarValue::List(l)) if l.len() == 1 => {
+                cast(&l.value(0), &DataType::Binary)?
+            }
+            _ => return exec_err!("apply_vocabulary: the vocabulary must be a constant list"),
+        };
+        let tokens = tokens.as_binary::<i32>();
+        let mut ids: HashMap<&[u8], i64> = HashMap::with_capacity(tokens.len());
+        for i in 0..tokens.len() {
+            ids.entry(tokens.value(i)).or_insert(i as i64);
+        }
+        let size = tokens.len() as i64;
+        let x = args.args[0].to_array(args.number_rows)?;
+        let x = cast(&x, &DataType::Binary)?;
+        let x = x.as_binary::<i32>();
+        let out: Int64Array = (0..x.len())
+            .map(|i| {
+                (!x.is_null(i)).then(|| {
+                    let t = x.value(i);
+                    match ids.get(t) {
+                        Some(&id) => id,
+                        None if num_oov > 0 => size + hash_bucket(t, num_oov as u64) as i64,
+                        None => default,
+                    }
+                })
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
