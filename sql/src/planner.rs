@@ -18,6 +18,12 @@ use weir_udfs::transform::{ApplyBucketsUdf, ApplyVocabularyUdf, VocabularyUdaf};
 use crate::analyzers::{placeholders, AnalyzerKind};
 use crate::{Result, TransformError};
 
+/// KLL parameter of `bucketize`'s quantiles: TF-Transform's default
+/// epsilon there is 0.001, and with k = 16384 the sketch's rank error is
+/// far below that (and it holds up to 16,384 values exactly, so small
+/// analyze sets get exact, deterministic boundaries).
+pub const BUCKETIZE_KLL_K: u16 = 16384;
+
 /// Registers the analyzer placeholders and weir's functions with `ctx`.
 pub fn register_analyzers(ctx: &SessionContext) {
     for p in placeholders() {
@@ -181,6 +187,7 @@ pub async fn analyze(ctx: &SessionContext, sql: &str) -> Result<FrozenTransform>
     let (exprs, input) = projection(&plan)?;
     let calls = analyzer_calls(&exprs)?;
     let numeric = AggregateUDF::from(NumericStatsUdaf::new());
+    let quantiles = AggregateUDF::from(NumericStatsUdaf::with_k(BUCKETIZE_KLL_K));
     let vocabulary = AggregateUDF::from(VocabularyUdaf::new());
     let aggs: Vec<Expr> = calls
         .iter()
@@ -189,6 +196,7 @@ pub async fn analyze(ctx: &SessionContext, sql: &str) -> Result<FrozenTransform>
             let x = args[0].clone();
             match kind {
                 AnalyzerKind::Vocabulary => vocabulary.call(vec![cast(x, DataType::Binary)]),
+                AnalyzerKind::Bucketize => quantiles.call(vec![cast(x, DataType::Float64)]),
                 _ => numeric.call(vec![cast(x, DataType::Float64)]),
             }
             .alias(format!("__analyzer_{i}"))
