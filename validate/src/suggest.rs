@@ -59,7 +59,8 @@ fn round_up_2_significant(v: f64) -> f64 {
         return 0.0;
     }
     let scale = 10f64.powi(1 - v.log10().floor() as i32);
-    (v * scale).ceil() / scale
+    // Tolerate float noise (0.05 * 1.5 = 0.07500000000000001).
+    (v * scale - 1e-9).ceil() / scale
 }
 
 /// Proposes drift thresholds from spans given oldest first.

@@ -781,3 +781,29 @@ fn chi_squared_and_ks_tests_flag_a_shift_and_pass_identical_data() {
         .long
         .contains("D = 0.3 "));
 }
+
+#[test]
+fn suggest_proposes_thresholds_above_every_past_drift() {
+    use weir_validate::suggest::{apply_suggestions, suggest_drift_thresholds, SuggestOptions};
+    let span = |x: f64| ds(100, vec![str_f("c", &[("x", x), ("y", 100.0 - x)])]);
+    // Consecutive L∞ drifts: 0.02 and 0.05 -> 1.5 x 0.05 = 0.075.
+    let spans = [span(50.0), span(52.0), span(47.0)];
+    let s = suggest_drift_thresholds(&spans, &SuggestOptions::default());
+    assert_eq!(s.len(), 1);
+    assert!((s[0].observed[0] - 0.02).abs() < 1e-12 && (s[0].observed[1] - 0.05).abs() < 1e-12);
+    assert!((s[0].threshold - 0.075).abs() < 1e-12, "{}", s[0].threshold);
+    let mut sc = schema("feature { name: \"c\" type: BYTES }");
+    apply_suggestions(&mut sc, &s);
+    // The suggested schema accepts the past spans and flags a larger shift.
+    let ok = ValidateBuilder::new(span(47.0), sc.clone())
+        .with_previous(Some(span(52.0)))
+        .execute();
+    assert!(ok.is_clean(), "{}", ok.summary_table());
+    let shifted = ValidateBuilder::new(span(30.0), sc)
+        .with_previous(Some(span(47.0)))
+        .execute();
+    assert_eq!(
+        shifted.types(),
+        vec![("c".to_string(), T::COMPARATOR_L_INFTY_HIGH)]
+    );
+}
