@@ -23,6 +23,14 @@ pub fn testdata() -> PathBuf {
     p
 }
 
+/// A multi-threaded Tokio runtime for tests that drive async builders.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime")
+}
+
 /// Every record of every file in `dir`, in file order.
 pub fn read_records(dir: &Path) -> Vec<Vec<u8>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

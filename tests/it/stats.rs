@@ -9,14 +9,7 @@ use weir_datasets::proto::statistics::{
     Stats,
 };
 use weir_engine::StatsBuilder;
-use weir_tests::{decode, read_records, testdata, Values};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use weir_tests::{decode, read_records, runtime, testdata, Values};
 
 fn load(path: &std::path::Path) -> DatasetFeatureStatistics {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -65,7 +58,7 @@ fn rank_ok(sorted: &[f64], value: f64, q: f64, eps: f64) -> bool {
 fn statistics_match_tfdv() {
     let data = testdata();
     let out = tempfile::tempdir().unwrap();
-    let summary = rt()
+    let summary = runtime()
         .block_on(
             StatsBuilder::new(
                 data.join("csv_example_gen").to_string_lossy(),
@@ -202,7 +195,7 @@ fn statistics_parquet_answers_sql() {
     let data = testdata();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("stats");
-    let rt = rt();
+    let rt = runtime();
     rt.block_on(
         StatsBuilder::new(data.join("csv_example_gen").to_string_lossy(), &dir)
             .with_splits_from_input(true)
@@ -254,7 +247,8 @@ fn edge_values_are_counted_where_tfdv_puts_them() {
     }
     let input = crate::util::write(d.path(), "edge.csv", &csv);
     let out = d.path().join("stats");
-    rt().block_on(StatsBuilder::new(input.to_string_lossy(), &out).execute())
+    runtime()
+        .block_on(StatsBuilder::new(input.to_string_lossy(), &out).execute())
         .unwrap();
     let stats = load(&out.join("Split-all/FeatureStats.pb"));
     assert_eq!(stats.num_examples, 6);
@@ -313,16 +307,17 @@ fn edge_values_are_counted_where_tfdv_puts_them() {
 fn approx_mode_agrees_with_tfdv_on_low_cardinality_strings() {
     let data = testdata();
     let out = tempfile::tempdir().unwrap();
-    rt().block_on(
-        StatsBuilder::new(
-            data.join("csv_example_gen").to_string_lossy(),
-            out.path().join("s"),
+    runtime()
+        .block_on(
+            StatsBuilder::new(
+                data.join("csv_example_gen").to_string_lossy(),
+                out.path().join("s"),
+            )
+            .with_splits_from_input(true)
+            .with_approx(true)
+            .execute(),
         )
-        .with_splits_from_input(true)
-        .with_approx(true)
-        .execute(),
-    )
-    .unwrap();
+        .unwrap();
     for split in ["train", "eval"] {
         let ours = load(&out.path().join(format!("s/Split-{split}/FeatureStats.pb")));
         let tfdv = load(&data.join(format!("statistics_gen/Split-{split}/FeatureStats.pb")));

@@ -13,7 +13,7 @@ use weir_datasets::input::resolve_input;
 use weir_datasets::Format;
 use weir_engine::stats::SourcePartition;
 use weir_sql::{analyze, register_analyzers};
-use weir_tests::{decode, read_records, testdata, Values};
+use weir_tests::{decode, read_records, runtime, testdata, Values};
 
 const TAXI_SQL: &str = "SELECT
   scale_to_z_score(coalesce(fare, 0)) AS fare_xf,
@@ -135,10 +135,7 @@ fn sort_key(row: &Row) -> (Vec<i64>, Vec<i64>) {
 
 #[test]
 fn taxi_transform_matches_tf_transform() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let frozen = rt
         .block_on(async { analyze(&context("Split-train").await, TAXI_SQL).await })
         .unwrap();

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use weir_engine::StatsBuilder;
-use weir_tests::testdata;
+use weir_tests::{runtime, testdata};
 use weir_validate::schema::{DomainInfo, Feature};
 use weir_validate::{infer_schema, read_statistics, InferOptions, Schema, ValidateBuilder};
 
@@ -84,10 +84,7 @@ fn schema_inferred_from_tfdv_statistics_equals_tfdv_schema() {
 #[test]
 fn schema_inferred_from_weir_statistics_equals_tfdv_schema() {
     let out = tempfile::tempdir().unwrap();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    runtime()
         .block_on(
             StatsBuilder::new(
                 testdata().join("csv_example_gen").to_string_lossy(),
@@ -206,10 +203,7 @@ fn write_span(dir: &std::path::Path, counts: [usize; 3], start: f64) {
 }
 
 fn stats_of(input: &std::path::Path, out: &std::path::Path) -> weir_validate::DatasetView {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    runtime()
         .block_on(StatsBuilder::new(input.to_string_lossy(), out).execute())
         .unwrap();
     read_statistics(&out.join("Split-all")).unwrap()

@@ -200,6 +200,15 @@ impl MeasurementType {
         }
     }
 
+    /// Whether `value` crosses `threshold`: a distance above it, a p-value
+    /// below it.
+    pub fn crosses(self, value: f64, threshold: f64) -> bool {
+        match self {
+            MeasurementType::ChiSquaredPValue | MeasurementType::KsPValue => value < threshold,
+            _ => value > threshold,
+        }
+    }
+
     /// Whether anomalies.proto can hold it.
     pub fn in_proto(self) -> bool {
         !matches!(

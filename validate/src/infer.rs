@@ -2,7 +2,9 @@
 //! `update_schema`) from one dataset's statistics.
 
 use crate::anomalies::Description;
-use crate::rules::{create_feature, existence_required, update_feature, RuleContext};
+use crate::rules::{
+    create_feature, existence_required, missing_column, new_column, update_feature, RuleContext,
+};
 use crate::schema::Schema;
 use crate::stats_view::DatasetView;
 
@@ -82,14 +84,7 @@ pub fn update_schema(
             }
             None => {
                 create_feature(&mut out, &view, options.max_string_domain_size);
-                changes.push((
-                    view.name.clone(),
-                    Description::new(
-                        crate::anomalies::AnomalyType::SCHEMA_NEW_COLUMN,
-                        "New column",
-                        "New column (column in data but not in schema)",
-                    ),
-                ));
+                changes.push((view.name.clone(), new_column()));
             }
         }
     }
@@ -97,14 +92,7 @@ pub fn update_schema(
         let name = out.features[i].name.clone();
         if stats.feature(&name).is_none() && existence_required(&out, &out.features[i], None) {
             out.features[i].deprecate();
-            changes.push((
-                name,
-                Description::new(
-                    crate::anomalies::AnomalyType::SCHEMA_MISSING_COLUMN,
-                    "Column dropped",
-                    "Column is completely missing",
-                ),
-            ));
+            changes.push((name, missing_column()));
         }
     }
     if options.infer_feature_shape {

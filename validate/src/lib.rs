@@ -11,6 +11,7 @@
 //! ([`rules`]).
 
 pub mod anomalies;
+mod comparators;
 pub mod error;
 pub mod infer;
 pub mod metrics;

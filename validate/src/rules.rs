@@ -6,15 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use weir_datasets::proto::statistics::{FeatureStatsType, HistogramType};
+use weir_datasets::proto::statistics::FeatureStatsType;
 
-use crate::anomalies::{
-    six_digits, AnomalyType as T, Description, DriftSkewInfo, Measurement, MeasurementType,
-};
-use crate::metrics::{self, Hist};
+use crate::anomalies::{six_digits, AnomalyType as T, Description, DriftSkewInfo};
+use crate::comparators;
 use crate::schema::{
-    BoolDomain, DomainInfo, Feature, FeatureComparator, FeatureType, FloatDomain, Presence, Schema,
-    ValueCount,
+    BoolDomain, DomainInfo, Feature, FeatureType, FloatDomain, Presence, Schema, ValueCount,
 };
 use crate::stats_view::{DatasetView, FeatureView};
 
@@ -35,6 +32,24 @@ pub struct RuleContext<'a> {
 
 const TRUE_VALUES: [&str; 6] = ["TRUE", "true", "SET", "set", "1", ""];
 const FALSE_VALUES: [&str; 5] = ["FALSE", "false", "CLEAR", "clear", "0"];
+
+/// SCHEMA_NEW_COLUMN: a feature in the data that the schema lacks.
+pub fn new_column() -> Description {
+    Description::new(
+        T::SCHEMA_NEW_COLUMN,
+        "New column",
+        "New column (column in data but not in schema)",
+    )
+}
+
+/// SCHEMA_MISSING_COLUMN: a required schema feature the data lacks.
+pub fn missing_column() -> Description {
+    Description::new(
+        T::SCHEMA_MISSING_COLUMN,
+        "Column dropped",
+        "Column is completely missing",
+    )
+}
 
 /// TFDV's environment rule: with no environment every feature is in it;
 /// otherwise `in_environment` wins, then `not_in_environment`, then the
@@ -793,9 +808,8 @@ pub fn update_feature(
     ctx: &RuleContext,
 ) -> (Vec<Description>, DriftSkewInfo) {
     let mut out = update_feature_self(schema, idx);
-    let mut measured = DriftSkewInfo::default();
     if schema.features[idx].is_deprecated() {
-        return (out, measured);
+        return (out, DriftSkewInfo::default());
     }
     if view.num_present() == 0.0 {
         if existence_required(schema, &schema.features[idx], ctx.environment) {
@@ -806,7 +820,7 @@ pub fn update_feature(
             ));
             schema.features[idx].deprecate();
         }
-        return (out, measured);
+        return (out, DriftSkewInfo::default());
     }
     if !in_environment(schema, &schema.features[idx], ctx.environment) {
         let env = ctx.environment.unwrap_or_default().to_string();
@@ -887,7 +901,7 @@ pub fn update_feature(
                 schema_type.name()
             ),
         ));
-        return (out, measured);
+        return (out, DriftSkewInfo::default());
     }
     let max_off_domain = match f.distribution_constraints {
         Some(Some(mass)) => 1.0 - mass,
@@ -958,196 +972,7 @@ pub fn update_feature(
             }
         }
     }
-    for (comparator, control, treatment_name, control_name) in [
-        (Which::Drift, ctx.previous, "current", "previous"),
-        (Which::Skew, ctx.serving, "training", "serving"),
-    ] {
-        let f = &mut schema.features[idx];
-        let slot = match comparator {
-            Which::Drift => &mut f.drift_comparator,
-            Which::Skew => &mut f.skew_comparator,
-        };
-        let Some(c) = slot.as_mut().filter(|c| c.has_any()) else {
-            continue;
-        };
-        let Some(control) = control else {
-            continue;
-        };
-        let names = (treatment_name, control_name);
-        let (descs, ms) = match control.feature(&view.name) {
-            Some(control_view) => compare(view, &control_view, c, names, ctx.sketch_epsilon),
-            None => {
-                c.infinity_norm = None;
-                c.jensen_shannon_divergence = None;
-                c.normalized_abs_difference = None;
-                (
-                    vec![Description::new(
-                        T::COMPARATOR_CONTROL_DATA_MISSING,
-                        format!("{control_name} data missing"),
-                        format!("{control_name} data is missing."),
-                    )],
-                    Vec::new(),
-                )
-            }
-        };
-        out.extend(descs);
-        match comparator {
-            Which::Drift => measured.drift.extend(ms),
-            Which::Skew => measured.skew.extend(ms),
-        }
-    }
+    let (descs, measured) = comparators::run(&mut schema.features[idx], view, ctx);
+    out.extend(descs);
     (out, measured)
-}
-
-#[derive(Clone, Copy)]
-enum Which {
-    Drift,
-    Skew,
-}
-
-/// Runs one comparator: TFDV's L-infinity, Jensen-Shannon and normalized
-/// absolute difference, then weir's chi-square and KS tests. A threshold
-/// crossed is an anomaly and is raised to the measured value (TFDV's fix).
-fn compare(
-    treatment: &FeatureView,
-    control: &FeatureView,
-    c: &mut FeatureComparator,
-    (treatment_name, control_name): (&str, &str),
-    epsilon: f64,
-) -> (Vec<Description>, Vec<Measurement>) {
-    let mut out = Vec::new();
-    let mut ms = Vec::new();
-    let t_counts = treatment.string_values_with_counts();
-    let c_counts = control.string_values_with_counts();
-    let between = format!("{treatment_name} and {control_name}");
-    if let Some(threshold) = c.infinity_norm {
-        let (value_at, d) = metrics::l_infinity(&t_counts, &c_counts);
-        ms.push(Measurement {
-            kind: MeasurementType::LInfty,
-            value: d,
-            threshold,
-        });
-        if d > threshold {
-            c.infinity_norm = Some(d);
-            out.push(Description::new(
-                T::COMPARATOR_L_INFTY_HIGH,
-                format!("High Linfty distance between {between}"),
-                format!(
-                    "The Linfty distance between {between} is {} (up to six significant digits), above the threshold {}. The feature value with maximum difference is: {value_at}",
-                    six_digits(d),
-                    six_digits(threshold)
-                ),
-            ));
-        }
-    }
-    if let Some(threshold) = c.normalized_abs_difference {
-        let (value_at, d) = metrics::normalized_absolute_difference(&t_counts, &c_counts);
-        ms.push(Measurement {
-            kind: MeasurementType::NormalizedAbsoluteDifference,
-            value: d,
-            threshold,
-        });
-        if d > threshold {
-            c.normalized_abs_difference = Some(d);
-            out.push(Description::new(
-                T::COMPARATOR_NORMALIZED_ABSOLUTE_DIFFERENCE_HIGH,
-                format!("High normalized absolute difference between {between}"),
-                format!(
-                    "The normalized absolute difference between {between} is {} (up to six significant digits), above the threshold {}. The feature value with maximum difference is: {value_at}",
-                    six_digits(d),
-                    six_digits(threshold)
-                ),
-            ));
-        }
-    }
-    if let Some(threshold) = c.jensen_shannon_divergence {
-        let jsd = if !t_counts.is_empty() && !c_counts.is_empty() {
-            metrics::jensen_shannon_counts(&t_counts, &c_counts)
-        } else {
-            match (
-                treatment.histogram(HistogramType::Standard),
-                control.histogram(HistogramType::Standard),
-            ) {
-                (Some(a), Some(b)) => {
-                    metrics::jensen_shannon_histograms(&Hist::from(a), &Hist::from(b))
-                }
-                _ => None,
-            }
-        };
-        if let Some(d) = jsd {
-            ms.push(Measurement {
-                kind: MeasurementType::JensenShannonDivergence,
-                value: d,
-                threshold,
-            });
-            if d > threshold {
-                c.jensen_shannon_divergence = Some(d);
-                out.push(Description::new(
-                    T::COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH,
-                    format!("High approximate Jensen-Shannon divergence between {between}"),
-                    format!(
-                        "The approximate Jensen-Shannon divergence between {between} is {} (up to six significant digits), above the threshold {}.",
-                        six_digits(d),
-                        six_digits(threshold)
-                    ),
-                ));
-            }
-        }
-    }
-    if let Some(min_p) = c.chi_squared_p {
-        if let Some(r) = metrics::chi_squared(&t_counts, &c_counts) {
-            ms.push(Measurement {
-                kind: MeasurementType::ChiSquaredPValue,
-                value: r.p_value,
-                threshold: min_p,
-            });
-            if r.p_value < min_p {
-                c.chi_squared_p = Some(r.p_value);
-                out.push(Description::new(
-                    T::CUSTOM_VALIDATION,
-                    format!("Chi-square test rejects same distribution of {between}"),
-                    format!(
-                        "weir chi-square test between {between}: chi2 = {} with {} degrees of freedom, p-value {} below the minimum {}.",
-                        six_digits(r.statistic),
-                        r.dof_or_n,
-                        six_digits(r.p_value),
-                        six_digits(min_p)
-                    ),
-                ));
-            }
-        }
-    }
-    if let Some(min_p) = c.ks_p {
-        let r = match (
-            treatment.histogram(HistogramType::Quantiles),
-            control.histogram(HistogramType::Quantiles),
-        ) {
-            (Some(a), Some(b)) => {
-                metrics::kolmogorov_smirnov(&Hist::from(a), &Hist::from(b), epsilon)
-            }
-            _ => None,
-        };
-        if let Some(r) = r {
-            ms.push(Measurement {
-                kind: MeasurementType::KsPValue,
-                value: r.p_value,
-                threshold: min_p,
-            });
-            if r.p_value < min_p {
-                c.ks_p = Some(r.p_value);
-                out.push(Description::new(
-                    T::CUSTOM_VALIDATION,
-                    format!("Kolmogorov-Smirnov test rejects same distribution of {between}"),
-                    format!(
-                        "weir two-sample KS test between {between} from quantile sketches: D = {} (within ±{} of the exact D), p-value {} below the minimum {}.",
-                        six_digits(r.statistic),
-                        six_digits(r.error_bound),
-                        six_digits(r.p_value),
-                        six_digits(min_p)
-                    ),
-                ));
-            }
-        }
-    }
-    (out, ms)
 }

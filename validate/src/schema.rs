@@ -341,34 +341,32 @@ impl Schema {
     }
 }
 
-fn int(m: &PbMessage, name: &str) -> std::result::Result<Option<i64>, String> {
+/// Field `name` read with `get` when present; a present field `get`
+/// cannot read is an error saying it is not `what`.
+fn optional<T>(
+    m: &PbMessage,
+    name: &str,
+    get: impl Fn(&PbMessage, &str) -> Option<T>,
+    what: &str,
+) -> std::result::Result<Option<T>, String> {
     match m.get(name) {
         None => Ok(None),
-        Some(_) => m
-            .get_i64(name)
+        Some(_) => get(m, name)
             .map(Some)
-            .ok_or_else(|| format!("field '{name}' is not an integer")),
+            .ok_or_else(|| format!("field '{name}' is not {what}")),
     }
+}
+
+fn int(m: &PbMessage, name: &str) -> std::result::Result<Option<i64>, String> {
+    optional(m, name, PbMessage::get_i64, "an integer")
 }
 
 fn float(m: &PbMessage, name: &str) -> std::result::Result<Option<f64>, String> {
-    match m.get(name) {
-        None => Ok(None),
-        Some(_) => m
-            .get_f64(name)
-            .map(Some)
-            .ok_or_else(|| format!("field '{name}' is not a number")),
-    }
+    optional(m, name, PbMessage::get_f64, "a number")
 }
 
 fn boolean(m: &PbMessage, name: &str) -> std::result::Result<Option<bool>, String> {
-    match m.get(name) {
-        None => Ok(None),
-        Some(_) => m
-            .get_bool(name)
-            .map(Some)
-            .ok_or_else(|| format!("field '{name}' is not a bool")),
-    }
+    optional(m, name, PbMessage::get_bool, "a bool")
 }
 
 fn string(v: &PbValue) -> String {

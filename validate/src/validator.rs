@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::anomalies::{Anomalies, AnomalyInfo, AnomalyType as T, Description, Severity};
-use crate::rules::{existence_required, in_environment, update_feature, RuleContext};
+use crate::rules::{
+    existence_required, in_environment, missing_column, new_column, update_feature, RuleContext,
+};
 use crate::schema::Schema;
 use crate::stats_view::DatasetView;
 
@@ -123,11 +125,7 @@ impl ValidateBuilder {
                 None => per_feature
                     .entry(view.name.clone())
                     .or_default()
-                    .push(Description::new(
-                        T::SCHEMA_NEW_COLUMN,
-                        "New column",
-                        "New column (column in data but not in schema)",
-                    )),
+                    .push(new_column()),
             }
         }
         for f in &self.schema.features {
@@ -137,11 +135,7 @@ impl ValidateBuilder {
                 per_feature
                     .entry(f.name.clone())
                     .or_default()
-                    .push(Description::new(
-                        T::SCHEMA_MISSING_COLUMN,
-                        "Column dropped",
-                        "Column is completely missing",
-                    ));
+                    .push(missing_column());
             }
         }
         if let Some(serving) = &self.serving {
