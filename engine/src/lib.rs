@@ -5,7 +5,9 @@ pub mod error;
 pub mod examplegen;
 pub mod progress;
 pub mod stats;
+pub mod transform;
 
 pub use error::{EngineError, Result};
 pub use examplegen::{ExampleGenBuilder, ExampleGenSummary, OutputFormat};
 pub use stats::{StatsBuilder, StatsSummary};
+pub use transform::{ApplyBuilder, TransformBuilder, TransformSummary};

@@ -12,6 +12,7 @@ use weir_datasets::{Compression, Format, SplitConfig};
 use weir_engine::progress::Progress;
 use weir_engine::{ExampleGenBuilder, OutputFormat};
 
+mod transform_cmd;
 mod validate_cmd;
 
 /// weir: the data half of an ML pipeline, without Python.
@@ -53,6 +54,17 @@ enum Command {
     /// summary, and exits 0 when clean (or warnings only), 2 when any anomaly
     /// is an ERROR, 1 on failure. --previous checks drift, --serving skew.
     Validate(validate_cmd::ValidateArgs),
+    /// Analyze, freeze and apply a transform query (TFX's Transform).
+    ///
+    /// `weir transform --sql FILE --input EXAMPLEGEN_DIR --output DIR`
+    /// evaluates the query's analyzers (scale_to_z_score,
+    /// compute_and_apply_vocabulary, bucketize, ...) over the analyze
+    /// splits in one pass, writes the artifact DIR/transform_graph/
+    /// (transform.json, assets/, transformed_metadata/schema.pbtxt,
+    /// transform.onnx) and every split transformed into
+    /// DIR/transformed_examples/Split-<name>/. `weir transform apply`
+    /// applies a frozen artifact to new data.
+    Transform(transform_cmd::TransformArgs),
     /// Write the deterministic taxi-like sample dataset as CSV.
     Sample(SampleArgs),
 }
@@ -157,6 +169,7 @@ fn main() {
         Command::Examplegen(a) => examplegen(a),
         Command::Stats(a) => stats(a),
         Command::Sample(a) => sample(a),
+        Command::Transform(a) => transform_cmd::transform(a),
         Command::Schema(a) => validate_cmd::schema(a),
         Command::Validate(a) => match validate_cmd::validate(a) {
             Ok(code) => std::process::exit(code),
@@ -240,7 +253,7 @@ fn spawn_progress_bar(progress: Arc<Progress>) -> Option<Box<dyn FnOnce()>> {
     }))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)

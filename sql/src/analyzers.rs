@@ -2,9 +2,16 @@
 //! TF-Transform's names and result types. They are never executed — the
 //! transform planner replaces every call before a plan runs — so invoking
 //! one is an error that says so.
+//!
+//! TFT's `tft.mean`, `tft.var`, `tft.min`, `tft.max`, `tft.sum` and
+//! `tft.size` are called `mean`, `var`, `min`, `max`, `sum` and `size` in
+//! transform SQL (see [`crate::rewrite`]) and planned as `tft_mean` … here,
+//! so they never clash with DataFusion's own aggregates.
 
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{exec_err, Result};
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
@@ -21,61 +28,129 @@ pub enum AnalyzerKind {
     MinMax,
     /// `compute_and_apply_vocabulary(x [, top_k [, frequency_threshold
     /// [, num_oov_buckets [, default_value]]]])`.
+    ComputeAndApplyVocabulary,
+    /// `vocabulary(x [, top_k [, frequency_threshold [, 'name']]])`: the
+    /// vocabulary's name, for `apply_vocabulary(x, 'name', ...)`.
     Vocabulary,
     /// `bucketize(x, num_buckets [, epsilon])`.
     Bucketize,
+    /// `quantiles(x, num_buckets [, epsilon])`: the boundaries, a list.
+    Quantiles,
+    /// `mean(x)`.
+    Mean,
+    /// `var(x)`: population variance.
+    Var,
+    /// `min(x)`.
+    Min,
+    /// `max(x)`.
+    Max,
+    /// `sum(x)`.
+    Sum,
+    /// `size(x)`: number of non-NULL values.
+    Size,
 }
 
 impl AnalyzerKind {
-    /// Every analyzer, with its SQL name.
-    pub const ALL: [(AnalyzerKind, &'static str); 5] = [
+    /// Every analyzer, with its planned name.
+    pub const ALL: [(AnalyzerKind, &'static str); 13] = [
         (AnalyzerKind::ZScore, "scale_to_z_score"),
         (AnalyzerKind::ZeroOne, "scale_to_0_1"),
         (AnalyzerKind::MinMax, "scale_by_min_max"),
-        (AnalyzerKind::Vocabulary, "compute_and_apply_vocabulary"),
+        (
+            AnalyzerKind::ComputeAndApplyVocabulary,
+            "compute_and_apply_vocabulary",
+        ),
+        (AnalyzerKind::Vocabulary, "vocabulary"),
         (AnalyzerKind::Bucketize, "bucketize"),
+        (AnalyzerKind::Quantiles, "quantiles"),
+        (AnalyzerKind::Mean, "tft_mean"),
+        (AnalyzerKind::Var, "tft_var"),
+        (AnalyzerKind::Min, "tft_min"),
+        (AnalyzerKind::Max, "tft_max"),
+        (AnalyzerKind::Sum, "tft_sum"),
+        (AnalyzerKind::Size, "tft_size"),
     ];
 
-    /// The analyzer called `name`.
+    /// The analyzer planned as `name`.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
     }
 
-    fn output(self) -> DataType {
+    /// The planned name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map(|(_, n)| *n)
+            .expect("every kind has a name")
+    }
+
+    /// (least, most) arguments.
+    fn arity(self) -> (usize, usize) {
         match self {
+            AnalyzerKind::ZScore | AnalyzerKind::ZeroOne => (1, 1),
+            AnalyzerKind::MinMax => (1, 3),
+            AnalyzerKind::ComputeAndApplyVocabulary => (1, 5),
+            AnalyzerKind::Vocabulary => (1, 4),
+            AnalyzerKind::Bucketize | AnalyzerKind::Quantiles => (2, 3),
+            _ => (1, 1),
+        }
+    }
+
+    /// The type of the call's value, given its argument types.
+    pub fn output(self, args: &[DataType]) -> Result<DataType> {
+        let (least, most) = self.arity();
+        if args.len() < least || args.len() > most {
+            return plan_err!(
+                "{} takes {least} to {most} arguments, got {}",
+                self.name(),
+                args.len()
+            );
+        }
+        let x = &args[0];
+        Ok(match self {
             AnalyzerKind::ZScore | AnalyzerKind::ZeroOne | AnalyzerKind::MinMax => {
                 DataType::Float32
             }
-            AnalyzerKind::Vocabulary | AnalyzerKind::Bucketize => DataType::Int64,
-        }
+            AnalyzerKind::ComputeAndApplyVocabulary
+            | AnalyzerKind::Bucketize
+            | AnalyzerKind::Size => DataType::Int64,
+            AnalyzerKind::Vocabulary => DataType::Utf8,
+            AnalyzerKind::Quantiles => {
+                DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
+            }
+            AnalyzerKind::Mean | AnalyzerKind::Var => DataType::Float64,
+            AnalyzerKind::Min | AnalyzerKind::Max => x.clone(),
+            AnalyzerKind::Sum if x.is_integer() => DataType::Int64,
+            AnalyzerKind::Sum => DataType::Float64,
+        })
     }
 }
 
 /// A placeholder for one analyzer.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct AnalyzerPlaceholder {
-    name: &'static str,
     kind: AnalyzerKind,
     signature: Signature,
 }
 
 impl ScalarUDFImpl for AnalyzerPlaceholder {
     fn name(&self) -> &str {
-        self.name
+        self.kind.name()
     }
 
     fn signature(&self) -> &Signature {
         &self.signature
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(self.kind.output())
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        self.kind.output(arg_types)
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         exec_err!(
             "{} is a full-pass analyzer: run the query through weir's transform planner",
-            self.name
+            self.kind.name()
         )
     }
 }
@@ -84,9 +159,8 @@ impl ScalarUDFImpl for AnalyzerPlaceholder {
 pub fn placeholders() -> Vec<ScalarUDF> {
     AnalyzerKind::ALL
         .iter()
-        .map(|(kind, name)| {
+        .map(|(kind, _)| {
             ScalarUDF::from(AnalyzerPlaceholder {
-                name,
                 kind: *kind,
                 signature: Signature::variadic_any(Volatility::Immutable),
             })

@@ -1,27 +1,36 @@
 //! Planning a transform query: find the analyzer calls of the projection,
-//! evaluate them all in one aggregate pass (partial/final, so it
-//! distributes), freeze the results, and plan the query again over any
-//! data with each call replaced by its mapper over the frozen constants.
+//! evaluate them in one aggregate pass (partial/final, so it distributes),
+//! freeze the results, and plan the query again over any data with each
+//! call replaced by its mapper over the frozen constants.
+//!
+//! An analyzer whose argument holds another analyzer
+//! (`scale_to_z_score(x - mean(x))`) is evaluated in a later pass, after
+//! the inner one froze:
+//! each round evaluates the innermost calls, so a query without nesting
+//! analyzes in exactly one pass.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, StructArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type, UInt64Type};
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
+use datafusion::functions_aggregate::expr_fn as agg;
 use datafusion::logical_expr::{AggregateUDF, Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF};
 use datafusion::prelude::{cast, lit, SessionContext};
 use weir_udfs::stats::{NumericStatsUdaf, QuantileSketch};
 use weir_udfs::transform::{ApplyBucketsUdf, ApplyVocabularyUdf, VocabularyUdaf};
 
 use crate::analyzers::{placeholders, AnalyzerKind};
+use crate::frozen::{Frozen, JsonF64, Number, Vocabulary};
+use crate::rewrite::rewrite_analyzer_names;
 use crate::{Result, TransformError};
 
-/// KLL parameter of `bucketize`'s quantiles: TF-Transform's default
-/// epsilon there is 0.001, and with k = 16384 the sketch's rank error is
-/// far below that (and it holds up to 16,384 values exactly, so small
-/// analyze sets get exact, deterministic boundaries).
+/// KLL parameter of `bucketize`'s and `quantiles`' sketches: TF-Transform's
+/// default epsilon there is 0.001, and with k = 16384 the sketch's rank
+/// error is far below that (and it holds up to 16,384 values exactly, so
+/// small analyze sets get exact, deterministic boundaries).
 pub const BUCKETIZE_KLL_K: u16 = 16384;
 
 /// Registers the analyzer placeholders and weir's functions with `ctx`.
@@ -32,85 +41,48 @@ pub fn register_analyzers(ctx: &SessionContext) {
     weir_udfs::register_all(ctx);
 }
 
-/// A frozen vocabulary: tokens in TF-Transform's order with their counts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Vocabulary {
-    /// TFT's name: `compute_and_apply_vocabulary`, then `..._1`, `..._2`…
-    pub name: String,
-    /// The tokens, most frequent first (after top_k and frequency_threshold).
-    pub tokens: Vec<Vec<u8>>,
-    /// Each token's count in the analyze data.
-    pub counts: Vec<u64>,
-}
-
-impl Vocabulary {
-    /// TFT's asset file name, `vocab_<name>_vocabulary`.
-    pub fn file_name(&self) -> String {
-        format!("vocab_{}_vocabulary", self.name)
-    }
-
-    /// TFT's file text: one token per line, most frequent first.
-    pub fn file_text(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for t in &self.tokens {
-            out.extend_from_slice(t);
-            out.push(b'\n');
-        }
-        out
-    }
-}
-
-/// The constants one analyzer call froze into.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Frozen {
-    /// z-score: mean and population standard deviation.
-    ZScore {
-        /// Mean.
-        mean: f64,
-        /// Population standard deviation.
-        std_dev: f64,
-    },
-    /// min/max scaling to `[out_min, out_max]`.
-    MinMax {
-        /// Minimum of the analyze data.
-        min: f64,
-        /// Maximum of the analyze data.
-        max: f64,
-        /// Output minimum.
-        out_min: f64,
-        /// Output maximum.
-        out_max: f64,
-    },
-    /// A vocabulary lookup (index into `FrozenTransform::vocabularies`).
-    Vocabulary {
-        /// Which vocabulary.
-        index: usize,
-        /// OOV hash buckets after the vocabulary.
-        num_oov_buckets: i64,
-        /// Id of OOV tokens without buckets.
-        default_value: i64,
-    },
-    /// Bucket boundaries.
-    Buckets {
-        /// Sorted boundaries (num_buckets - 1 of them).
-        boundaries: Vec<f64>,
-    },
-}
-
 /// A transform query with every analyzer evaluated.
 #[derive(Debug, Clone)]
 pub struct FrozenTransform {
     /// The query text.
     pub sql: String,
-    /// One entry per analyzer call, in plan order.
+    /// One entry per analyzer call, in evaluation order.
     pub frozen: Vec<Frozen>,
     /// The vocabularies computed.
     pub vocabularies: Vec<Vocabulary>,
 }
 
-fn projection(plan: &LogicalPlan) -> Result<(Vec<Expr>, Arc<LogicalPlan>)> {
+/// The query planned with its analyzers frozen.
+#[derive(Debug, Clone)]
+pub struct TransformPlan {
+    /// The rows the projection reads (`input`, possibly filtered).
+    pub input: Arc<LogicalPlan>,
+    /// One expression per output, named as in the SQL, vocabularies as
+    /// literal token lists.
+    pub outputs: Vec<Expr>,
+    /// The same expressions with vocabularies by name (short, for people).
+    pub display: Vec<String>,
+}
+
+/// The projection of the transform query `sql`, planned in `ctx`.
+pub async fn plan_projection(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<(Vec<Expr>, Arc<LogicalPlan>)> {
+    let sql = rewrite_analyzer_names(sql)?;
+    let plan = ctx.state().create_logical_plan(&sql).await?;
     match plan {
-        LogicalPlan::Projection(p) => Ok((p.expr.clone(), p.input.clone())),
+        LogicalPlan::Projection(p) => {
+            let exprs = p
+                .expr
+                .iter()
+                .map(|e| {
+                    let name = e.schema_name().to_string();
+                    e.clone().alias_if_changed(name)
+                })
+                .collect::<datafusion::common::Result<Vec<_>>>()?;
+            Ok((exprs, p.input.clone()))
+        }
         other => Err(TransformError::Plan(format!(
             "expected SELECT <expressions> FROM input, got a {} plan",
             other.display()
@@ -118,53 +90,65 @@ fn projection(plan: &LogicalPlan) -> Result<(Vec<Expr>, Arc<LogicalPlan>)> {
     }
 }
 
-/// The analyzer calls in `exprs`, in the order [`replace_calls`] visits them.
-fn analyzer_calls(exprs: &[Expr]) -> Result<Vec<(AnalyzerKind, Vec<Expr>)>> {
-    let mut calls = Vec::new();
+fn has_analyzer(e: &Expr) -> bool {
+    let mut found = false;
+    let _ = e.apply(|n| {
+        if let Expr::ScalarFunction(f) = n {
+            if AnalyzerKind::from_name(f.name()).is_some() {
+                found = true;
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}
+
+/// Replaces, in visit order, every analyzer call whose arguments hold no
+/// analyzer by `f(kind, args)`; returns the new expressions.
+fn rewrite_innermost(
+    exprs: Vec<Expr>,
+    mut f: impl FnMut(AnalyzerKind, &[Expr]) -> Result<Expr>,
+) -> Result<Vec<Expr>> {
+    let mut failure = None;
+    let mut out = Vec::with_capacity(exprs.len());
     for e in exprs {
-        e.clone().transform_up(|node| {
-            if let Expr::ScalarFunction(f) = &node {
-                if let Some(kind) = AnalyzerKind::from_name(f.name()) {
-                    calls.push((kind, f.args.clone()));
+        let t = e.transform_down(|node| {
+            if let Expr::ScalarFunction(call) = &node {
+                if let Some(kind) = AnalyzerKind::from_name(call.name()) {
+                    if !call.args.iter().any(has_analyzer) {
+                        return match f(kind, &call.args) {
+                            Ok(new) => Ok(Transformed::new(new, true, TreeNodeRecursion::Jump)),
+                            Err(err) => {
+                                failure = Some(err);
+                                Ok(Transformed::new(node, false, TreeNodeRecursion::Stop))
+                            }
+                        };
+                    }
                 }
             }
             Ok(Transformed::no(node))
         })?;
-    }
-    for (kind, args) in &calls {
-        if args.is_empty() {
-            return Err(TransformError::Plan(format!("{kind:?} needs an argument")));
+        if let Some(err) = failure.take() {
+            return Err(err);
         }
-        for a in args {
-            let mut nested = false;
-            a.apply(|n| {
-                if let Expr::ScalarFunction(f) = n {
-                    nested |= AnalyzerKind::from_name(f.name()).is_some();
-                }
-                Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
-            })?;
-            if nested {
-                return Err(TransformError::Plan(
-                    "an analyzer's argument may not contain another analyzer".into(),
-                ));
-            }
-        }
+        out.push(t.data);
     }
-    Ok(calls)
+    Ok(out)
 }
 
-/// A constant argument as f64 (`lit`, or a negated `lit`).
-fn constant(e: &Expr, what: &str) -> Result<f64> {
-    let v = match e {
+/// A constant argument (`lit`, a negated `lit`, or a cast of one).
+fn constant_value(e: &Expr) -> Result<ScalarValue> {
+    Ok(match e {
         Expr::Literal(v, _) => v.clone(),
-        Expr::Negative(inner) => match inner.as_ref() {
-            Expr::Literal(v, _) => v.arithmetic_negate()?,
-            _ => ScalarValue::Null,
-        },
-        Expr::Cast(c) => return constant(&c.expr, what),
+        Expr::Negative(inner) => constant_value(inner)?.arithmetic_negate()?,
+        Expr::Cast(c) => constant_value(&c.expr)?.cast_to(c.field.data_type())?,
         _ => ScalarValue::Null,
-    };
-    match v.cast_to(&DataType::Float64)? {
+    })
+}
+
+fn constant(e: &Expr, what: &str) -> Result<f64> {
+    match constant_value(e)?.cast_to(&DataType::Float64)? {
         ScalarValue::Float64(Some(x)) => Ok(x),
         _ => Err(TransformError::Plan(format!(
             "{what} must be a constant number, got {e}"
@@ -176,124 +160,398 @@ fn optional(args: &[Expr], i: usize, what: &str) -> Result<Option<f64>> {
     args.get(i).map(|e| constant(e, what)).transpose()
 }
 
+fn optional_text(args: &[Expr], i: usize, what: &str) -> Result<Option<String>> {
+    args.get(i)
+        .map(|e| match constant_value(e)?.cast_to(&DataType::Utf8)? {
+            ScalarValue::Utf8(Some(s)) => Ok(s),
+            _ => Err(TransformError::Plan(format!(
+                "{what} must be a constant string, got {e}"
+            ))),
+        })
+        .transpose()
+}
+
 fn field<'a>(s: &'a StructArray, name: &str) -> &'a dyn Array {
     s.column_by_name(name).expect("result field").as_ref()
 }
 
-/// Plans `sql` over the table `input` registered in `ctx` (the analyze
-/// data) and evaluates every analyzer in one aggregate pass.
-pub async fn analyze(ctx: &SessionContext, sql: &str) -> Result<FrozenTransform> {
-    let plan = ctx.sql(sql).await?.into_unoptimized_plan();
-    let (exprs, input) = projection(&plan)?;
-    let calls = analyzer_calls(&exprs)?;
-    let numeric = AggregateUDF::from(NumericStatsUdaf::new());
-    let quantiles = AggregateUDF::from(NumericStatsUdaf::with_k(BUCKETIZE_KLL_K));
-    let vocabulary = AggregateUDF::from(VocabularyUdaf::new());
-    let aggs: Vec<Expr> = calls
-        .iter()
-        .enumerate()
-        .map(|(i, (kind, args))| {
-            let x = args[0].clone();
-            match kind {
-                AnalyzerKind::Vocabulary => vocabulary.call(vec![cast(x, DataType::Binary)]),
-                AnalyzerKind::Bucketize => quantiles.call(vec![cast(x, DataType::Float64)]),
-                _ => numeric.call(vec![cast(x, DataType::Float64)]),
-            }
-            .alias(format!("__analyzer_{i}"))
-        })
-        .collect();
-    let mut frozen = Vec::new();
-    let mut vocabularies = Vec::new();
-    if calls.is_empty() {
-        return Ok(FrozenTransform {
-            sql: sql.to_string(),
-            frozen,
-            vocabularies,
-        });
+/// The aggregate that evaluates one analyzer call over its argument `x`.
+fn aggregate_of(kind: AnalyzerKind, x: Expr) -> Expr {
+    match kind {
+        AnalyzerKind::ComputeAndApplyVocabulary | AnalyzerKind::Vocabulary => {
+            AggregateUDF::from(VocabularyUdaf::new()).call(vec![cast(x, DataType::Binary)])
+        }
+        AnalyzerKind::Bucketize | AnalyzerKind::Quantiles => {
+            AggregateUDF::from(NumericStatsUdaf::with_k(BUCKETIZE_KLL_K))
+                .call(vec![cast(x, DataType::Float64)])
+        }
+        AnalyzerKind::Min => agg::min(x),
+        AnalyzerKind::Max => agg::max(x),
+        AnalyzerKind::Sum => agg::sum(x),
+        AnalyzerKind::Size => agg::count(x),
+        AnalyzerKind::ZScore
+        | AnalyzerKind::ZeroOne
+        | AnalyzerKind::MinMax
+        | AnalyzerKind::Mean
+        | AnalyzerKind::Var => {
+            AggregateUDF::from(NumericStatsUdaf::new()).call(vec![cast(x, DataType::Float64)])
+        }
     }
-    let batches = DataFrame::new(ctx.state(), input.as_ref().clone())
-        .aggregate(vec![], aggs)?
-        .collect()
-        .await?;
-    let row = batches
-        .iter()
-        .find(|b| b.num_rows() > 0)
-        .ok_or_else(|| TransformError::Plan("the analyze aggregate returned no row".into()))?;
-    for (i, (kind, args)) in calls.iter().enumerate() {
-        let s = row.column(i).as_struct();
-        let f64_of = |name: &str| field(s, name).as_primitive::<Float64Type>().value(0);
-        let n = |s: &StructArray| field(s, "n").as_primitive::<UInt64Type>().value(0);
-        frozen.push(match kind {
-            AnalyzerKind::ZScore => Frozen::ZScore {
-                mean: if n(s) > 0 { f64_of("mean") } else { 0.0 },
-                std_dev: if n(s) > 0 { f64_of("std_dev") } else { 0.0 },
+}
+
+fn positive_integer(v: Option<f64>, what: &str) -> Result<usize> {
+    match v {
+        Some(b) if b >= 1.0 && b.fract() == 0.0 => Ok(b as usize),
+        Some(b) => Err(TransformError::Plan(format!(
+            "{what} {b} is not a positive integer"
+        ))),
+        None => Err(TransformError::Plan(format!("{what} is required"))),
+    }
+}
+
+/// Names and counts vocabularies the way TF-Transform names its scopes.
+#[derive(Default)]
+struct VocabularyNames {
+    compute_and_apply: usize,
+    plain: usize,
+}
+
+impl VocabularyNames {
+    /// (name, asset file name) of the next vocabulary of `kind`.
+    fn next(&mut self, kind: AnalyzerKind, given: Option<String>) -> (String, String) {
+        let numbered = |base: &str, k: usize| match k {
+            0 => base.to_string(),
+            k => format!("{base}_{k}"),
+        };
+        if let Some(name) = given {
+            return (name.clone(), name);
+        }
+        if kind == AnalyzerKind::ComputeAndApplyVocabulary {
+            let name = numbered("compute_and_apply_vocabulary", self.compute_and_apply);
+            self.compute_and_apply += 1;
+            let file = format!("vocab_{name}_vocabulary");
+            (name, file)
+        } else {
+            let name = numbered("vocabulary", self.plain);
+            self.plain += 1;
+            let file = format!("vocab_{name}");
+            (name, file)
+        }
+    }
+}
+
+/// Freezes one call from its column `s` of the aggregate's result row.
+fn freeze(
+    kind: AnalyzerKind,
+    args: &[Expr],
+    result: &dyn Array,
+    names: &mut VocabularyNames,
+    vocabularies: &mut Vec<Vocabulary>,
+) -> Result<Frozen> {
+    let numeric = |s: &StructArray, name: &str| {
+        let n = field(s, "n").as_primitive::<UInt64Type>().value(0);
+        if n > 0 {
+            field(s, name).as_primitive::<Float64Type>().value(0)
+        } else {
+            0.0
+        }
+    };
+    let number = |v: ScalarValue| -> Result<Option<Number>> {
+        Ok(match v {
+            v if v.is_null() => None,
+            v if v.data_type().is_integer() => match v.cast_to(&DataType::Int64)? {
+                ScalarValue::Int64(Some(i)) => Some(Number::Int(i)),
+                _ => None,
             },
-            AnalyzerKind::ZeroOne | AnalyzerKind::MinMax => {
-                let (out_min, out_max) = if *kind == AnalyzerKind::ZeroOne {
-                    (0.0, 1.0)
-                } else {
-                    (
-                        optional(args, 1, "out_min")?.unwrap_or(0.0),
-                        optional(args, 2, "out_max")?.unwrap_or(1.0),
-                    )
-                };
-                Frozen::MinMax {
-                    min: if n(s) > 0 { f64_of("finite_min") } else { 0.0 },
-                    max: if n(s) > 0 { f64_of("finite_max") } else { 0.0 },
-                    out_min,
-                    out_max,
-                }
+            v => match v.cast_to(&DataType::Float64)? {
+                ScalarValue::Float64(Some(f)) => Some(Number::Float(JsonF64(f))),
+                _ => None,
+            },
+        })
+    };
+    Ok(match kind {
+        AnalyzerKind::ZScore => {
+            let s = result.as_struct();
+            Frozen::ZScore {
+                mean: JsonF64(numeric(s, "mean")),
+                std_dev: JsonF64(numeric(s, "std_dev")),
             }
-            AnalyzerKind::Bucketize => {
-                let buckets = optional(args, 1, "num_buckets")?.ok_or_else(|| {
-                    TransformError::Plan("bucketize(x, num_buckets) needs num_buckets".into())
-                })?;
-                if buckets < 1.0 || buckets.fract() != 0.0 {
+        }
+        AnalyzerKind::Mean => Frozen::Constant {
+            value: Some(Number::Float(JsonF64(numeric(result.as_struct(), "mean")))),
+            data_type: DataType::Float64.to_string(),
+        },
+        AnalyzerKind::Var => {
+            let sd = numeric(result.as_struct(), "std_dev");
+            Frozen::Constant {
+                value: Some(Number::Float(JsonF64(sd * sd))),
+                data_type: DataType::Float64.to_string(),
+            }
+        }
+        AnalyzerKind::ZeroOne | AnalyzerKind::MinMax => {
+            let s = result.as_struct();
+            let (out_min, out_max) = if kind == AnalyzerKind::ZeroOne {
+                (0.0, 1.0)
+            } else {
+                (
+                    optional(args, 1, "scale_by_min_max: out_min")?.unwrap_or(0.0),
+                    optional(args, 2, "scale_by_min_max: out_max")?.unwrap_or(1.0),
+                )
+            };
+            if out_min >= out_max {
+                return Err(TransformError::Plan(format!(
+                    "scale_by_min_max: out_min {out_min} must be below out_max {out_max}"
+                )));
+            }
+            Frozen::MinMax {
+                min: JsonF64(numeric(s, "finite_min")),
+                max: JsonF64(numeric(s, "finite_max")),
+                out_min: JsonF64(out_min),
+                out_max: JsonF64(out_max),
+            }
+        }
+        AnalyzerKind::Min | AnalyzerKind::Max | AnalyzerKind::Sum | AnalyzerKind::Size => {
+            Frozen::Constant {
+                value: number(ScalarValue::try_from_array(result, 0)?)?,
+                data_type: result.data_type().to_string(),
+            }
+        }
+        AnalyzerKind::Bucketize | AnalyzerKind::Quantiles => {
+            let what = format!("{}: num_buckets", kind.name());
+            let nb = positive_integer(optional(args, 1, &what)?, &what)?;
+            let s = result.as_struct();
+            let sketch =
+                QuantileSketch::from_bytes(field(s, "sketch").as_binary::<i32>().value(0))?;
+            let boundaries: Vec<JsonF64> = (1..nb)
+                .filter_map(|q| sketch.quantile(q as f64 / nb as f64))
+                .map(JsonF64)
+                .collect();
+            if kind == AnalyzerKind::Bucketize {
+                Frozen::Buckets {
+                    boundaries,
+                    num_buckets: nb as i64,
+                }
+            } else {
+                Frozen::Quantiles { boundaries }
+            }
+        }
+        AnalyzerKind::ComputeAndApplyVocabulary | AnalyzerKind::Vocabulary => {
+            let top_k = optional(args, 1, "top_k")?;
+            let threshold = optional(args, 2, "frequency_threshold")?.unwrap_or(0.0);
+            let given = if kind == AnalyzerKind::Vocabulary {
+                optional_text(args, 3, "vocabulary: name")?
+            } else {
+                None
+            };
+            let (name, file_name) = names.next(kind, given);
+            if vocabularies.iter().any(|v| v.name == name) {
+                return Err(TransformError::Plan(format!(
+                    "two vocabularies are named '{name}'"
+                )));
+            }
+            let s = result.as_struct();
+            let tokens = field(s, "tokens").as_list::<i32>().value(0);
+            let tokens = tokens.as_binary::<i32>();
+            let counts = field(s, "counts").as_list::<i32>().value(0);
+            let counts = counts.as_primitive::<UInt64Type>();
+            let mut vocab = Vocabulary {
+                name: name.clone(),
+                file_name,
+                tokens: Vec::new(),
+                counts: Vec::new(),
+            };
+            for j in 0..tokens.len() {
+                if top_k.is_some_and(|k| vocab.tokens.len() as f64 >= k) {
+                    break;
+                }
+                if (counts.value(j) as f64) < threshold {
+                    continue;
+                }
+                vocab.tokens.push(tokens.value(j).to_vec());
+                vocab.counts.push(counts.value(j));
+            }
+            vocabularies.push(vocab);
+            if kind == AnalyzerKind::Vocabulary {
+                Frozen::VocabularyName { name }
+            } else {
+                let oov = optional(args, 3, "num_oov_buckets")?.unwrap_or(0.0);
+                if oov < 0.0 || oov.fract() != 0.0 {
                     return Err(TransformError::Plan(format!(
-                        "bucketize: num_buckets {buckets} is not a positive integer"
+                        "num_oov_buckets {oov} is not a non-negative integer"
                     )));
                 }
-                let sketch =
-                    QuantileSketch::from_bytes(field(s, "sketch").as_binary::<i32>().value(0))?;
-                let nb = buckets as usize;
-                let boundaries = (1..nb)
-                    .filter_map(|q| sketch.quantile(q as f64 / nb as f64))
-                    .collect();
-                Frozen::Buckets { boundaries }
-            }
-            AnalyzerKind::Vocabulary => {
-                let top_k = optional(args, 1, "top_k")?;
-                let threshold = optional(args, 2, "frequency_threshold")?.unwrap_or(0.0);
-                let tokens = field(s, "tokens").as_list::<i32>().value(0);
-                let tokens = tokens.as_binary::<i32>();
-                let counts = field(s, "counts").as_list::<i32>().value(0);
-                let counts = counts.as_primitive::<UInt64Type>();
-                let mut vocab = Vocabulary {
-                    name: match vocabularies.len() {
-                        0 => "compute_and_apply_vocabulary".to_string(),
-                        k => format!("compute_and_apply_vocabulary_{k}"),
-                    },
-                    tokens: Vec::new(),
-                    counts: Vec::new(),
-                };
-                for j in 0..tokens.len() {
-                    if top_k.is_some_and(|k| vocab.tokens.len() as f64 >= k) {
-                        break;
-                    }
-                    if (counts.value(j) as f64) < threshold {
-                        continue;
-                    }
-                    vocab.tokens.push(tokens.value(j).to_vec());
-                    vocab.counts.push(counts.value(j));
-                }
-                vocabularies.push(vocab);
                 Frozen::Vocabulary {
-                    index: vocabularies.len() - 1,
-                    num_oov_buckets: optional(args, 3, "num_oov_buckets")?.unwrap_or(0.0) as i64,
+                    name,
+                    num_oov_buckets: oov as i64,
                     default_value: optional(args, 4, "default_value")?.unwrap_or(-1.0) as i64,
                 }
             }
-        });
+        }
+    })
+}
+
+/// The mapper expression of a frozen call over its arguments, with
+/// vocabularies referred to by name (see [`resolve_vocabularies`]).
+fn mapper(frozen: &Frozen, kind: AnalyzerKind, args: &[Expr]) -> Result<Expr> {
+    let x = args[0].clone();
+    let x64 = || cast(x.clone(), DataType::Float64);
+    let list = |values: &[JsonF64]| {
+        let values: Vec<ScalarValue> = values.iter().map(|b| ScalarValue::from(b.0)).collect();
+        lit(ScalarValue::List(ScalarValue::new_list_nullable(
+            &values,
+            &DataType::Float64,
+        )))
+    };
+    Ok(match frozen {
+        Frozen::ZScore { mean, std_dev } => {
+            let centered = x64() - lit(mean.0);
+            let scaled = if std_dev.0 > 0.0 {
+                centered / lit(std_dev.0)
+            } else {
+                centered
+            };
+            cast(scaled, DataType::Float32)
+        }
+        Frozen::MinMax {
+            min,
+            max,
+            out_min,
+            out_max,
+        } => {
+            let (min, max, out_min, out_max) = (min.0, max.0, out_min.0, out_max.0);
+            let scaled = if max > min {
+                (x64() - lit(min)) / lit(max - min) * lit(out_max - out_min) + lit(out_min)
+            } else {
+                // A single value: TFT maps it to the middle of the range.
+                lit((out_min + out_max) / 2.0) + x64() * lit(0.0)
+            };
+            cast(scaled, DataType::Float32)
+        }
+        Frozen::Vocabulary {
+            name,
+            num_oov_buckets,
+            default_value,
+        } => ScalarUDF::from(ApplyVocabularyUdf::new()).call(vec![
+            cast(x, DataType::Binary),
+            lit(name.as_str()),
+            lit(*num_oov_buckets),
+            lit(*default_value),
+        ]),
+        Frozen::VocabularyName { name } => lit(name.as_str()),
+        Frozen::Buckets { boundaries, .. } => {
+            ScalarUDF::from(ApplyBucketsUdf::new()).call(vec![x64(), list(boundaries)])
+        }
+        Frozen::Quantiles { boundaries } => list(boundaries),
+        Frozen::Constant { value, data_type } => {
+            let to: DataType = data_type.parse().map_err(|e| {
+                TransformError::Plan(format!("{}: frozen type '{data_type}': {e}", kind.name()))
+            })?;
+            match value {
+                None => lit(ScalarValue::try_from(&to)?),
+                Some(Number::Int(i)) => cast(lit(*i), to),
+                Some(Number::Float(f)) => cast(lit(f.0), to),
+            }
+        }
+    })
+}
+
+/// `apply_vocabulary(x, 'name', ...)` with the named vocabulary's tokens
+/// as a literal list and TFT's defaults filled in.
+pub fn resolve_vocabularies(e: Expr, vocabularies: &[Vocabulary]) -> Result<Expr> {
+    let mut failure = None;
+    let t = e.transform_up(|node| {
+        let Expr::ScalarFunction(call) = &node else {
+            return Ok(Transformed::no(node));
+        };
+        if call.name() != "apply_vocabulary" || call.args.len() < 2 {
+            return Ok(Transformed::no(node));
+        }
+        let Ok(value) = constant_value(&call.args[1]) else {
+            return Ok(Transformed::no(node));
+        };
+        let name = match value {
+            ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => s,
+            ScalarValue::Utf8View(Some(s)) => s,
+            _ => return Ok(Transformed::no(node)),
+        };
+        let Some(v) = vocabularies.iter().find(|v| v.name == name) else {
+            failure = Some(TransformError::Plan(format!(
+                "apply_vocabulary: no vocabulary named '{name}' in this query (known: {})",
+                vocabularies
+                    .iter()
+                    .map(|v| v.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+            return Ok(Transformed::new(node, false, TreeNodeRecursion::Stop));
+        };
+        let tokens: Vec<ScalarValue> = v
+            .tokens
+            .iter()
+            .map(|t| ScalarValue::Binary(Some(t.clone())))
+            .collect();
+        let list = ScalarValue::List(ScalarValue::new_list_nullable(&tokens, &DataType::Binary));
+        let mut args = vec![cast(call.args[0].clone(), DataType::Binary), lit(list)];
+        args.push(call.args.get(2).cloned().unwrap_or(lit(0i64)));
+        args.push(call.args.get(3).cloned().unwrap_or(lit(-1i64)));
+        Ok(Transformed::yes(
+            ScalarUDF::from(ApplyVocabularyUdf::new()).call(args),
+        ))
+    })?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(t.data),
+    }
+}
+
+/// Plans `sql` over the table `input` registered in `ctx` (the analyze
+/// data) and evaluates every analyzer: one aggregate pass per level of
+/// analyzer nesting (one pass for a query without nesting).
+pub async fn analyze(ctx: &SessionContext, sql: &str) -> Result<FrozenTransform> {
+    let (mut exprs, input) = plan_projection(ctx, sql).await?;
+    let mut frozen = Vec::new();
+    let mut vocabularies = Vec::new();
+    let mut names = VocabularyNames::default();
+    loop {
+        let mut calls = Vec::new();
+        rewrite_innermost(exprs.clone(), |kind, args| {
+            calls.push((kind, args.to_vec()));
+            Ok(lit(0))
+        })?;
+        if calls.is_empty() {
+            break;
+        }
+        let aggs = calls
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, args))| {
+                let x = resolve_vocabularies(args[0].clone(), &vocabularies)?;
+                Ok(aggregate_of(*kind, x).alias(format!("__analyzer_{i}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let batches = DataFrame::new(ctx.state(), input.as_ref().clone())
+            .aggregate(vec![], aggs)?
+            .collect()
+            .await?;
+        let row = batches
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .ok_or_else(|| TransformError::Plan("the analyze aggregate returned no row".into()))?;
+        let first = frozen.len();
+        for (i, (kind, args)) in calls.iter().enumerate() {
+            frozen.push(freeze(
+                *kind,
+                args,
+                row.column(i).as_ref(),
+                &mut names,
+                &mut vocabularies,
+            )?);
+        }
+        let mut next = first;
+        exprs = rewrite_innermost(exprs, |kind, args| {
+            next += 1;
+            mapper(&frozen[next - 1], kind, args)
+        })?;
     }
     Ok(FrozenTransform {
         sql: sql.to_string(),
@@ -303,91 +561,46 @@ pub async fn analyze(ctx: &SessionContext, sql: &str) -> Result<FrozenTransform>
 }
 
 impl FrozenTransform {
-    /// The mapper expression of call `i` over its argument `x`.
-    fn mapper(&self, i: usize, x: Expr) -> Expr {
-        let x64 = || cast(x.clone(), DataType::Float64);
-        match &self.frozen[i] {
-            Frozen::ZScore { mean, std_dev } => {
-                let centered = x64() - lit(*mean);
-                let scaled = if *std_dev > 0.0 {
-                    centered / lit(*std_dev)
-                } else {
-                    centered
-                };
-                cast(scaled, DataType::Float32)
-            }
-            Frozen::MinMax {
-                min,
-                max,
-                out_min,
-                out_max,
-            } => {
-                let scaled = if max > min {
-                    (x64() - lit(*min)) / lit(max - min) * lit(out_max - out_min) + lit(*out_min)
-                } else {
-                    // A single value: TFT maps it to the middle of the range.
-                    lit((out_min + out_max) / 2.0) + x64() * lit(0.0)
-                };
-                cast(scaled, DataType::Float32)
-            }
-            Frozen::Vocabulary {
-                index,
-                num_oov_buckets,
-                default_value,
-            } => {
-                let tokens: Vec<ScalarValue> = self.vocabularies[*index]
-                    .tokens
-                    .iter()
-                    .map(|t| ScalarValue::Binary(Some(t.clone())))
-                    .collect();
-                let list =
-                    ScalarValue::List(ScalarValue::new_list_nullable(&tokens, &DataType::Binary));
-                ScalarUDF::from(ApplyVocabularyUdf::new()).call(vec![
-                    cast(x, DataType::Binary),
-                    lit(list),
-                    lit(*num_oov_buckets),
-                    lit(*default_value),
-                ])
-            }
-            Frozen::Buckets { boundaries } => {
-                let values: Vec<ScalarValue> = boundaries
-                    .iter()
-                    .map(|b| ScalarValue::Float64(Some(*b)))
-                    .collect();
-                let list =
-                    ScalarValue::List(ScalarValue::new_list_nullable(&values, &DataType::Float64));
-                ScalarUDF::from(ApplyBucketsUdf::new()).call(vec![x64(), lit(list)])
-            }
+    /// Plans the query over the table `input` registered in `ctx` with
+    /// every analyzer replaced by its frozen mapper.
+    pub async fn plan(&self, ctx: &SessionContext) -> Result<TransformPlan> {
+        let (mut exprs, input) = plan_projection(ctx, &self.sql).await?;
+        let mut next = 0usize;
+        while exprs.iter().any(has_analyzer) {
+            exprs = rewrite_innermost(exprs, |kind, args| {
+                let f = self.frozen.get(next).ok_or_else(|| {
+                    TransformError::Plan(
+                        "the query has more analyzer calls than were analyzed".into(),
+                    )
+                })?;
+                next += 1;
+                mapper(f, kind, args)
+            })?;
         }
+        if next != self.frozen.len() {
+            return Err(TransformError::Plan(format!(
+                "the query has {next} analyzer calls but {} were analyzed",
+                self.frozen.len()
+            )));
+        }
+        let display = exprs.iter().map(|e| e.to_string()).collect();
+        let outputs = exprs
+            .into_iter()
+            .map(|e| resolve_vocabularies(e, &self.vocabularies))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TransformPlan {
+            input,
+            outputs,
+            display,
+        })
     }
 
-    /// Plans the query over the table `input` registered in `ctx` with every
-    /// analyzer replaced by its frozen mapper.
+    /// The query over the table `input` registered in `ctx`, analyzers
+    /// replaced by their frozen mappers.
     pub async fn apply(&self, ctx: &SessionContext) -> Result<DataFrame> {
-        let plan = ctx.sql(&self.sql).await?.into_unoptimized_plan();
-        let (exprs, input) = projection(&plan)?;
-        let mut next = 0usize;
-        let mut out = Vec::with_capacity(exprs.len());
-        for e in exprs {
-            let replaced = e.transform_up(|node| {
-                if let Expr::ScalarFunction(f) = &node {
-                    if AnalyzerKind::from_name(f.name()).is_some() {
-                        let i = next;
-                        next += 1;
-                        if i >= self.frozen.len() {
-                            return Err(datafusion::error::DataFusionError::Plan(
-                                "the query has more analyzer calls than were analyzed".into(),
-                            ));
-                        }
-                        return Ok(Transformed::yes(self.mapper(i, f.args[0].clone())));
-                    }
-                }
-                Ok(Transformed::no(node))
-            })?;
-            out.push(replaced.data);
-        }
-        let plan = LogicalPlanBuilder::from(input.as_ref().clone())
-            .project(out)?
+        let plan = self.plan(ctx).await?;
+        let plan = LogicalPlanBuilder::from(plan.input.as_ref().clone())
+            .project(plan.outputs)?
             .build()?;
         Ok(DataFrame::new(ctx.state(), plan))
     }

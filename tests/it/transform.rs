@@ -145,14 +145,14 @@ fn taxi_transform_matches_tf_transform() {
         let want = std::fs::read(
             testdata()
                 .join("transform/transform_graph/assets")
-                .join(v.file_name()),
+                .join(&v.file_name),
         )
         .unwrap();
         assert_eq!(
             String::from_utf8_lossy(&v.file_text()),
             String::from_utf8_lossy(&want),
             "{}",
-            v.file_name()
+            v.file_name
         );
     }
     for split in ["Split-train", "Split-eval"] {

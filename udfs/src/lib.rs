@@ -26,6 +26,9 @@ pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
     vec![
         Arc::new(ScalarUDF::from(transform::ApplyVocabularyUdf::new())),
         Arc::new(ScalarUDF::from(transform::ApplyBucketsUdf::new())),
+        Arc::new(ScalarUDF::from(transform::HashStringsUdf::new())),
+        Arc::new(ScalarUDF::from(transform::NgramsUdf::ngrams())),
+        Arc::new(ScalarUDF::from(transform::NgramsUdf::bag_of_words())),
     ]
 }
 

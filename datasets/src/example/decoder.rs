@@ -4,11 +4,12 @@
 //! An absent feature and an empty `Feature` decode to a null list; a present
 //! but empty value list decodes to an empty list.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BinaryBuilder, Float32Builder, Int64Builder, ListBuilder, NullArray,
+    Array, ArrayRef, BinaryBuilder, Float32Builder, Int64Builder, ListArray, ListBuilder,
+    NullArray, UInt32Array,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
@@ -21,6 +22,8 @@ use crate::proto::{Example, FeatureKind};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeatureSchema {
     features: BTreeMap<String, FeatureType>,
+    /// Features seen with more than one value in some example.
+    multi_valued: BTreeSet<String>,
 }
 
 impl FeatureSchema {
@@ -30,6 +33,9 @@ impl FeatureSchema {
             return Ok(());
         };
         for (name, feature) in map {
+            if feature.value_count() > 1 {
+                self.multi_valued.insert(name.clone());
+            }
             let kind = match &feature.kind {
                 None => FeatureType::Unknown,
                 Some(FeatureKind::Int64List(_)) => FeatureType::Int,
@@ -55,6 +61,7 @@ impl FeatureSchema {
 
     /// Merges another observation.
     pub fn merge(&mut self, other: &FeatureSchema) -> Result<(), String> {
+        self.multi_valued.extend(other.multi_valued.iter().cloned());
         for (name, kind) in &other.features {
             let slot = self.features.entry(name.clone()).or_insert(*kind);
             if *slot == FeatureType::Unknown {
@@ -73,6 +80,11 @@ impl FeatureSchema {
     /// The features in key order.
     pub fn features(&self) -> impl Iterator<Item = (&str, FeatureType)> {
         self.features.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+
+    /// True when no observed example has more than one value of `name`.
+    pub fn is_single_valued(&self, name: &str) -> bool {
+        !self.multi_valued.contains(name)
     }
 
     /// The Arrow schema of decoded batches.
@@ -220,4 +232,23 @@ fn append_null(b: &mut ColumnBuilder) {
         ColumnBuilder::Float(b) => b.append(false),
         ColumnBuilder::Bytes(b) => b.append(false),
     }
+}
+
+/// A list column whose lists hold at most one value as a scalar column of
+/// the item type (a null or empty list gives NULL); `Err(row)` names the
+/// first row with more than one value.
+pub fn list_to_scalar(list: &ListArray) -> Result<ArrayRef, usize> {
+    let offsets = list.value_offsets();
+    let mut indices = Vec::with_capacity(list.len());
+    for row in 0..list.len() {
+        let (start, end) = (offsets[row], offsets[row + 1]);
+        match end - start {
+            _ if list.is_null(row) => indices.push(None),
+            0 => indices.push(None),
+            1 => indices.push(Some(start as u32)),
+            _ => return Err(row),
+        }
+    }
+    let indices = UInt32Array::from(indices);
+    datafusion::arrow::compute::take(list.values().as_ref(), &indices, None).map_err(|_| 0)
 }

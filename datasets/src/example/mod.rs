@@ -5,6 +5,6 @@ mod decoder;
 mod encoder;
 mod kind;
 
-pub use decoder::{ExampleDecoder, FeatureSchema};
+pub use decoder::{list_to_scalar, ExampleDecoder, FeatureSchema};
 pub use encoder::{EncodedBatch, ExampleEncoder};
 pub use kind::{canonical_column, FeatureType};

@@ -56,6 +56,9 @@ pub struct ReadOptions {
     pub declared: Option<HashMap<String, FeatureType>>,
     /// TFRecord compression; `None` means from the name, else sniffed.
     pub tfrecord_compression: Option<Compression>,
+    /// Decode tf.Example features that hold at most one value in every
+    /// record as scalar columns instead of lists.
+    pub tfrecord_scalars: bool,
 }
 
 impl Default for ReadOptions {
@@ -65,6 +68,7 @@ impl Default for ReadOptions {
             csv_delimiter: b',',
             declared: None,
             tfrecord_compression: None,
+            tfrecord_scalars: false,
         }
     }
 }
@@ -117,6 +121,7 @@ impl Source {
                 files,
                 bs,
                 options.tfrecord_compression,
+                options.tfrecord_scalars,
             )?),
         })
     }

@@ -1,17 +1,19 @@
 //! TFRecord files of serialized `tf.train.Example`: records are kept as they
 //! are (ExampleGen passes them through, like TFX's ImportExampleGen) and also
 //! decoded into Arrow list columns for statistics and Parquet output.
+//! With `scalars`, a feature that holds at most one value in every record
+//! decodes as a plain column of its type (what a transform query reads).
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{BinaryArray, BinaryBuilder};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{ArrayRef, AsArray, BinaryArray, BinaryBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use prost::Message;
 
 use crate::compression::Compression;
 use crate::error::{DatasetError, Result};
-use crate::example::{ExampleDecoder, FeatureSchema};
+use crate::example::{list_to_scalar, ExampleDecoder, FeatureSchema};
 use crate::input::InputFile;
 use crate::proto::Example;
 use crate::tfrecord::TfRecordReader;
@@ -23,15 +25,20 @@ pub struct TfRecordSource {
     decoder: Arc<ExampleDecoder>,
     batch_size: usize,
     compression: Option<Compression>,
+    /// Columns decoded as scalars (indices into the list schema).
+    scalars: Arc<Vec<usize>>,
+    schema: SchemaRef,
 }
 
 impl TfRecordSource {
     /// Scans every record (checking CRCs and that each is an Example) to
-    /// learn the feature names and kinds.
+    /// learn the feature names and kinds; with `scalars`, features with at
+    /// most one value in every record decode as scalar columns.
     pub fn open(
         files: Vec<InputFile>,
         batch_size: usize,
         compression: Option<Compression>,
+        scalars: bool,
     ) -> Result<Self> {
         let mut schema = FeatureSchema::default();
         let mut buf = Vec::new();
@@ -54,17 +61,63 @@ impl TfRecordSource {
                     .map_err(|m| DatasetError::offset(&f.path, offset, m))?;
             }
         }
+        let decoder = ExampleDecoder::new(schema.clone());
+        let lists = decoder.schema();
+        let mut scalar_columns = Vec::new();
+        let mut fields: Vec<Field> = Vec::with_capacity(lists.fields().len());
+        for (i, f) in lists.fields().iter().enumerate() {
+            match f.data_type() {
+                DataType::List(item) if scalars && schema.is_single_valued(f.name()) => {
+                    scalar_columns.push(i);
+                    fields.push(Field::new(f.name(), item.data_type().clone(), true));
+                }
+                _ => fields.push(f.as_ref().clone()),
+            }
+        }
         Ok(Self {
             files,
-            decoder: Arc::new(ExampleDecoder::new(schema)),
+            decoder: Arc::new(decoder),
             batch_size,
             compression,
+            scalars: Arc::new(scalar_columns),
+            schema: Arc::new(Schema::new(fields)),
         })
     }
 
     /// Arrow schema of the decoded batches.
     pub fn schema(&self) -> SchemaRef {
-        self.decoder.schema()
+        self.schema.clone()
+    }
+
+    /// Replaces the single-valued list columns of `batch` by scalars.
+    fn scalarize(
+        &self,
+        batch: RecordBatch,
+        path: &std::path::Path,
+        offsets: &[u64],
+    ) -> Result<RecordBatch> {
+        if self.scalars.is_empty() {
+            return Ok(batch);
+        }
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        for &c in self.scalars.iter() {
+            let Some(list) = columns[c].as_list_opt::<i32>() else {
+                continue;
+            };
+            columns[c] = list_to_scalar(list).map_err(|row| {
+                DatasetError::offset(
+                    path,
+                    offsets.get(row).copied().unwrap_or(0),
+                    format!(
+                        "feature '{}' has {} values here but at most one elsewhere when the input was opened",
+                        self.schema.field(c).name(),
+                        list.value_length(row)
+                    ),
+                )
+            })?;
+        }
+        RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| DatasetError::file(path, e.to_string()))
     }
 
     /// Batches of every file in order: file index, decoded batch, records.
@@ -133,6 +186,7 @@ impl TfRecordSource {
                 .map_err(|(i, m)| {
                     DatasetError::offset(path, offsets.get(i).copied().unwrap_or(0), m)
                 })?;
+            let batch = self.scalarize(batch, path, &offsets)?;
             return Ok(Some((this_file, batch, records)));
         }
     }

@@ -64,3 +64,15 @@ impl Example {
         self.features.as_ref().map(|f| &f.feature)
     }
 }
+
+impl Feature {
+    /// Number of values in the feature's list (0 when it has none).
+    pub fn value_count(&self) -> usize {
+        match &self.kind {
+            None => 0,
+            Some(FeatureKind::BytesList(l)) => l.value.len(),
+            Some(FeatureKind::FloatList(l)) => l.value.len(),
+            Some(FeatureKind::Int64List(l)) => l.value.len(),
+        }
+    }
+}

@@ -7,7 +7,7 @@ mod staging;
 mod tfrecord;
 
 pub use self::parquet::ParquetShardWriter;
-pub use self::staging::StagedDir;
+pub use self::staging::{StagedDir, MANIFEST_NAME};
 pub use self::tfrecord::TfRecordShardWriter;
 
 use std::io::Write;

@@ -1,18 +1,19 @@
-//! `apply_vocabulary(x, tokens, num_oov_buckets, default_value)`: the id of
+//! `apply_vocabulary(x, tokens [, num_oov_buckets [, default_value]])`: the id of
 //! each token in a frozen vocabulary (its position in `tokens`, a literal
 //! list in TF-Transform's order). A token outside the vocabulary goes to
 //! `len(tokens) + fingerprint64(token) mod num_oov_buckets` when there are
 //! OOV buckets — TensorFlow's `to_hash_bucket_fast`, FarmHash Fingerprint64
-//! — and to `default_value` otherwise. NULL in, NULL out.
+//! — and to `default_value` otherwise (defaults 0 buckets and -1, as TFT).
+//! NULL in, NULL out.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Int64Array};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{exec_err, HashMap, Result, ScalarValue};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
 /// TensorFlow's `to_hash_bucket_fast`: FarmHash Fingerprint64 mod `buckets`.
@@ -36,7 +37,7 @@ impl ApplyVocabularyUdf {
     /// The function.
     pub fn new() -> Self {
         Self {
-            signature: Signature::any(4, Volatility::Immutable),
+            signature: Signature::variadic_any(Volatility::Immutable),
         }
     }
 }
@@ -60,13 +61,40 @@ impl ScalarUDFImpl for ApplyVocabularyUdf {
         &self.signature
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        if !(2..=4).contains(&arg_types.len()) {
+            return exec_err!(
+                "apply_vocabulary(x, tokens [, num_oov_buckets [, default_value]]) takes 2 to 4 arguments, got {}",
+                arg_types.len()
+            );
+        }
         Ok(DataType::Int64)
     }
 
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let types: Vec<DataType> = args
+            .arg_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        // NULL only where x is NULL.
+        let nullable = args.arg_fields.first().is_none_or(|f| f.is_nullable());
+        Ok(Arc::new(Field::new(
+            self.name(),
+            self.return_type(&types)?,
+            nullable,
+        )))
+    }
+
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let num_oov = scalar_i64(&args.args[2], "num_oov_buckets")?;
-        let default = scalar_i64(&args.args[3], "default_value")?;
+        let num_oov = match args.args.get(2) {
+            Some(v) => scalar_i64(v, "num_oov_buckets")?,
+            None => 0,
+        };
+        let default = match args.args.get(3) {
+            Some(v) => scalar_i64(v, "default_value")?,
+            None => -1,
+        };
         if num_oov < 0 {
             return exec_err!("apply_vocabulary: num_oov_buckets {num_oov} is negative");
         }

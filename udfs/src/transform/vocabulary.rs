@@ -1,4 +1,4 @@
-//! `vocabulary(x)`: every distinct token of `x` with its count, in
+//! `vocabulary_counts(x)`: every distinct token of `x` with its count, in
 //! TF-Transform's order (count descending, then token bytes descending),
 //! without the tokens TFT drops from vocabulary files (empty, or holding a
 //! newline or carriage return, which a one-token-per-line file cannot
@@ -26,7 +26,7 @@ pub static VOCABULARY_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
     ])
 });
 
-/// `vocabulary(x) -> struct<tokens: list<binary>, counts: list<uint64>>`.
+/// `vocabulary_counts(x) -> struct<tokens: list<binary>, counts: list<uint64>>`.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct VocabularyUdaf {
     signature: Signature,
@@ -49,7 +49,7 @@ impl VocabularyUdaf {
 
 impl AggregateUDFImpl for VocabularyUdaf {
     fn name(&self) -> &str {
-        "vocabulary"
+        "vocabulary_counts"
     }
 
     fn signature(&self) -> &Signature {

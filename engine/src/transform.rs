@@ -1,0 +1,487 @@
+//! Transform (TFX's Transform component): analyze a transform query over
+//! the analyze splits of an ExampleGen output in one aggregate pass, freeze
+//! it into a transform artifact, and apply it — a projection — to every
+//! split, streamed into `transformed_examples/Split-<name>/` as gzip
+//! TFRecord of tf.Example (TFT's layout) or Parquet. [`ApplyBuilder`]
+//! applies a frozen artifact to new data without analyzing.
+//!
+//! Output is staged and committed atomically, like every weir output.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use serde::Serialize;
+use weir_datasets::example::ExampleEncoder;
+use weir_datasets::formats::{ReadOptions, Source};
+use weir_datasets::input::{detect_format, resolve_input, split_folders};
+use weir_datasets::sink::{
+    shard_name, ParquetShardWriter, StagedDir, TfRecordShardWriter, WrittenFile,
+};
+use weir_datasets::tfrecord::frame_record;
+use weir_datasets::{Compression, DatasetError, Format};
+use weir_sql::artifact::TransformJson;
+use weir_sql::{analyze, register_analyzers, FrozenTransform, TransformArtifact, TransformError};
+
+use crate::error::{EngineError, Result};
+use crate::stats::SourcePartition;
+use crate::OutputFormat;
+
+/// The folder of the artifact inside a transform output.
+pub const TRANSFORM_GRAPH: &str = "transform_graph";
+/// The folder of the transformed splits inside a transform output.
+pub const TRANSFORMED_EXAMPLES: &str = "transformed_examples";
+
+impl From<TransformError> for EngineError {
+    fn from(e: TransformError) -> Self {
+        match e {
+            TransformError::Dataset(d) => EngineError::Dataset(d),
+            TransformError::DataFusion(d) => d.into(),
+            other => EngineError::Invalid(other.to_string()),
+        }
+    }
+}
+
+impl From<DataFusionError> for EngineError {
+    fn from(e: DataFusionError) -> Self {
+        // A reader's error crossed into DataFusion as External: take it back.
+        match e {
+            DataFusionError::External(inner) => match inner.downcast::<DatasetError>() {
+                Ok(d) => EngineError::Dataset(*d),
+                Err(other) => EngineError::Invalid(other.to_string()),
+            },
+            DataFusionError::Context(_, inner) => (*inner).into(),
+            other => EngineError::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// Rows and files of one transformed split.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransformedSplit {
+    /// Split name.
+    pub split: String,
+    /// Rows written.
+    pub rows: u64,
+    /// Files written.
+    pub files: Vec<WrittenFile>,
+}
+
+/// What a transform run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransformSummary {
+    /// The output directory.
+    pub output: PathBuf,
+    /// Rows analyzed.
+    pub analyze_rows: u64,
+    /// Seconds of the analyze phase (reading included).
+    pub analyze_seconds: f64,
+    /// Seconds of the apply phase over every split (writing included).
+    pub apply_seconds: f64,
+    /// Every split written.
+    pub splits: Vec<TransformedSplit>,
+    /// The artifact's description.
+    #[serde(skip)]
+    pub artifact: Option<TransformJson>,
+}
+
+/// Opens a data folder (or file, or glob) as a table whose single-valued
+/// tf.Example features are scalar columns.
+fn open_source(input: &str, format: Option<Format>) -> Result<Source> {
+    let files = resolve_input(input)?;
+    let format = detect_format(&files, format)?;
+    let options = ReadOptions {
+        tfrecord_scalars: true,
+        ..Default::default()
+    };
+    Ok(Source::open(files, format, &options)?)
+}
+
+fn open_sources(inputs: &[PathBuf], format: Option<Format>) -> Result<Source> {
+    let mut files = Vec::new();
+    for i in inputs {
+        files.extend(resolve_input(&i.to_string_lossy())?);
+    }
+    let format = detect_format(&files, format)?;
+    let options = ReadOptions {
+        tfrecord_scalars: true,
+        ..Default::default()
+    };
+    Ok(Source::open(files, format, &options)?)
+}
+
+/// The schema a transform query sees for a raw schema: tf.Example bytes
+/// features as text (VARCHAR), as TFT treats them, everything else as is.
+fn presented_schema(raw: &SchemaRef) -> SchemaRef {
+    let text = |t: &DataType| match t {
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => DataType::Utf8,
+        other => other.clone(),
+    };
+    let fields: Vec<Field> = raw
+        .fields()
+        .iter()
+        .map(|f| {
+            let t = match f.data_type() {
+                DataType::List(item) => DataType::List(Arc::new(Field::new_list_field(
+                    text(item.data_type()),
+                    true,
+                ))),
+                t => text(t),
+            };
+            Field::new(f.name(), t, true)
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// A session with weir's functions where `input` is `source` as the
+/// columns of `schema` (absent columns NULL, others cast), so every split
+/// presents the analyzed schema.
+async fn session(source: Source, schema: &SchemaRef, partitions: usize) -> Result<SessionContext> {
+    let ctx = SessionContext::new();
+    register_analyzers(&ctx);
+    let raw = source.schema();
+    ctx.register_table("raw", Arc::new(SourcePartition::table(source, partitions)?))?;
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for f in schema.fields() {
+        let name = f.name().replace('"', "\"\"");
+        let t = f.data_type();
+        match raw.field_with_name(f.name()) {
+            Ok(r) if r.data_type() == t => columns.push(format!("\"{name}\"")),
+            Ok(r) if matches!(r.data_type(), DataType::List(_)) && !matches!(t, DataType::List(_)) => {
+                return Err(EngineError::Invalid(format!(
+                    "feature '{}' holds more than one value in some example of this data, but the transform was analyzed on one value per example",
+                    f.name()
+                )))
+            }
+            Ok(_) => columns.push(format!("CAST(\"{name}\" AS {}) AS \"{name}\"", sql_type(t)?)),
+            Err(_) => columns.push(format!("CAST(NULL AS {}) AS \"{name}\"", sql_type(t)?)),
+        }
+    }
+    let view = if columns.is_empty() {
+        "SELECT * FROM raw".to_string()
+    } else {
+        format!("SELECT {} FROM raw", columns.join(", "))
+    };
+    let df = ctx.sql(&view).await?;
+    ctx.register_table("input", df.into_view())?;
+    Ok(ctx)
+}
+
+/// The SQL name of an Arrow type, for casts in the input view.
+fn sql_type(t: &DataType) -> Result<String> {
+    Ok(match t {
+        DataType::Int64 => "BIGINT".into(),
+        DataType::Int32 => "INT".into(),
+        DataType::Float32 => "FLOAT".into(),
+        DataType::Float64 => "DOUBLE".into(),
+        DataType::Boolean => "BOOLEAN".into(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "VARCHAR".into(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "BYTEA".into(),
+        DataType::List(item) => format!("{}[]", sql_type(item.data_type())?),
+        other => {
+            return Err(EngineError::Invalid(format!(
+                "cannot present a column of type {other} to the transform"
+            )))
+        }
+    })
+}
+
+/// Applies `frozen` over `source` into `root/relative_dir`, one shard per
+/// partition; returns the split's rows and files.
+async fn write_split(
+    frozen: &FrozenTransform,
+    source: Source,
+    schema: &SchemaRef,
+    root: &Path,
+    relative_dir: &str,
+    format: OutputFormat,
+    split: &str,
+) -> Result<TransformedSplit> {
+    let partitions = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let ctx = session(source, schema, partitions).await?;
+    let df = frozen.apply(&ctx).await?;
+    let out_schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let streams = df.execute_stream_partitioned().await?;
+    let shards = streams.len();
+    let mut tasks = Vec::new();
+    for (i, mut stream) in streams.into_iter().enumerate() {
+        let root = root.to_path_buf();
+        let schema = out_schema.clone();
+        let suffix = match format {
+            OutputFormat::Tfrecord => ".gz",
+            OutputFormat::Parquet => ".parquet",
+        };
+        let relative = format!(
+            "{relative_dir}/{}",
+            shard_name("transformed_examples", i, shards, suffix)
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut rows = 0u64;
+            match format {
+                OutputFormat::Tfrecord => {
+                    let encoder =
+                        ExampleEncoder::new(&schema, None).map_err(EngineError::Invalid)?;
+                    let mut w =
+                        TfRecordShardWriter::create(&root, &relative, Compression::Gzip, 6)?;
+                    let mut framed = Vec::new();
+                    while let Some(batch) = stream.next().await {
+                        let batch = batch?;
+                        let encoded = encoder.encode(&batch).map_err(|m| {
+                            EngineError::Invalid(format!("encoding transformed rows: {m}"))
+                        })?;
+                        framed.clear();
+                        for ex in encoded.examples.iter().flatten() {
+                            frame_record(&mut framed, ex);
+                        }
+                        w.write_framed(&framed, batch.num_rows() as u64)?;
+                        rows += batch.num_rows() as u64;
+                    }
+                    Ok::<_, EngineError>((rows, w.finish()?))
+                }
+                OutputFormat::Parquet => {
+                    let mut w = ParquetShardWriter::create(&root, &relative, schema)?;
+                    while let Some(batch) = stream.next().await {
+                        let batch = batch?;
+                        rows += batch.num_rows() as u64;
+                        w.write(&batch)?;
+                    }
+                    Ok((rows, w.finish()?))
+                }
+            }
+        }));
+    }
+    let mut out = TransformedSplit {
+        split: split.to_string(),
+        rows: 0,
+        files: Vec::new(),
+    };
+    for t in tasks {
+        let (rows, file) = t
+            .await
+            .map_err(|e| EngineError::Internal(format!("transform writer: {e}")))??;
+        out.rows += rows;
+        out.files.push(file);
+    }
+    Ok(out)
+}
+
+fn write_manifest(dir: &Path, summary: &TransformSummary) -> Result<()> {
+    let path = dir.join(weir_datasets::sink::MANIFEST_NAME);
+    let text = serde_json::to_string_pretty(summary)
+        .map_err(|e| EngineError::Internal(format!("manifest: {e}")))?;
+    std::fs::write(&path, text + "\n").map_err(|e| DatasetError::io(&path, e))?;
+    Ok(())
+}
+
+/// Analyze + freeze + apply, as `weir transform` runs it.
+#[derive(Debug, Clone)]
+pub struct TransformBuilder {
+    sql: String,
+    input: PathBuf,
+    output: PathBuf,
+    analyze_splits: Vec<String>,
+    output_format: OutputFormat,
+    format: Option<Format>,
+}
+
+impl TransformBuilder {
+    /// Transform the ExampleGen output `input` (Split-<name>/ folders) with
+    /// `sql` into `output`.
+    pub fn new(
+        sql: impl Into<String>,
+        input: impl Into<PathBuf>,
+        output: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            sql: sql.into(),
+            input: input.into(),
+            output: output.into(),
+            analyze_splits: vec!["train".into()],
+            output_format: OutputFormat::Tfrecord,
+            format: None,
+        }
+    }
+
+    /// The splits whose rows the analyzers see (default `train`).
+    pub fn with_analyze_splits(mut self, splits: Vec<String>) -> Self {
+        self.analyze_splits = splits;
+        self
+    }
+
+    /// TFRecord of tf.Example (default) or Parquet.
+    pub fn with_output_format(mut self, f: OutputFormat) -> Self {
+        self.output_format = f;
+        self
+    }
+
+    /// The input format [default: from file names].
+    pub fn with_format(mut self, f: Option<Format>) -> Self {
+        self.format = f;
+        self
+    }
+
+    /// Runs both phases and commits the output.
+    pub async fn execute(self) -> Result<TransformSummary> {
+        let splits = split_folders(&self.input)?;
+        let mut analyze_dirs = Vec::new();
+        for name in &self.analyze_splits {
+            match splits.iter().find(|(n, _)| n == name) {
+                Some((_, dir)) => analyze_dirs.push(dir.clone()),
+                None => {
+                    return Err(EngineError::Invalid(format!(
+                        "analyze split '{name}' is not in {} (it has {})",
+                        self.input.display(),
+                        splits
+                            .iter()
+                            .map(|(n, _)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )))
+                }
+            }
+        }
+        let started = Instant::now();
+        let source = open_sources(&analyze_dirs, self.format)?;
+        let schema = presented_schema(&source.schema());
+        let partitions = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let ctx = session(source, &schema, partitions).await?;
+        let frozen = analyze(&ctx, &self.sql).await?;
+        let artifact = TransformArtifact::build(frozen.clone(), schema.clone()).await?;
+        let analyze_seconds = started.elapsed().as_secs_f64();
+
+        let staged = StagedDir::create(&self.output)?;
+        let json = artifact.write_into(&staged.path().join(TRANSFORM_GRAPH))?;
+        let started = Instant::now();
+        let mut written = Vec::new();
+        for (name, dir) in &splits {
+            let source = open_source(&dir.to_string_lossy(), self.format)?;
+            written.push(
+                write_split(
+                    &frozen,
+                    source,
+                    &artifact.input_schema,
+                    staged.path(),
+                    &format!("{TRANSFORMED_EXAMPLES}/Split-{name}"),
+                    self.output_format,
+                    name,
+                )
+                .await?,
+            );
+        }
+        let analyze_rows = written
+            .iter()
+            .filter(|s| self.analyze_splits.contains(&s.split))
+            .map(|s| s.rows)
+            .sum();
+        let summary = TransformSummary {
+            output: self.output.clone(),
+            analyze_rows,
+            analyze_seconds,
+            apply_seconds: started.elapsed().as_secs_f64(),
+            splits: written,
+            artifact: Some(json),
+        };
+        write_manifest(staged.path(), &summary)?;
+        staged.commit()?;
+        Ok(summary)
+    }
+}
+
+/// Applies a frozen artifact to new data, as `weir transform apply` runs it.
+#[derive(Debug, Clone)]
+pub struct ApplyBuilder {
+    artifact: PathBuf,
+    input: String,
+    output: PathBuf,
+    output_format: OutputFormat,
+    format: Option<Format>,
+}
+
+impl ApplyBuilder {
+    /// Apply the artifact at `artifact` (a `transform_graph/` folder or a
+    /// transform output holding one) to `input` into `output`.
+    pub fn new(
+        artifact: impl Into<PathBuf>,
+        input: impl Into<String>,
+        output: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            artifact: artifact.into(),
+            input: input.into(),
+            output: output.into(),
+            output_format: OutputFormat::Tfrecord,
+            format: None,
+        }
+    }
+
+    /// TFRecord of tf.Example (default) or Parquet.
+    pub fn with_output_format(mut self, f: OutputFormat) -> Self {
+        self.output_format = f;
+        self
+    }
+
+    /// The input format [default: from file names].
+    pub fn with_format(mut self, f: Option<Format>) -> Self {
+        self.format = f;
+        self
+    }
+
+    /// Applies and commits: `OUTPUT/Split-<name>/` per split folder of the
+    /// input, or `OUTPUT/` itself for an input without split folders.
+    pub async fn execute(self) -> Result<TransformSummary> {
+        let dir = if self.artifact.join(TRANSFORM_GRAPH).is_dir() {
+            self.artifact.join(TRANSFORM_GRAPH)
+        } else {
+            self.artifact.clone()
+        };
+        let artifact = TransformArtifact::load(&dir)?;
+        let input = Path::new(&self.input);
+        let splits = match split_folders(input) {
+            Ok(s) if input.is_dir() => s
+                .into_iter()
+                .map(|(n, d)| {
+                    (
+                        n.clone(),
+                        d.to_string_lossy().into_owned(),
+                        format!("Split-{n}"),
+                    )
+                })
+                .collect(),
+            _ => vec![("all".to_string(), self.input.clone(), ".".to_string())],
+        };
+        let staged = StagedDir::create(&self.output)?;
+        let started = Instant::now();
+        let mut written = Vec::new();
+        for (name, data, relative) in splits {
+            let source = open_source(&data, self.format)?;
+            written.push(
+                write_split(
+                    &artifact.frozen,
+                    source,
+                    &artifact.input_schema,
+                    staged.path(),
+                    &relative,
+                    self.output_format,
+                    &name,
+                )
+                .await?,
+            );
+        }
+        let summary = TransformSummary {
+            output: self.output.clone(),
+            analyze_rows: 0,
+            analyze_seconds: 0.0,
+            apply_seconds: started.elapsed().as_secs_f64(),
+            splits: written,
+            artifact: None,
+        };
+        write_manifest(staged.path(), &summary)?;
+        staged.commit()?;
+        Ok(summary)
+    }
+}
