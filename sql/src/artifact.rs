@@ -25,8 +25,10 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::MemTable;
 use datafusion::common::DFSchema;
+use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::optimizer::analyzer::type_coercion::TypeCoercion;
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
@@ -209,15 +211,24 @@ impl TransformArtifact {
         let output_schema = Arc::new(projected.schema().as_arrow().clone());
         let coerced_plan =
             TypeCoercion::new().analyze(projected.clone(), ctx.state().config_options())?;
-        let physical = plan
-            .outputs
-            .iter()
-            .map(|e| ctx.create_physical_expr(e.clone(), &scan_schema))
-            .collect::<datafusion::common::Result<Vec<_>>>()?;
         let coerced = match &coerced_plan {
             LogicalPlan::Projection(p) => p.expr.clone(),
             _ => plan.outputs.clone(),
         };
+        // Simplified as the optimizer would (coalesce becomes CASE, ...),
+        // then compiled once for `apply`.
+        let simplifier = ExprSimplifier::new(
+            SimplifyContext::builder()
+                .with_schema(Arc::new(scan_schema.clone()))
+                .build(),
+        );
+        let physical = coerced
+            .iter()
+            .map(|e| {
+                let e = simplifier.simplify(e.clone())?;
+                ctx.create_physical_expr(e, &scan_schema)
+            })
+            .collect::<datafusion::common::Result<Vec<_>>>()?;
         let int_domains = coerced.iter().map(int_domain).collect();
         Ok(Self {
             frozen,

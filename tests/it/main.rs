@@ -6,5 +6,6 @@ mod formats;
 mod output;
 mod stats;
 mod transform;
+mod transform_artifact;
 mod util;
 mod validate;

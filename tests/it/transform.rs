@@ -15,7 +15,7 @@ use weir_engine::stats::SourcePartition;
 use weir_sql::{analyze, register_analyzers};
 use weir_tests::{decode, read_records, runtime, testdata, Values};
 
-const TAXI_SQL: &str = "SELECT
+pub(crate) const TAXI_SQL: &str = "SELECT
   scale_to_z_score(coalesce(fare, 0)) AS fare_xf,
   scale_to_z_score(coalesce(trip_miles, 0)) AS trip_miles_xf,
   scale_to_z_score(coalesce(trip_seconds, 0)) AS trip_seconds_xf,
@@ -35,7 +35,7 @@ const TAXI_SQL: &str = "SELECT
   CASE WHEN fare IS NULL THEN 0 WHEN tips > fare * CAST(0.2 AS FLOAT) THEN 1 ELSE 0 END AS tips_xf
 FROM input";
 
-const BUCKETS: [&str; 4] = [
+pub(crate) const BUCKETS: [&str; 4] = [
     "pickup_latitude_xf",
     "pickup_longitude_xf",
     "dropoff_latitude_xf",
@@ -72,7 +72,7 @@ async fn context(split: &str) -> SessionContext {
 }
 
 /// A row as (int features, float features), by feature name.
-type Row = (BTreeMap<String, i64>, BTreeMap<String, f32>);
+pub(crate) type Row = (BTreeMap<String, i64>, BTreeMap<String, f32>);
 
 fn rows_of(batches: &[RecordBatch]) -> Vec<Row> {
     let mut out = Vec::new();
@@ -95,7 +95,7 @@ fn rows_of(batches: &[RecordBatch]) -> Vec<Row> {
     out
 }
 
-fn tft_rows(split: &str) -> Vec<Row> {
+pub(crate) fn tft_rows(split: &str) -> Vec<Row> {
     read_records(
         &testdata()
             .join("transform/transformed_examples")

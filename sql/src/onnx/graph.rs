@@ -8,6 +8,7 @@ use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, Operator};
 use prost::Message;
+use weir_udfs::transform::hash_bucket;
 
 use super::proto::*;
 use crate::artifact::TransformArtifact;
@@ -482,8 +483,8 @@ impl Graph {
         let unknown = if oov > 0 {
             notes.push(format!(
                 "vocabulary of {size} tokens with {oov} OOV buckets: the ONNX graph gives every \
-                 out-of-vocabulary token id {size} (the first OOV bucket); weir's apply hashes it \
-                 into {size}..{}",
+                 out-of-vocabulary token but the empty string id {size} (the first OOV bucket); \
+                 weir's apply hashes it into {size}..{}",
                 size + oov - 1
             ));
             size
@@ -501,6 +502,13 @@ impl Graph {
                 keys.push(tokens.value(i).to_vec());
                 values.push(i as i64);
             }
+        }
+        // The empty string is how a missing text value enters the graph
+        // (and what `coalesce(x, '')` gives); TFT never puts it in a
+        // vocabulary, so its OOV bucket is fixed now and exact in ONNX.
+        if oov > 0 && !seen.contains(&b""[..]) {
+            keys.push(Vec::new());
+            values.push(size + hash_bucket(b"", oov as u64) as i64);
         }
         if keys.is_empty() {
             // An empty vocabulary: every token is unknown.

@@ -16,7 +16,8 @@
 //! - Out-of-vocabulary hashing (FarmHash Fingerprint64) has no standard
 //!   op: in the graph every OOV token gets the first OOV bucket (id =
 //!   vocabulary size) when the vocabulary has OOV buckets, else the default
-//!   value. Callers that need the exact bucket hash the token before the
+//!   value — except the empty string (a missing text value), whose bucket
+//!   is computed at export and is exact. Callers that need the exact bucket hash the token before the
 //!   graph (`weir_udfs::transform::hash_bucket`) or use weir's apply.
 //!
 //! Anything else (hash_strings, n-grams, list outputs, string casts of
