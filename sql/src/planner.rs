@@ -189,11 +189,9 @@ fn aggregate_of(kind: AnalyzerKind, x: Expr) -> Expr {
         AnalyzerKind::Max => agg::max(x),
         AnalyzerKind::Sum => agg::sum(x),
         AnalyzerKind::Size => agg::count(x),
-        AnalyzerKind::ZScore
-        | AnalyzerKind::ZeroOne
-        | AnalyzerKind::MinMax
-        | AnalyzerKind::Mean
-        | AnalyzerKind::Var => {
+        AnalyzerKind::Mean => agg::avg(cast(x, DataType::Float64)),
+        AnalyzerKind::Var => agg::var_pop(cast(x, DataType::Float64)),
+        AnalyzerKind::ZScore | AnalyzerKind::ZeroOne | AnalyzerKind::MinMax => {
             AggregateUDF::from(NumericStatsUdaf::new()).call(vec![cast(x, DataType::Float64)])
         }
     }
@@ -277,17 +275,6 @@ fn freeze(
                 std_dev: JsonF64(numeric(s, "std_dev")),
             }
         }
-        AnalyzerKind::Mean => Frozen::Constant {
-            value: Some(Number::Float(JsonF64(numeric(result.as_struct(), "mean")))),
-            data_type: DataType::Float64.to_string(),
-        },
-        AnalyzerKind::Var => {
-            let sd = numeric(result.as_struct(), "std_dev");
-            Frozen::Constant {
-                value: Some(Number::Float(JsonF64(sd * sd))),
-                data_type: DataType::Float64.to_string(),
-            }
-        }
         AnalyzerKind::ZeroOne | AnalyzerKind::MinMax => {
             let s = result.as_struct();
             let (out_min, out_max) = if kind == AnalyzerKind::ZeroOne {
@@ -310,12 +297,15 @@ fn freeze(
                 out_max: JsonF64(out_max),
             }
         }
-        AnalyzerKind::Min | AnalyzerKind::Max | AnalyzerKind::Sum | AnalyzerKind::Size => {
-            Frozen::Constant {
-                value: number(ScalarValue::try_from_array(result, 0)?)?,
-                data_type: result.data_type().to_string(),
-            }
-        }
+        AnalyzerKind::Min
+        | AnalyzerKind::Max
+        | AnalyzerKind::Sum
+        | AnalyzerKind::Size
+        | AnalyzerKind::Mean
+        | AnalyzerKind::Var => Frozen::Constant {
+            value: number(ScalarValue::try_from_array(result, 0)?)?,
+            data_type: result.data_type().to_string(),
+        },
         AnalyzerKind::Bucketize | AnalyzerKind::Quantiles => {
             let what = format!("{}: num_buckets", kind.name());
             let nb = positive_integer(optional(args, 1, &what)?, &what)?;
