@@ -7,3 +7,4 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/weir-target}"
 cargo build --locked --release -p weir-benches
 "$CARGO_TARGET_DIR/release/examplegen_bench" --dir bench-out "$@"
 "$CARGO_TARGET_DIR/release/stats_bench" --dir bench-out
+"$CARGO_TARGET_DIR/release/transform_bench" --dir bench-out

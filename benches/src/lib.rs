@@ -71,3 +71,50 @@ pub fn lineitem_csv(rows: usize, dir: &Path) -> Result<std::path::PathBuf> {
     }
     Ok(csv)
 }
+
+/// `dir/taxi-<rows>.csv`, generated (deterministically) if missing.
+pub fn taxi_csv(rows: usize, dir: &Path) -> Result<std::path::PathBuf> {
+    let csv = dir.join(format!("taxi-{rows}.csv"));
+    if !csv.exists() {
+        eprintln!("generating {rows} rows into {}", csv.display());
+        let tmp = csv.with_extension("tmp");
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        weir_datasets::synth::write_taxi_csv(&mut w, rows, 11)?;
+        std::io::Write::flush(&mut w)?;
+        drop(w);
+        std::fs::rename(&tmp, &csv)?;
+    }
+    Ok(csv)
+}
+
+/// Converts `csv` into the single Parquet file `parquet` with DataFusion.
+pub async fn csv_to_parquet(csv: &Path, parquet: &Path) -> Result<()> {
+    use datafusion::dataframe::DataFrameWriteOptions;
+    use datafusion::prelude::{CsvReadOptions, SessionContext};
+    eprintln!("converting to {}", parquet.display());
+    let ctx = SessionContext::new();
+    ctx.sql("SET datafusion.execution.target_partitions = 1")
+        .await?;
+    let df = ctx
+        .read_csv(csv.to_string_lossy().as_ref(), CsvReadOptions::new())
+        .await?;
+    let tmp = parquet.with_extension("parquet-tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    df.write_parquet(
+        &tmp.to_string_lossy(),
+        DataFrameWriteOptions::new().with_single_file_output(false),
+        None,
+    )
+    .await?;
+    let file = std::fs::read_dir(&tmp)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .context("no parquet written")?;
+    if let Some(parent) = parquet.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::rename(file, parquet)?;
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}

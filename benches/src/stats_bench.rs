@@ -8,9 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
-use datafusion::dataframe::DataFrameWriteOptions;
-use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
+use anyhow::{bail, Result};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::StreamExt;
 use weir_benches::{arg, report, run_phase};
 use weir_engine::StatsBuilder;
@@ -48,32 +47,10 @@ async fn phase(which: &str, parquet: &Path, dir: &Path) -> Result<()> {
 
 async fn make_parquet(rows: usize, dir: &Path) -> Result<PathBuf> {
     let parquet = dir.join(format!("lineitem-{rows}.parquet"));
-    if parquet.exists() {
-        return Ok(parquet);
+    if !parquet.exists() {
+        let csv = weir_benches::lineitem_csv(rows, dir)?;
+        weir_benches::csv_to_parquet(&csv, &parquet).await?;
     }
-    let csv = weir_benches::lineitem_csv(rows, dir)?;
-    eprintln!("converting to {}", parquet.display());
-    let ctx = SessionContext::new();
-    ctx.sql("SET datafusion.execution.target_partitions = 1")
-        .await?;
-    let df = ctx
-        .read_csv(csv.to_string_lossy().as_ref(), CsvReadOptions::new())
-        .await?;
-    let tmp = dir.join("parquet-tmp");
-    let _ = std::fs::remove_dir_all(&tmp);
-    df.write_parquet(
-        &tmp.to_string_lossy(),
-        DataFrameWriteOptions::new().with_single_file_output(false),
-        None,
-    )
-    .await?;
-    let file = std::fs::read_dir(&tmp)?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .context("no parquet written")?;
-    std::fs::rename(file, &parquet)?;
-    let _ = std::fs::remove_dir_all(&tmp);
     Ok(parquet)
 }
 

@@ -1,3 +1,4 @@
 //! Tests of the `weir` binary: help, exit codes, messages, kills.
 
 mod cli;
+mod transform_cli;
