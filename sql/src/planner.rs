@@ -12,11 +12,12 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, StructArray};
-use datafusion::arrow::datatypes::{DataType, Float64Type, UInt64Type};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, UInt64Type};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::ScalarValue;
+use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::dataframe::DataFrame;
 use datafusion::functions_aggregate::expr_fn as agg;
+use datafusion::logical_expr::ExprSchemable;
 use datafusion::logical_expr::{AggregateUDF, Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF};
 use datafusion::prelude::{cast, lit, SessionContext};
 use weir_udfs::stats::{NumericStatsUdaf, QuantileSketch};
@@ -176,10 +177,17 @@ fn field<'a>(s: &'a StructArray, name: &str) -> &'a dyn Array {
 }
 
 /// The aggregate that evaluates one analyzer call over its argument `x`.
-fn aggregate_of(kind: AnalyzerKind, x: Expr) -> Expr {
-    match kind {
+fn aggregate_of(kind: AnalyzerKind, x: Expr, input: &DFSchema) -> Result<Expr> {
+    Ok(match kind {
         AnalyzerKind::ComputeAndApplyVocabulary | AnalyzerKind::Vocabulary => {
-            AggregateUDF::from(VocabularyUdaf::new()).call(vec![cast(x, DataType::Binary)])
+            // Tokens, or lists of tokens (each element counts once).
+            let to = match x.get_type(input)? {
+                DataType::List(_) | DataType::LargeList(_) => {
+                    DataType::List(Arc::new(Field::new_list_field(DataType::Binary, true)))
+                }
+                _ => DataType::Binary,
+            };
+            AggregateUDF::from(VocabularyUdaf::new()).call(vec![cast(x, to)])
         }
         AnalyzerKind::Bucketize | AnalyzerKind::Quantiles => {
             AggregateUDF::from(NumericStatsUdaf::with_k(BUCKETIZE_KLL_K))
@@ -194,7 +202,7 @@ fn aggregate_of(kind: AnalyzerKind, x: Expr) -> Expr {
         AnalyzerKind::ZScore | AnalyzerKind::ZeroOne | AnalyzerKind::MinMax => {
             AggregateUDF::from(NumericStatsUdaf::new()).call(vec![cast(x, DataType::Float64)])
         }
-    }
+    })
 }
 
 fn positive_integer(v: Option<f64>, what: &str) -> Result<usize> {
@@ -422,7 +430,7 @@ fn mapper(frozen: &Frozen, kind: AnalyzerKind, args: &[Expr]) -> Result<Expr> {
             num_oov_buckets,
             default_value,
         } => ScalarUDF::from(ApplyVocabularyUdf::new()).call(vec![
-            cast(x, DataType::Binary),
+            x,
             lit(name.as_str()),
             lit(*num_oov_buckets),
             lit(*default_value),
@@ -481,7 +489,7 @@ pub fn resolve_vocabularies(e: Expr, vocabularies: &[Vocabulary]) -> Result<Expr
             .map(|t| ScalarValue::Binary(Some(t.clone())))
             .collect();
         let list = ScalarValue::List(ScalarValue::new_list_nullable(&tokens, &DataType::Binary));
-        let mut args = vec![cast(call.args[0].clone(), DataType::Binary), lit(list)];
+        let mut args = vec![call.args[0].clone(), lit(list)];
         args.push(call.args.get(2).cloned().unwrap_or(lit(0i64)));
         args.push(call.args.get(3).cloned().unwrap_or(lit(-1i64)));
         Ok(Transformed::yes(
@@ -516,7 +524,7 @@ pub async fn analyze(ctx: &SessionContext, sql: &str) -> Result<FrozenTransform>
             .enumerate()
             .map(|(i, (kind, args))| {
                 let x = resolve_vocabularies(args[0].clone(), &vocabularies)?;
-                Ok(aggregate_of(*kind, x).alias(format!("__analyzer_{i}")))
+                Ok(aggregate_of(*kind, x, input.schema())?.alias(format!("__analyzer_{i}")))
             })
             .collect::<Result<Vec<_>>>()?;
         let batches = DataFrame::new(ctx.state(), input.as_ref().clone())

@@ -4,11 +4,12 @@
 //! `len(tokens) + fingerprint64(token) mod num_oov_buckets` when there are
 //! OOV buckets — TensorFlow's `to_hash_bucket_fast`, FarmHash Fingerprint64
 //! — and to `default_value` otherwise (defaults 0 buckets and -1, as TFT).
+//! A list of tokens gives the list of their ids.
 //! NULL in, NULL out.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Int64Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{exec_err, HashMap, Result, ScalarValue};
@@ -19,6 +20,10 @@ use datafusion::logical_expr::{
 /// TensorFlow's `to_hash_bucket_fast`: FarmHash Fingerprint64 mod `buckets`.
 pub fn hash_bucket(token: &[u8], buckets: u64) -> u64 {
     farmhash::fingerprint64(token) % buckets
+}
+
+fn list_of_binary() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Binary, true)))
 }
 
 /// See the module docs.
@@ -68,7 +73,12 @@ impl ScalarUDFImpl for ApplyVocabularyUdf {
                 arg_types.len()
             );
         }
-        Ok(DataType::Int64)
+        Ok(match &arg_types[0] {
+            DataType::List(_) | DataType::LargeList(_) => {
+                DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true)))
+            }
+            _ => DataType::Int64,
+        })
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
@@ -110,21 +120,37 @@ impl ScalarUDFImpl for ApplyVocabularyUdf {
             ids.entry(tokens.value(i)).or_insert(i as i64);
         }
         let size = tokens.len() as i64;
-        let x = args.args[0].to_array(args.number_rows)?;
-        let x = cast(&x, &DataType::Binary)?;
-        let x = x.as_binary::<i32>();
-        let out: Int64Array = (0..x.len())
-            .map(|i| {
-                (!x.is_null(i)).then(|| {
-                    let t = x.value(i);
-                    match ids.get(t) {
-                        Some(&id) => id,
-                        None if num_oov > 0 => size + hash_bucket(t, num_oov as u64) as i64,
-                        None => default,
-                    }
+        let lookup = |x: &dyn Array| -> Result<Int64Array> {
+            let x = cast(x, &DataType::Binary)?;
+            let x = x.as_binary::<i32>();
+            Ok((0..x.len())
+                .map(|i| {
+                    (!x.is_null(i)).then(|| {
+                        let t = x.value(i);
+                        match ids.get(t) {
+                            Some(&id) => id,
+                            None if num_oov > 0 => size + hash_bucket(t, num_oov as u64) as i64,
+                            None => default,
+                        }
+                    })
                 })
-            })
-            .collect();
+                .collect())
+        };
+        let x = args.args[0].to_array(args.number_rows)?;
+        // A list of tokens maps element by element (a list of ids).
+        let out: ArrayRef = match x.data_type() {
+            DataType::List(_) | DataType::LargeList(_) => {
+                let x = cast(&x, &list_of_binary())?;
+                let list = x.as_list::<i32>();
+                Arc::new(ListArray::try_new(
+                    Arc::new(Field::new_list_field(DataType::Int64, true)),
+                    list.offsets().clone(),
+                    Arc::new(lookup(list.values().as_ref())?),
+                    list.nulls().cloned(),
+                )?)
+            }
+            _ => Arc::new(lookup(x.as_ref())?),
+        };
         Ok(ColumnarValue::Array(Arc::new(out)))
     }
 }
