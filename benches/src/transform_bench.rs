@@ -127,11 +127,11 @@ fn main() -> Result<()> {
         parquet.display()
     );
     println!(
-        "{:<40} {:>12} {:>12} {:>10}",
+        "{:<44} {:>12} {:>12} {:>10}",
         "run", "analyze r/s", "apply r/s", "peak RSS"
     );
     for (i, label) in [
-        "datafusion plain SQL (aggregate; projection -> parquet)",
+        "datafusion SQL (same aggregates, projection)",
         "weir transform -> parquet",
         "weir transform -> tfrecord.gz",
     ]
@@ -139,7 +139,7 @@ fn main() -> Result<()> {
     .enumerate()
     {
         println!(
-            "{:<40} {:>12.0} {:>12.0} {:>8.0}MB",
+            "{:<44} {:>12.0} {:>12.0} {:>8.0}MB",
             label,
             rows as f64 / get(i, "analyze"),
             rows as f64 / get(i, "apply"),
