@@ -1,5 +1,6 @@
 //! Errors of the engine.
 
+use datafusion::error::DataFusionError;
 use weir_datasets::DatasetError;
 
 /// Result alias for the engine.
@@ -17,4 +18,23 @@ pub enum EngineError {
     /// A worker thread failed or vanished.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A DataFusion error turned back into the dataset error it carries, if
+/// any: weir's readers cross into DataFusion as `External` and are
+/// downcast here, not parsed from strings.
+impl From<DataFusionError> for EngineError {
+    fn from(e: DataFusionError) -> Self {
+        match e {
+            DataFusionError::External(inner) => match inner.downcast::<DatasetError>() {
+                Ok(d) => EngineError::Dataset(*d),
+                Err(other) => EngineError::Invalid(other.to_string()),
+            },
+            DataFusionError::Context(ctx, inner) => match EngineError::from(*inner) {
+                EngineError::Dataset(d) => EngineError::Dataset(d),
+                other => EngineError::Invalid(format!("{ctx}: {other}")),
+            },
+            other => EngineError::Invalid(other.to_string()),
+        }
+    }
 }

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use serde::Serialize;
@@ -41,20 +40,6 @@ impl From<TransformError> for EngineError {
         match e {
             TransformError::Dataset(d) => EngineError::Dataset(d),
             TransformError::DataFusion(d) => d.into(),
-            other => EngineError::Invalid(other.to_string()),
-        }
-    }
-}
-
-impl From<DataFusionError> for EngineError {
-    fn from(e: DataFusionError) -> Self {
-        // A reader's error crossed into DataFusion as External: take it back.
-        match e {
-            DataFusionError::External(inner) => match inner.downcast::<DatasetError>() {
-                Ok(d) => EngineError::Dataset(*d),
-                Err(other) => EngineError::Invalid(other.to_string()),
-            },
-            DataFusionError::Context(_, inner) => (*inner).into(),
             other => EngineError::Invalid(other.to_string()),
         }
     }
@@ -89,22 +74,12 @@ pub struct TransformSummary {
     pub artifact: Option<TransformJson>,
 }
 
-/// Opens a data folder (or file, or glob) as a table whose single-valued
+/// Opens data folders, files or globs as one source whose single-valued
 /// tf.Example features are scalar columns.
-fn open_source(input: &str, format: Option<Format>) -> Result<Source> {
-    let files = resolve_input(input)?;
-    let format = detect_format(&files, format)?;
-    let options = ReadOptions {
-        tfrecord_scalars: true,
-        ..Default::default()
-    };
-    Ok(Source::open(files, format, &options)?)
-}
-
-fn open_sources(inputs: &[PathBuf], format: Option<Format>) -> Result<Source> {
+fn open_sources(inputs: &[String], format: Option<Format>) -> Result<Source> {
     let mut files = Vec::new();
     for i in inputs {
-        files.extend(resolve_input(&i.to_string_lossy())?);
+        files.extend(resolve_input(i)?);
     }
     let format = detect_format(&files, format)?;
     let options = ReadOptions {
@@ -331,7 +306,7 @@ impl TransformBuilder {
         let mut analyze_dirs = Vec::new();
         for name in &self.analyze_splits {
             match splits.iter().find(|(n, _)| n == name) {
-                Some((_, dir)) => analyze_dirs.push(dir.clone()),
+                Some((_, dir)) => analyze_dirs.push(dir.to_string_lossy().into_owned()),
                 None => {
                     return Err(EngineError::Invalid(format!(
                         "analyze split '{name}' is not in {} (it has {})",
@@ -359,7 +334,7 @@ impl TransformBuilder {
         let started = Instant::now();
         let mut written = Vec::new();
         for (name, dir) in &splits {
-            let source = open_source(&dir.to_string_lossy(), self.format)?;
+            let source = open_sources(&[dir.to_string_lossy().into_owned()], self.format)?;
             written.push(
                 write_split(
                     &frozen,
@@ -458,7 +433,7 @@ impl ApplyBuilder {
         let started = Instant::now();
         let mut written = Vec::new();
         for (name, data, relative) in splits {
-            let source = open_source(&data, self.format)?;
+            let source = open_sources(&[data], self.format)?;
             written.push(
                 write_split(
                     &artifact.frozen,

@@ -15,25 +15,8 @@ use weir_engine::stats::SourcePartition;
 use weir_sql::{analyze, register_analyzers};
 use weir_tests::{decode, read_records, runtime, testdata, Values};
 
-pub(crate) const TAXI_SQL: &str = "SELECT
-  scale_to_z_score(coalesce(fare, 0)) AS fare_xf,
-  scale_to_z_score(coalesce(trip_miles, 0)) AS trip_miles_xf,
-  scale_to_z_score(coalesce(trip_seconds, 0)) AS trip_seconds_xf,
-  compute_and_apply_vocabulary(coalesce(payment_type, ''), 1000, 1, 10) AS payment_type_xf,
-  compute_and_apply_vocabulary(coalesce(company, ''), 1000, 1, 10) AS company_xf,
-  bucketize(coalesce(pickup_latitude, 0), 10) AS pickup_latitude_xf,
-  bucketize(coalesce(pickup_longitude, 0), 10) AS pickup_longitude_xf,
-  bucketize(coalesce(dropoff_latitude, 0), 10) AS dropoff_latitude_xf,
-  bucketize(coalesce(dropoff_longitude, 0), 10) AS dropoff_longitude_xf,
-  coalesce(trip_start_hour, 0) AS trip_start_hour_xf,
-  coalesce(trip_start_day, 0) AS trip_start_day_xf,
-  coalesce(trip_start_month, 0) AS trip_start_month_xf,
-  coalesce(pickup_census_tract, 0) AS pickup_census_tract_xf,
-  coalesce(dropoff_census_tract, 0) AS dropoff_census_tract_xf,
-  coalesce(pickup_community_area, 0) AS pickup_community_area_xf,
-  coalesce(dropoff_community_area, 0) AS dropoff_community_area_xf,
-  CASE WHEN fare IS NULL THEN 0 WHEN tips > fare * CAST(0.2 AS FLOAT) THEN 1 ELSE 0 END AS tips_xf
-FROM input";
+/// The TFX taxi preprocessing, the same file the README and the sample use.
+pub(crate) const TAXI_SQL: &str = include_str!("../../examples/taxi_transform.sql");
 
 pub(crate) const BUCKETS: [&str; 4] = [
     "pickup_latitude_xf",
@@ -95,29 +78,34 @@ fn rows_of(batches: &[RecordBatch]) -> Vec<Row> {
     out
 }
 
+/// The rows of a folder of transformed tf.Example TFRecord files.
+pub(crate) fn example_rows(dir: &std::path::Path) -> Vec<Row> {
+    read_records(dir)
+        .iter()
+        .map(|r| {
+            let mut row = Row::default();
+            for (k, v) in decode(r) {
+                match v {
+                    Values::Int(v) => {
+                        row.0.insert(k, v[0]);
+                    }
+                    Values::Float(v) => {
+                        row.1.insert(k, v[0]);
+                    }
+                    other => panic!("{k}: unexpected {other:?}"),
+                }
+            }
+            row
+        })
+        .collect()
+}
+
 pub(crate) fn tft_rows(split: &str) -> Vec<Row> {
-    read_records(
+    example_rows(
         &testdata()
             .join("transform/transformed_examples")
             .join(split),
     )
-    .iter()
-    .map(|r| {
-        let mut row = Row::default();
-        for (k, v) in decode(r) {
-            match v {
-                Values::Int(v) => {
-                    row.0.insert(k, v[0]);
-                }
-                Values::Float(v) => {
-                    row.1.insert(k, v[0]);
-                }
-                other => panic!("{k}: unexpected {other:?}"),
-            }
-        }
-        row
-    })
-    .collect()
 }
 
 /// Rows sorted by everything but the bucket ids (which may differ by the

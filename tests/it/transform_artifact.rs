@@ -15,30 +15,9 @@ use weir_datasets::Format;
 use weir_engine::transform::{TRANSFORMED_EXAMPLES, TRANSFORM_GRAPH};
 use weir_engine::{ApplyBuilder, TransformBuilder};
 use weir_sql::TransformArtifact;
-use weir_tests::{decode, read_records, runtime, testdata, Values};
+use weir_tests::{runtime, testdata};
 
-use crate::transform::{tft_rows, Row, BUCKETS, TAXI_SQL};
-
-fn engine_rows(dir: &Path) -> Vec<Row> {
-    read_records(dir)
-        .iter()
-        .map(|r| {
-            let mut row = Row::default();
-            for (k, v) in decode(r) {
-                match v {
-                    Values::Int(v) => {
-                        row.0.insert(k, v[0]);
-                    }
-                    Values::Float(v) => {
-                        row.1.insert(k, v[0]);
-                    }
-                    other => panic!("{k}: unexpected {other:?}"),
-                }
-            }
-            row
-        })
-        .collect()
-}
+use crate::transform::{example_rows, tft_rows, Row, BUCKETS, TAXI_SQL};
 
 fn rows_of(batch: &RecordBatch) -> Vec<Row> {
     (0..batch.num_rows())
@@ -171,7 +150,7 @@ fn weir_transform_output_matches_tf_transform_and_apply_and_onnx_agree() {
 
     // The engine's transformed examples against TFT's, as multisets.
     for split in ["Split-train", "Split-eval"] {
-        let mut ours = engine_rows(&out.join(TRANSFORMED_EXAMPLES).join(split));
+        let mut ours = example_rows(&out.join(TRANSFORMED_EXAMPLES).join(split));
         let mut theirs = tft_rows(split);
         assert_eq!(ours.len(), theirs.len());
         ours.sort_by_key(key);
@@ -201,7 +180,7 @@ fn weir_transform_output_matches_tf_transform_and_apply_and_onnx_agree() {
         .iter()
         .flat_map(|b| rows_of(&artifact.apply(b).unwrap()))
         .collect();
-    let mut engine = engine_rows(&out.join(TRANSFORMED_EXAMPLES).join("Split-eval"));
+    let mut engine = example_rows(&out.join(TRANSFORMED_EXAMPLES).join("Split-eval"));
     let mut api = applied.clone();
     engine.sort_by_key(key);
     api.sort_by_key(key);
@@ -218,7 +197,7 @@ fn weir_transform_output_matches_tf_transform_and_apply_and_onnx_agree() {
         .execute(),
     )
     .unwrap();
-    let mut again = engine_rows(&applied_dir.join("Split-eval"));
+    let mut again = example_rows(&applied_dir.join("Split-eval"));
     again.sort_by_key(key);
     assert_same_rows(&again, &engine, "weir transform apply vs weir transform");
 

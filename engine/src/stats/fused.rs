@@ -15,7 +15,7 @@ use weir_udfs::stats::{
     StringStatsAccumulator, DEFAULT_KLL_K,
 };
 
-use super::{dataset, feature_kinds, feature_stats, from_datafusion, SplitStatistics};
+use super::{dataset, feature_kinds, feature_stats, SplitStatistics};
 use crate::error::{EngineError, Result};
 
 struct ColumnAccumulators {
@@ -85,15 +85,17 @@ impl SplitStatsCollector {
                 let column = if all {
                     batch.column(c).clone()
                 } else {
-                    take(batch.column(c), &idx, None).map_err(|e| from_datafusion(e.into()))?
+                    take(batch.column(c), &idx, None).map_err(|e| {
+                        EngineError::from(datafusion::error::DataFusionError::from(e))
+                    })?
                 };
                 let args = [column];
-                accs.common.update_batch(&args).map_err(from_datafusion)?;
+                accs.common.update_batch(&args).map_err(EngineError::from)?;
                 if let Some(n) = accs.numeric.as_mut() {
-                    n.update_batch(&args).map_err(from_datafusion)?;
+                    n.update_batch(&args).map_err(EngineError::from)?;
                 }
                 if let Some(st) = accs.strings.as_mut() {
-                    st.update_batch(&args).map_err(from_datafusion)?;
+                    st.update_batch(&args).map_err(EngineError::from)?;
                 }
             }
         }
@@ -108,18 +110,18 @@ impl SplitStatsCollector {
         {
             let mut features = Vec::new();
             for (mut a, (fname, kind)) in accs.into_iter().zip(&self.columns) {
-                let common = as_struct(a.common.evaluate().map_err(from_datafusion)?)?;
+                let common = as_struct(a.common.evaluate().map_err(EngineError::from)?)?;
                 let numeric = match a.numeric.as_mut() {
-                    Some(n) => Some(as_struct(n.evaluate().map_err(from_datafusion)?)?),
+                    Some(n) => Some(as_struct(n.evaluate().map_err(EngineError::from)?)?),
                     None => None,
                 };
                 let strings = match a.strings.as_mut() {
-                    Some(s) => Some(as_struct(s.evaluate().map_err(from_datafusion)?)?),
+                    Some(s) => Some(as_struct(s.evaluate().map_err(EngineError::from)?)?),
                     None => None,
                 };
                 features.push(
                     feature_stats(fname, *kind, &common, numeric.as_ref(), strings.as_ref())
-                        .map_err(from_datafusion)?,
+                        .map_err(EngineError::from)?,
                 );
             }
             out.push(SplitStatistics {

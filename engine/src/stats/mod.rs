@@ -16,7 +16,6 @@ use datafusion::arrow::array::{AsArray, StructArray};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::HashMap;
-use datafusion::error::DataFusionError;
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::{col, lit, AggregateUDF, Expr};
 use datafusion::prelude::SessionContext;
@@ -71,21 +70,6 @@ pub struct StatsBuilder {
     splits_from_input: bool,
     batch_size: usize,
     approx: bool,
-}
-
-/// Turns a DataFusion error back into the dataset error it carries, if any.
-pub(crate) fn from_datafusion(e: DataFusionError) -> EngineError {
-    match e {
-        DataFusionError::External(inner) => match inner.downcast::<DatasetError>() {
-            Ok(d) => EngineError::Dataset(*d),
-            Err(other) => EngineError::Invalid(other.to_string()),
-        },
-        DataFusionError::Context(ctx, inner) => match from_datafusion(*inner) {
-            EngineError::Dataset(d) => EngineError::Dataset(d),
-            other => EngineError::Invalid(format!("{ctx}: {other}")),
-        },
-        other => EngineError::Invalid(other.to_string()),
-    }
 }
 
 impl StatsBuilder {
@@ -281,8 +265,8 @@ pub async fn dataset_statistics(
     let ctx = SessionContext::new();
     weir_udfs::register_all(&ctx);
     let partitions = ctx.state().config().target_partitions();
-    let table = SourcePartition::table(source, partitions).map_err(from_datafusion)?;
-    let df = ctx.read_table(Arc::new(table)).map_err(from_datafusion)?;
+    let table = SourcePartition::table(source, partitions).map_err(EngineError::from)?;
+    let df = ctx.read_table(Arc::new(table)).map_err(EngineError::from)?;
     let kinds = feature_kinds(&schema)?;
     let udafs: HashMap<String, Arc<AggregateUDF>> = weir_udfs::all_udafs()
         .into_iter()
@@ -294,10 +278,10 @@ pub async fn dataset_statistics(
     }
     let batches = df
         .aggregate(vec![], exprs)
-        .map_err(from_datafusion)?
+        .map_err(EngineError::from)?
         .collect()
         .await
-        .map_err(from_datafusion)?;
+        .map_err(EngineError::from)?;
     let batch = batches
         .iter()
         .find(|b| b.num_rows() > 0)
@@ -317,7 +301,7 @@ pub async fn dataset_statistics(
         let strings = get(format!("string:{fname}"));
         features.push(
             feature_stats(&fname, kind, &common, numeric.as_ref(), strings.as_ref())
-                .map_err(from_datafusion)?,
+                .map_err(EngineError::from)?,
         );
     }
     dataset(name, num_examples, features)

@@ -26,6 +26,8 @@ fn list_of_binary() -> DataType {
     DataType::List(Arc::new(Field::new_list_field(DataType::Binary, true)))
 }
 
+use super::null_where_x_is_null;
+
 /// See the module docs.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ApplyVocabularyUdf {
@@ -82,18 +84,7 @@ impl ScalarUDFImpl for ApplyVocabularyUdf {
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let types: Vec<DataType> = args
-            .arg_fields
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect();
-        // NULL only where x is NULL.
-        let nullable = args.arg_fields.first().is_none_or(|f| f.is_nullable());
-        Ok(Arc::new(Field::new(
-            self.name(),
-            self.return_type(&types)?,
-            nullable,
-        )))
+        null_where_x_is_null(self, &args)
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

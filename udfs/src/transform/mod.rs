@@ -15,3 +15,20 @@ pub use apply_vocabulary::{hash_bucket, ApplyVocabularyUdf};
 pub use hash_strings::HashStringsUdf;
 pub use ngrams::NgramsUdf;
 pub use vocabulary::{VocabularyUdaf, VOCABULARY_FIELDS};
+
+/// The result field of a mapper that is NULL exactly where its first
+/// argument `x` is: nullable only when `x` is.
+pub(crate) fn null_where_x_is_null(
+    udf: &dyn datafusion::logical_expr::ScalarUDFImpl,
+    args: &datafusion::logical_expr::ReturnFieldArgs,
+) -> datafusion::common::Result<datafusion::arrow::datatypes::FieldRef> {
+    let types: Vec<_> = args
+        .arg_fields
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    let nullable = args.arg_fields.first().is_none_or(|f| f.is_nullable());
+    Ok(std::sync::Arc::new(
+        datafusion::arrow::datatypes::Field::new(udf.name(), udf.return_type(&types)?, nullable),
+    ))
+}
