@@ -15,6 +15,7 @@ use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use weir_udfs::transform::TFIDF_FIELDS;
 
 /// Which analyzer a call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,11 +49,15 @@ pub enum AnalyzerKind {
     Sum,
     /// `size(x)`: number of non-NULL values.
     Size,
+    /// `tfidf(x, vocab_size [, smooth])` over lists of term ids: a struct
+    /// of `index` (the distinct ids, ascending) and `weight` lists; select
+    /// them with `tfidf(...)['index']` and `tfidf(...)['weight']`.
+    Tfidf,
 }
 
 impl AnalyzerKind {
     /// Every analyzer, with its planned name.
-    pub const ALL: [(AnalyzerKind, &'static str); 13] = [
+    pub const ALL: [(AnalyzerKind, &'static str); 14] = [
         (AnalyzerKind::ZScore, "scale_to_z_score"),
         (AnalyzerKind::ZeroOne, "scale_to_0_1"),
         (AnalyzerKind::MinMax, "scale_by_min_max"),
@@ -69,6 +74,7 @@ impl AnalyzerKind {
         (AnalyzerKind::Max, "tft_max"),
         (AnalyzerKind::Sum, "tft_sum"),
         (AnalyzerKind::Size, "tft_size"),
+        (AnalyzerKind::Tfidf, "tfidf"),
     ];
 
     /// The analyzer planned as `name`.
@@ -92,7 +98,7 @@ impl AnalyzerKind {
             AnalyzerKind::MinMax => (1, 3),
             AnalyzerKind::ComputeAndApplyVocabulary => (1, 5),
             AnalyzerKind::Vocabulary => (1, 4),
-            AnalyzerKind::Bucketize | AnalyzerKind::Quantiles => (2, 3),
+            AnalyzerKind::Bucketize | AnalyzerKind::Quantiles | AnalyzerKind::Tfidf => (2, 3),
             _ => (1, 1),
         }
     }
@@ -123,6 +129,7 @@ impl AnalyzerKind {
             AnalyzerKind::Min | AnalyzerKind::Max => x.clone(),
             AnalyzerKind::Sum if x.is_integer() => DataType::Int64,
             AnalyzerKind::Sum => DataType::Float64,
+            AnalyzerKind::Tfidf => DataType::Struct(TFIDF_FIELDS.clone()),
         })
     }
 }

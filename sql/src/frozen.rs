@@ -144,6 +144,18 @@ pub enum Frozen {
         /// Sorted boundaries.
         boundaries: Vec<JsonF64>,
     },
+    /// `tfidf`: the inverse document frequency of every term id.
+    Tfidf {
+        /// The vocabulary size given (ids are below it).
+        vocab_size: i64,
+        /// Whether the idf is smoothed (TFT's default).
+        smooth: bool,
+        /// Documents (rows) in the analyze data.
+        documents: u64,
+        /// idf of each id `0..vocab_size`: `1 + ln((documents + 1) / (df + 1))`
+        /// smoothed, else `1 + ln(documents / df)`.
+        idf: Vec<JsonF64>,
+    },
     /// `mean`, `var`, `min`, `max`, `sum`, `size`: one value.
     Constant {
         /// The value (None for an empty analyze set's min/max/sum).

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, StructArray};
-use datafusion::arrow::datatypes::{DataType, Field, Float64Type, UInt64Type};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, UInt64Type};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::dataframe::DataFrame;
@@ -21,7 +21,9 @@ use datafusion::logical_expr::ExprSchemable;
 use datafusion::logical_expr::{AggregateUDF, Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF};
 use datafusion::prelude::{cast, lit, SessionContext};
 use weir_udfs::stats::{NumericStatsUdaf, QuantileSketch};
-use weir_udfs::transform::{ApplyBucketsUdf, ApplyVocabularyUdf, VocabularyUdaf};
+use weir_udfs::transform::{
+    ApplyBucketsUdf, ApplyTfidfUdf, ApplyVocabularyUdf, DocumentFrequencyUdaf, VocabularyUdaf,
+};
 
 use crate::analyzers::{placeholders, AnalyzerKind};
 use crate::frozen::{Frozen, JsonF64, Number, Vocabulary};
@@ -138,6 +140,29 @@ fn rewrite_innermost(
     Ok(out)
 }
 
+/// The innermost analyzer calls of `exprs` with identical calls once (so
+/// `tfidf(ids, n)['index']` and `tfidf(ids, n)['weight']` share one
+/// analysis and one vocabulary), and for each call in visit order the
+/// index of its distinct call.
+type InnermostCalls = (Vec<(AnalyzerKind, Vec<Expr>)>, Vec<usize>);
+
+fn innermost_calls(exprs: &[Expr]) -> Result<InnermostCalls> {
+    let mut distinct: Vec<(AnalyzerKind, Vec<Expr>)> = Vec::new();
+    let mut index = Vec::new();
+    rewrite_innermost(exprs.to_vec(), |kind, args| {
+        let i = match distinct.iter().position(|(k, a)| *k == kind && a == args) {
+            Some(i) => i,
+            None => {
+                distinct.push((kind, args.to_vec()));
+                distinct.len() - 1
+            }
+        };
+        index.push(i);
+        Ok(lit(0))
+    })?;
+    Ok((distinct, index))
+}
+
 /// A constant argument (`lit`, a negated `lit`, or a cast of one).
 fn constant_value(e: &Expr) -> Result<ScalarValue> {
     Ok(match e {
@@ -193,6 +218,17 @@ fn aggregate_of(kind: AnalyzerKind, x: Expr, input: &DFSchema) -> Result<Expr> {
             AggregateUDF::from(NumericStatsUdaf::with_k(BUCKETIZE_KLL_K))
                 .call(vec![cast(x, DataType::Float64)])
         }
+        AnalyzerKind::Tfidf => match x.get_type(input)? {
+            DataType::List(_) | DataType::LargeList(_) => {
+                AggregateUDF::from(DocumentFrequencyUdaf::new()).call(vec![cast(x, list_of_i64())])
+            }
+            other => {
+                return Err(TransformError::Plan(format!(
+                    "tfidf: x must be a list of term ids (for example \
+                     compute_and_apply_vocabulary(string_to_array(text, ' '))), got {other}"
+                )))
+            }
+        },
         AnalyzerKind::Min => agg::min(x),
         AnalyzerKind::Max => agg::max(x),
         AnalyzerKind::Sum => agg::sum(x),
@@ -203,6 +239,20 @@ fn aggregate_of(kind: AnalyzerKind, x: Expr, input: &DFSchema) -> Result<Expr> {
             AggregateUDF::from(NumericStatsUdaf::new()).call(vec![cast(x, DataType::Float64)])
         }
     })
+}
+
+fn list_of_i64() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true)))
+}
+
+/// TF-Transform's idf of a term in `df` of `documents` documents.
+fn idf(documents: u64, df: u64, smooth: bool) -> f64 {
+    let (n, df) = (documents as f64, df as f64);
+    if smooth {
+        1.0 + ((n + 1.0) / (df + 1.0)).ln()
+    } else {
+        1.0 + (n / df).ln()
+    }
 }
 
 fn positive_integer(v: Option<f64>, what: &str) -> Result<usize> {
@@ -333,6 +383,45 @@ fn freeze(
                 Frozen::Quantiles { boundaries }
             }
         }
+        AnalyzerKind::Tfidf => {
+            let vocab_size =
+                positive_integer(optional(args, 1, "tfidf: vocab_size")?, "tfidf: vocab_size")?;
+            let smooth = match args.get(2).map(constant_value).transpose()? {
+                None => true,
+                Some(ScalarValue::Boolean(Some(b))) => b,
+                Some(_) => {
+                    return Err(TransformError::Plan(format!(
+                        "tfidf: smooth must be true or false, got {}",
+                        args[2]
+                    )))
+                }
+            };
+            let s = result.as_struct();
+            let documents = field(s, "documents").as_primitive::<UInt64Type>().value(0);
+            let ids = field(s, "ids").as_list::<i32>().value(0);
+            let counts = field(s, "counts").as_list::<i32>().value(0);
+            let mut df = vec![0u64; vocab_size];
+            let ids = ids.as_primitive::<Int64Type>().values();
+            let counts = counts.as_primitive::<UInt64Type>().values();
+            for (&id, &n) in ids.iter().zip(counts.iter()) {
+                if id < 0 || id as usize >= vocab_size {
+                    return Err(TransformError::Plan(format!(
+                        "tfidf: term id {id} in the analyze data is outside [0, {vocab_size}) \
+                         (vocab_size must count every id, OOV buckets included)"
+                    )));
+                }
+                df[id as usize] = n;
+            }
+            Frozen::Tfidf {
+                vocab_size: vocab_size as i64,
+                smooth,
+                documents,
+                idf: df
+                    .iter()
+                    .map(|&d| JsonF64(idf(documents, d, smooth)))
+                    .collect(),
+            }
+        }
         AnalyzerKind::ComputeAndApplyVocabulary | AnalyzerKind::Vocabulary => {
             let top_k = optional(args, 1, "top_k")?;
             let threshold = optional(args, 2, "frequency_threshold")?.unwrap_or(0.0);
@@ -440,6 +529,9 @@ fn mapper(frozen: &Frozen, kind: AnalyzerKind, args: &[Expr]) -> Result<Expr> {
             ScalarUDF::from(ApplyBucketsUdf::new()).call(vec![x64(), list(boundaries)])
         }
         Frozen::Quantiles { boundaries } => list(boundaries),
+        Frozen::Tfidf { idf, .. } => {
+            ScalarUDF::from(ApplyTfidfUdf::new()).call(vec![cast(x, list_of_i64()), list(idf)])
+        }
         Frozen::Constant { value, data_type } => {
             let to: DataType = data_type.parse().map_err(|e| {
                 TransformError::Plan(format!("{}: frozen type '{data_type}': {e}", kind.name()))
@@ -511,11 +603,7 @@ pub async fn analyze(ctx: &SessionContext, sql: &str) -> Result<FrozenTransform>
     let mut vocabularies = Vec::new();
     let mut names = VocabularyNames::default();
     loop {
-        let mut calls = Vec::new();
-        rewrite_innermost(exprs.clone(), |kind, args| {
-            calls.push((kind, args.to_vec()));
-            Ok(lit(0))
-        })?;
+        let (calls, index) = innermost_calls(&exprs)?;
         if calls.is_empty() {
             break;
         }
@@ -545,10 +633,10 @@ pub async fn analyze(ctx: &SessionContext, sql: &str) -> Result<FrozenTransform>
                 &mut vocabularies,
             )?);
         }
-        let mut next = first;
+        let mut call = 0;
         exprs = rewrite_innermost(exprs, |kind, args| {
-            next += 1;
-            mapper(&frozen[next - 1], kind, args)
+            call += 1;
+            mapper(&frozen[first + index[call - 1]], kind, args)
         })?;
     }
     Ok(FrozenTransform {
@@ -565,19 +653,22 @@ impl FrozenTransform {
         let (mut exprs, input) = plan_projection(ctx, &self.sql).await?;
         let mut next = 0usize;
         while exprs.iter().any(has_analyzer) {
+            let (calls, index) = innermost_calls(&exprs)?;
+            if next + calls.len() > self.frozen.len() {
+                return Err(TransformError::Plan(
+                    "the query has more analyzer calls than were analyzed".into(),
+                ));
+            }
+            let mut call = 0;
             exprs = rewrite_innermost(exprs, |kind, args| {
-                let f = self.frozen.get(next).ok_or_else(|| {
-                    TransformError::Plan(
-                        "the query has more analyzer calls than were analyzed".into(),
-                    )
-                })?;
-                next += 1;
-                mapper(f, kind, args)
+                call += 1;
+                mapper(&self.frozen[next + index[call - 1]], kind, args)
             })?;
+            next += calls.len();
         }
         if next != self.frozen.len() {
             return Err(TransformError::Plan(format!(
-                "the query has {next} analyzer calls but {} were analyzed",
+                "the query has {next} distinct analyzer calls but {} were analyzed",
                 self.frozen.len()
             )));
         }

@@ -5,6 +5,7 @@ mod conformance;
 mod formats;
 mod output;
 mod stats;
+mod tfidf;
 mod transform;
 mod transform_artifact;
 mod util;

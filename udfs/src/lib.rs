@@ -18,6 +18,7 @@ pub fn all_udafs() -> Vec<Arc<AggregateUDF>> {
         Arc::new(AggregateUDF::from(stats::StringStatsUdaf::new())),
         Arc::new(AggregateUDF::from(stats::ApproxStringStatsUdaf::new())),
         Arc::new(AggregateUDF::from(transform::VocabularyUdaf::new())),
+        Arc::new(AggregateUDF::from(transform::DocumentFrequencyUdaf::new())),
     ]
 }
 
@@ -29,6 +30,7 @@ pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::from(transform::HashStringsUdf::new())),
         Arc::new(ScalarUDF::from(transform::NgramsUdf::ngrams())),
         Arc::new(ScalarUDF::from(transform::NgramsUdf::bag_of_words())),
+        Arc::new(ScalarUDF::from(transform::ApplyTfidfUdf::new())),
     ]
 }
 

@@ -554,9 +554,10 @@ pub fn export(artifact: &TransformArtifact) -> Result<(Vec<u8>, Vec<String>)> {
     ];
     let mut outputs = Vec::new();
     for (e, field) in artifact.coerced.iter().zip(artifact.output_schema.fields()) {
-        let v = g
-            .expr(e, &mut notes)
-            .map_err(|err| unsupported(format!("output '{}': {err}", field.name())))?;
+        let v = g.expr(e, &mut notes).map_err(|err| match err {
+            TransformError::Onnx(why) => unsupported(format!("output '{}': {why}", field.name())),
+            other => other,
+        })?;
         let want = elem_of(field.data_type())?;
         let v = g.cast(&v, want);
         g.nodes.push(NodeProto {
