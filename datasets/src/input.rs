@@ -92,6 +92,9 @@ fn is_data_name(name: &str) -> bool {
 /// Resolves `spec`, a file, a directory (all data files beneath it) or a
 /// glob, into files sorted by path. Errors name the spec.
 pub fn resolve_input(spec: &str) -> Result<Vec<InputFile>> {
+    if crate::store::is_url(spec) {
+        return crate::store::list::resolve_url(spec);
+    }
     let has_glob = spec.contains(['*', '?', '[']);
     let mut paths = Vec::new();
     if has_glob {
@@ -154,11 +157,34 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// The split folders of `root`: each `Split-<name>/` (or `<name>/`) folder
-/// that is not hidden (`.x`, `_x`), as `(name, path)` sorted by path. Errors
+/// The split folders of `root`: each `Split-<name>/` folder (or, where
+/// there is none, each `<name>/` folder) that is not hidden (`.x`, `_x`),
+/// as `(name, path)` sorted by path; `root` may be an object-store URL. Errors
 /// when `root` is not a directory, holds none, or a name is not a valid
 /// split name.
 pub fn split_folders(root: &Path) -> Result<Vec<(String, PathBuf)>> {
+    if crate::store::is_url_path(root) {
+        let folders = crate::store::list::child_folders(&root.to_string_lossy())?;
+        if folders.is_empty() {
+            return Err(DatasetError::file(
+                root,
+                "holds no split folders (Split-<name>/ or <name>/)",
+            ));
+        }
+        let tfx = folders.iter().any(|(n, _)| n.starts_with("Split-"));
+        return folders
+            .into_iter()
+            .filter(|(n, _)| !tfx || n.starts_with("Split-"))
+            .map(|(dir_name, url)| {
+                let name = dir_name
+                    .strip_prefix("Split-")
+                    .unwrap_or(&dir_name)
+                    .to_string();
+                crate::split::validate_split_name(&name)?;
+                Ok((name, PathBuf::from(url)))
+            })
+            .collect();
+    }
     if !root.is_dir() {
         return Err(DatasetError::file(
             root,
@@ -173,6 +199,15 @@ pub fn split_folders(root: &Path) -> Result<Vec<(String, PathBuf)>> {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
+    // In TFX's layout (Split-<name>/ folders) other folders, such as
+    // examplegen --stats' statistics/, are not splits.
+    let split_name = |d: &PathBuf| {
+        d.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("Split-"))
+    };
+    if dirs.iter().any(split_name) {
+        dirs.retain(split_name);
+    }
     if dirs.is_empty() {
         return Err(DatasetError::file(
             root,

@@ -14,6 +14,7 @@ pub mod proto;
 pub mod schema;
 pub mod sink;
 pub mod split;
+pub mod store;
 pub mod synth;
 pub mod tfrecord;
 

@@ -12,6 +12,7 @@ use weir_datasets::{Compression, Format, SplitConfig};
 use weir_engine::progress::Progress;
 use weir_engine::{ExampleGenBuilder, OutputFormat};
 
+mod store_cmd;
 mod transform_cmd;
 mod validate_cmd;
 
@@ -24,6 +25,8 @@ mod validate_cmd;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    store: store_cmd::StoreArgs,
 }
 
 #[derive(Subcommand)]
@@ -67,6 +70,14 @@ enum Command {
     Transform(transform_cmd::TransformArgs),
     /// Write the deterministic taxi-like sample dataset as CSV.
     Sample(SampleArgs),
+    /// Remove what killed runs left under an object-store output.
+    ///
+    /// Object stores have no rename, so weir commits an output by writing
+    /// its manifest last; a run killed before that leaves staging objects
+    /// (URL/.weir-staging/), maybe a lock, and maybe a partial output that
+    /// no reader trusts. `weir gc URL` removes them (never a committed
+    /// output, never while a live run holds the lock).
+    Gc(store_cmd::GcArgs),
 }
 
 #[derive(Args)]
@@ -165,7 +176,9 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    cli.store.configure();
     let result = match cli.command {
+        Command::Gc(a) => store_cmd::gc(a),
         Command::Examplegen(a) => examplegen(a),
         Command::Stats(a) => stats(a),
         Command::Sample(a) => sample(a),

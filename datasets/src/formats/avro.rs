@@ -3,7 +3,7 @@
 //! `date` as Date32, `timestamp-millis/micros` as Timestamp, `decimal` as
 //! Decimal128/256; see `example::kind` for their tf.Example form.
 
-use std::fs::File;
+use crate::store::read::InputReader;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,10 +41,10 @@ impl<R: BufRead> BufRead for CountingReader<R> {
     }
 }
 
-type AvroReader = arrow_avro::reader::Reader<CountingReader<BufReader<File>>>;
+type AvroReader = arrow_avro::reader::Reader<CountingReader<BufReader<InputReader>>>;
 
 fn open(path: &Path, batch_size: usize) -> Result<(AvroReader, Arc<AtomicU64>)> {
-    let file = File::open(path).map_err(|e| DatasetError::io(path, e))?;
+    let file = crate::store::read::open(path)?;
     let consumed = Arc::new(AtomicU64::new(0));
     let reader = CountingReader {
         inner: BufReader::with_capacity(1 << 20, file),

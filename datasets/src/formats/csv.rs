@@ -10,7 +10,6 @@
 //! unknown. A `--schema` overrides inference for the columns it declares.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
@@ -95,7 +94,7 @@ struct Column {
 }
 
 fn open_csv(path: &Path, delimiter: u8) -> Result<csv::Reader<Box<dyn Read + Send>>> {
-    let file = File::open(path).map_err(|e| DatasetError::io(path, e))?;
+    let file = crate::store::read::open(path)?;
     let buffered = BufReader::with_capacity(1 << 20, file);
     let inner = Compression::from_file_name(&path.to_string_lossy())
         .unwrap_or(Compression::None)

@@ -2,7 +2,6 @@
 //! per line. Schema inference and decoding use `arrow-json`; each line is
 //! parsed on its own so errors name the row and line.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +16,7 @@ use crate::error::{DatasetError, Result};
 use crate::input::InputFile;
 
 fn open_lines(path: &Path) -> Result<Box<dyn BufRead + Send>> {
-    let file = File::open(path).map_err(|e| DatasetError::io(path, e))?;
+    let file = crate::store::read::open(path)?;
     let buffered = BufReader::with_capacity(1 << 20, file);
     match Compression::from_file_name(&path.to_string_lossy()) {
         None | Some(Compression::None) => Ok(Box::new(buffered)),

@@ -1,6 +1,6 @@
 //! Parquet input through the `parquet` crate DataFusion re-exports.
 
-use std::fs::File;
+use crate::store::read::InputReader;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -21,8 +21,8 @@ pub struct ParquetSource {
     row_groups: Vec<usize>,
 }
 
-fn builder(f: &InputFile) -> Result<ParquetRecordBatchReaderBuilder<File>> {
-    let file = File::open(&f.path).map_err(|e| DatasetError::io(&f.path, e))?;
+fn builder(f: &InputFile) -> Result<ParquetRecordBatchReaderBuilder<InputReader>> {
+    let file = crate::store::read::open(&f.path)?;
     ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| DatasetError::file(&f.path, format!("not a readable Parquet file: {e}")))
 }

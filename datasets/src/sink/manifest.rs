@@ -90,7 +90,7 @@ impl ExampleGenManifest {
 /// CRC32C of a file's content (hardware-accelerated; a fingerprint, not a
 /// security hash).
 pub fn fingerprint(path: &Path) -> Result<InputRecord> {
-    let mut f = std::fs::File::open(path).map_err(|e| DatasetError::io(path, e))?;
+    let mut f = crate::store::read::open(path)?;
     let mut buf = vec![0u8; 1 << 20];
     let mut crc = 0u32;
     let mut bytes = 0u64;

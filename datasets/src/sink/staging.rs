@@ -6,6 +6,10 @@
 //! removed after the swap, so readers see either the old complete output or
 //! the new one, never a mixture. An error drops the staging directory; a
 //! kill leaves it behind, and the next run for the same output removes it.
+//!
+//! An object-store target (`s3://…`, `gs://…`) is staged in a local
+//! temporary directory (`WEIR_STAGING_DIR`, default the system's) and
+//! committed by [`crate::store::publish`], which has no rename to lean on.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +24,7 @@ pub struct StagedDir {
     target: PathBuf,
     staging: PathBuf,
     committed: bool,
+    remote: Option<crate::store::ObjectUrl>,
 }
 
 fn hidden_sibling(target: &Path, tag: &str) -> Result<PathBuf> {
@@ -79,6 +84,25 @@ impl StagedDir {
     /// exists and is not an earlier weir output (a non-empty directory
     /// without a manifest, or a file).
     pub fn create(target: &Path) -> Result<Self> {
+        if crate::store::is_url_path(target) {
+            let remote = crate::store::parse(&target.to_string_lossy())?;
+            crate::store::publish::check_target(&remote)?;
+            let base = std::env::var_os("WEIR_STAGING_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let staging = base.join(format!("weir-staging-{}-{nanos}", std::process::id()));
+            std::fs::create_dir_all(&staging).map_err(|e| DatasetError::io(&staging, e))?;
+            return Ok(Self {
+                target: target.to_path_buf(),
+                staging,
+                committed: false,
+                remote: Some(remote),
+            });
+        }
         if target.exists() {
             if !target.is_dir() {
                 return Err(DatasetError::file(
@@ -107,6 +131,7 @@ impl StagedDir {
             target: target.to_path_buf(),
             staging,
             committed: false,
+            remote: None,
         })
     }
 
@@ -122,6 +147,12 @@ impl StagedDir {
 
     /// Makes the staged output visible at the target.
     pub fn commit(mut self) -> Result<()> {
+        if let Some(remote) = &self.remote {
+            crate::store::publish::publish(&self.staging, remote)?;
+            self.committed = true;
+            let _ = std::fs::remove_dir_all(&self.staging);
+            return Ok(());
+        }
         sync_dir(&self.staging);
         let old = if self.target.exists() {
             let aside = hidden_sibling(&self.target, "old")?;

@@ -1,6 +1,5 @@
 //! Reading TFRecord frames with every length and data CRC checked.
 
-use std::fs::File;
 use std::io::{BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
@@ -28,7 +27,7 @@ impl TfRecordReader<'static> {
                 None => sniff_compression(path)?,
             },
         };
-        let file = File::open(path).map_err(|e| DatasetError::io(path, e))?;
+        let file = crate::store::read::open(path)?;
         let buffered = BufReader::with_capacity(1 << 20, file);
         let inner = compression.reader(buffered);
         Ok(Self {
@@ -150,7 +149,7 @@ impl Iterator for TfRecordReader<'_> {
 /// Guesses the compression of a TFRecord file from its first bytes: a valid
 /// plain frame header wins, then the gzip magic, then a zlib header.
 pub fn sniff_compression(path: &Path) -> Result<Compression> {
-    let mut file = File::open(path).map_err(|e| DatasetError::io(path, e))?;
+    let mut file = crate::store::read::open(path)?;
     let mut head = [0u8; 12];
     let mut n = 0;
     while n < head.len() {

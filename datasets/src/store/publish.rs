@@ -1,0 +1,413 @@
+//! Committing an output to an object store without rename.
+//!
+//! A weir output is staged on local disk as usual (see
+//! [`crate::sink::StagedDir`]); [`publish`] then makes it visible under
+//! `URL/` in steps that never leave a half-visible output:
+//!
+//! 1. every file except `manifest.json` is uploaded (multipart, [`PART`]
+//!    bytes at a time, so memory stays bounded) under
+//!    `URL/.weir-staging/<run>/`; a kill here leaves only staging garbage;
+//! 2. the run takes `URL/.weir-lock` (a conditional put: `PutMode::Create`),
+//!    so two runs never commit into one prefix at once;
+//! 3. the previous output's `manifest.json` is deleted (from here on,
+//!    readers see no output rather than a mixture), objects of the previous
+//!    output that the new one does not have are deleted, and each staged
+//!    object is copied server-side to its final key;
+//! 4. `manifest.json` is written last, with `PutMode::Create`: the commit;
+//! 5. the lock and the staging objects are removed.
+//!
+//! Readers and reruns trust only a committed manifest. [`gc`] (`weir gc`)
+//! removes what a killed run left: staging objects, a lock whose holder is
+//! gone, and a partial output that no committed manifest covers.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
+
+use super::{block_on, store_error, ObjectUrl};
+use crate::error::{DatasetError, Result};
+use crate::sink::MANIFEST_NAME;
+
+/// Bytes per multipart part (S3 needs at least 5 MiB for all but the last).
+pub const PART: usize = 8 << 20;
+/// Staging prefix under an output URL.
+pub const STAGING: &str = ".weir-staging";
+/// Lock object under an output URL.
+pub const LOCK: &str = ".weir-lock";
+/// A lock older than this is taken over even when its holder cannot be
+/// checked (another host).
+pub const LOCK_TTL: Duration = Duration::from_secs(6 * 3600);
+
+/// The relative paths of every file under `dir`, sorted.
+fn local_files(dir: &Path) -> Result<Vec<String>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+        for e in std::fs::read_dir(dir).map_err(|e| DatasetError::io(dir, e))? {
+            let e = e.map_err(|e| DatasetError::io(dir, e))?;
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out)?;
+            } else {
+                let rel = p.strip_prefix(root).expect("under root");
+                out.push(
+                    rel.components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                );
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Uploads one local file to `key`, multipart when it is larger than a part.
+async fn upload(store: &dyn ObjectStore, file: &Path, key: &ObjectPath, url: &str) -> Result<()> {
+    let size = std::fs::metadata(file)
+        .map_err(|e| DatasetError::io(file, e))?
+        .len();
+    let mut f = std::fs::File::open(file).map_err(|e| DatasetError::io(file, e))?;
+    if size as usize <= PART {
+        let mut buf = Vec::with_capacity(size as usize);
+        f.read_to_end(&mut buf)
+            .map_err(|e| DatasetError::io(file, e))?;
+        store
+            .put(key, PutPayload::from(buf))
+            .await
+            .map_err(|e| store_error(url, e))?;
+        return Ok(());
+    }
+    let upload = store
+        .put_multipart(key)
+        .await
+        .map_err(|e| store_error(url, e))?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
+    let mut buf = vec![0u8; PART];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| DatasetError::io(file, e))?;
+        if n == 0 {
+            break;
+        }
+        // At most two parts in flight: memory stays at a few parts.
+        writer
+            .wait_for_capacity(2)
+            .await
+            .map_err(|e| store_error(url, e))?;
+        writer.write(&buf[..n]);
+    }
+    writer.finish().await.map_err(|e| store_error(url, e))?;
+    Ok(())
+}
+
+/// Every key under `prefix/` (recursively).
+async fn keys_under(
+    store: &dyn ObjectStore,
+    prefix: &ObjectPath,
+) -> object_store::Result<Vec<ObjectPath>> {
+    let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
+    store
+        .list(prefix)
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await
+}
+
+/// The lock's holder, as written into the lock object.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct LockHolder {
+    host: String,
+    pid: u32,
+    since: u64,
+    run: String,
+}
+
+impl LockHolder {
+    fn is_stale(&self) -> bool {
+        let same_host_dead =
+            self.host == host() && !Path::new(&format!("/proc/{}", self.pid)).exists();
+        same_host_dead || now_secs().saturating_sub(self.since) > LOCK_TTL.as_secs()
+    }
+}
+
+async fn take_lock(store: &dyn ObjectStore, target: &ObjectUrl, run: &str) -> Result<ObjectPath> {
+    let lock = target.join(LOCK);
+    let url = lock.url();
+    let me = LockHolder {
+        host: host(),
+        pid: std::process::id(),
+        since: now_secs(),
+        run: run.to_string(),
+    };
+    let body = serde_json::to_vec(&me).expect("lock json");
+    for _ in 0..2 {
+        let put = store
+            .put_opts(
+                &lock.key,
+                PutPayload::from(body.clone()),
+                PutOptions::from(PutMode::Create),
+            )
+            .await;
+        match put {
+            Ok(_) => return Ok(lock.key),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                let held = store
+                    .get(&lock.key)
+                    .await
+                    .map_err(|e| store_error(&url, e))?
+                    .bytes()
+                    .await
+                    .map_err(|e| store_error(&url, e))?;
+                let holder: Option<LockHolder> = serde_json::from_slice(&held).ok();
+                match holder {
+                    Some(h) if !h.is_stale() => {
+                        return Err(DatasetError::File {
+                            path: url,
+                            message: format!(
+                                "another weir run (host {}, pid {}, run {}) is committing into \
+                                 this output; wait for it, or run `weir gc` if it is gone",
+                                h.host, h.pid, h.run
+                            ),
+                        })
+                    }
+                    _ => {
+                        tracing::warn!("{url}: taking over a stale lock");
+                        store
+                            .delete(&lock.key)
+                            .await
+                            .map_err(|e| store_error(&url, e))?;
+                    }
+                }
+            }
+            Err(e) => return Err(store_error(&url, e)),
+        }
+    }
+    Err(DatasetError::File {
+        path: url,
+        message: "could not take the commit lock".into(),
+    })
+}
+
+/// True when `key` (relative to the output) is weir's bookkeeping.
+fn is_bookkeeping(rel: &str) -> bool {
+    rel == LOCK || rel.starts_with(&format!("{STAGING}/"))
+}
+
+fn relative(prefix: &ObjectPath, key: &ObjectPath) -> String {
+    let p = prefix.as_ref();
+    let k = key.as_ref();
+    if p.is_empty() {
+        k.to_string()
+    } else {
+        k.strip_prefix(p)
+            .map(|r| r.trim_start_matches('/').to_string())
+            .unwrap_or_else(|| k.to_string())
+    }
+}
+
+/// Refuses a target prefix that holds objects but is neither a weir output
+/// nor weir's leftovers (the object-store twin of `StagedDir::create`'s
+/// check).
+pub fn check_target(target: &ObjectUrl) -> Result<()> {
+    let (store, prefix, url) = (target.store.clone(), target.key.clone(), target.url());
+    block_on(async move {
+        let keys = keys_under(store.as_ref(), &prefix)
+            .await
+            .map_err(|e| store_error(&url, e))?;
+        let rels: Vec<String> = keys.iter().map(|k| relative(&prefix, k)).collect();
+        let weirs = rels.iter().any(|r| r == MANIFEST_NAME || is_bookkeeping(r));
+        if !rels.is_empty() && !weirs {
+            return Err(DatasetError::File {
+                path: url,
+                message: "output prefix holds objects and no weir manifest; refusing to replace it"
+                    .into(),
+            });
+        }
+        Ok(())
+    })
+}
+
+/// Uploads the staged output `local` and commits it at `target` (see the
+/// module docs).
+pub fn publish(local: &Path, target: &ObjectUrl) -> Result<()> {
+    let files = local_files(local)?;
+    if !files.iter().any(|f| f == MANIFEST_NAME) {
+        return Err(DatasetError::file(
+            local,
+            "staged output has no manifest.json",
+        ));
+    }
+    let run = format!(
+        "{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    let local = local.to_path_buf();
+    let target = target.clone();
+    block_on(async move {
+        let store = target.store.clone();
+        let staging = target.join(&format!("{STAGING}/{run}"));
+        for rel in files.iter().filter(|f| *f != MANIFEST_NAME) {
+            let obj = staging.join(rel);
+            upload(store.as_ref(), &local.join(rel), &obj.key, &obj.url()).await?;
+        }
+        // Fault injection for tests: a pause here is where a kill leaves
+        // only staging objects behind.
+        if let Some(ms) = std::env::var("WEIR_FAULT_PAUSE_BEFORE_COMMIT_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        let lock = take_lock(store.as_ref(), &target, &run).await?;
+        let result = commit(&target, &staging, &local, &files).await;
+        let _ = store.delete(&lock).await;
+        result?;
+        if let Ok(keys) = keys_under(store.as_ref(), &staging.key).await {
+            for k in keys {
+                let _ = store.delete(&k).await;
+            }
+        }
+        Ok(())
+    })
+}
+
+async fn commit(
+    target: &ObjectUrl,
+    staging: &ObjectUrl,
+    local: &Path,
+    files: &[String],
+) -> Result<()> {
+    let store = target.store.as_ref();
+    let manifest = target.join(MANIFEST_NAME);
+    match store.delete(&manifest.key).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(store_error(&manifest.url(), e)),
+    }
+    let new: BTreeSet<&str> = files.iter().map(String::as_str).collect();
+    let existing = keys_under(store, &target.key)
+        .await
+        .map_err(|e| store_error(&target.url(), e))?;
+    for k in existing {
+        let rel = relative(&target.key, &k);
+        if !is_bookkeeping(&rel) && !new.contains(rel.as_str()) {
+            store
+                .delete(&k)
+                .await
+                .map_err(|e| store_error(&target.url(), e))?;
+        }
+    }
+    for rel in files.iter().filter(|f| *f != MANIFEST_NAME) {
+        let (from, to) = (staging.join(rel), target.join(rel));
+        store
+            .copy(&from.key, &to.key)
+            .await
+            .map_err(|e| store_error(&to.url(), e))?;
+    }
+    let path = local.join(MANIFEST_NAME);
+    let body = std::fs::read(&path).map_err(|e| DatasetError::io(&path, e))?;
+    store
+        .put_opts(
+            &manifest.key,
+            PutPayload::from(body),
+            PutOptions::from(PutMode::Create),
+        )
+        .await
+        .map_err(|e| store_error(&manifest.url(), e))?;
+    Ok(())
+}
+
+/// What [`gc`] removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GcReport {
+    /// Staging objects of runs that did not commit.
+    pub staging: usize,
+    /// Objects of a partial output (no committed manifest).
+    pub orphans: usize,
+    /// A stale lock.
+    pub lock: bool,
+}
+
+/// Removes what killed runs left under `target`: staging objects (unless a
+/// live run holds the lock), a stale lock, and, when no manifest is
+/// committed, the partial output. Objects of a committed output are kept.
+pub fn gc(target: &ObjectUrl) -> Result<GcReport> {
+    let target = target.clone();
+    block_on(async move {
+        let store = target.store.as_ref();
+        let url = target.url();
+        let keys = keys_under(store, &target.key)
+            .await
+            .map_err(|e| store_error(&url, e))?;
+        let rels: Vec<(String, ObjectPath)> = keys
+            .into_iter()
+            .map(|k| (relative(&target.key, &k), k))
+            .collect();
+        let mut report = GcReport::default();
+        if rels.iter().any(|(r, _)| r == LOCK) {
+            let lock = target.join(LOCK);
+            let held = store
+                .get(&lock.key)
+                .await
+                .map_err(|e| store_error(&url, e))?;
+            let held = held.bytes().await.map_err(|e| store_error(&url, e))?;
+            match serde_json::from_slice::<LockHolder>(&held) {
+                Ok(h) if !h.is_stale() => {
+                    return Err(DatasetError::File {
+                        path: lock.url(),
+                        message: format!(
+                            "a weir run (host {}, pid {}) is committing; not collecting",
+                            h.host, h.pid
+                        ),
+                    })
+                }
+                _ => {
+                    store
+                        .delete(&lock.key)
+                        .await
+                        .map_err(|e| store_error(&url, e))?;
+                    report.lock = true;
+                }
+            }
+        }
+        let committed = rels.iter().any(|(r, _)| r == MANIFEST_NAME);
+        for (rel, key) in &rels {
+            let remove = if rel.starts_with(&format!("{STAGING}/")) {
+                report.staging += 1;
+                true
+            } else if rel != LOCK && !committed {
+                report.orphans += 1;
+                true
+            } else {
+                false
+            };
+            if remove {
+                store.delete(key).await.map_err(|e| store_error(&url, e))?;
+            }
+        }
+        Ok(report)
+    })
+}
