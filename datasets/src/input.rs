@@ -85,7 +85,7 @@ pub struct InputFile {
 }
 
 /// Hidden and bookkeeping files (`.x`, `_SUCCESS`) are not data.
-fn is_data_name(name: &str) -> bool {
+pub(crate) fn is_data_name(name: &str) -> bool {
     !(name.starts_with('.') || name.starts_with('_'))
 }
 
@@ -163,69 +163,48 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// when `root` is not a directory, holds none, or a name is not a valid
 /// split name.
 pub fn split_folders(root: &Path) -> Result<Vec<(String, PathBuf)>> {
-    if crate::store::is_url_path(root) {
-        let folders = crate::store::list::child_folders(&root.to_string_lossy())?;
-        if folders.is_empty() {
+    // (folder name, location) of every candidate folder, sorted.
+    let mut folders: Vec<(String, PathBuf)> = if crate::store::is_url_path(root) {
+        crate::store::list::child_folders(&root.to_string_lossy())?
+            .into_iter()
+            .map(|(name, url)| (name, PathBuf::from(url)))
+            .collect()
+    } else {
+        if !root.is_dir() {
             return Err(DatasetError::file(
                 root,
-                "holds no split folders (Split-<name>/ or <name>/)",
+                "splits from input need a directory with one folder per split",
             ));
         }
-        let tfx = folders.iter().any(|(n, _)| n.starts_with("Split-"));
-        return folders
-            .into_iter()
-            .filter(|(n, _)| !tfx || n.starts_with("Split-"))
-            .map(|(dir_name, url)| {
-                let name = dir_name
-                    .strip_prefix("Split-")
-                    .unwrap_or(&dir_name)
-                    .to_string();
-                crate::split::validate_split_name(&name)?;
-                Ok((name, PathBuf::from(url)))
-            })
+        let mut dirs: Vec<(String, PathBuf)> = std::fs::read_dir(root)
+            .map_err(|e| DatasetError::io(root, e))?
+            .filter_map(|e| e.ok())
+            .map(|e| (e.file_name().to_string_lossy().to_string(), e.path()))
+            .filter(|(name, p)| is_data_name(name) && p.is_dir())
             .collect();
-    }
-    if !root.is_dir() {
-        return Err(DatasetError::file(
-            root,
-            "splits from input need a directory with one folder per split",
-        ));
-    }
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .map_err(|e| DatasetError::io(root, e))?
-        .filter_map(|e| e.ok())
-        .filter(|e| is_data_name(&e.file_name().to_string_lossy()))
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
+        dirs.sort();
+        dirs
+    };
     // In TFX's layout (Split-<name>/ folders) other folders, such as
     // examplegen --stats' statistics/, are not splits.
-    let split_name = |d: &PathBuf| {
-        d.file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("Split-"))
-    };
-    if dirs.iter().any(split_name) {
-        dirs.retain(split_name);
+    if folders.iter().any(|(n, _)| n.starts_with("Split-")) {
+        folders.retain(|(n, _)| n.starts_with("Split-"));
     }
-    if dirs.is_empty() {
+    if folders.is_empty() {
         return Err(DatasetError::file(
             root,
             "holds no split folders (Split-<name>/ or <name>/)",
         ));
     }
-    dirs.into_iter()
-        .map(|d| {
-            let dir_name = d
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
+    folders
+        .into_iter()
+        .map(|(dir_name, location)| {
             let name = dir_name
                 .strip_prefix("Split-")
                 .unwrap_or(&dir_name)
                 .to_string();
             crate::split::validate_split_name(&name)?;
-            Ok((name, d))
+            Ok((name, location))
         })
         .collect()
 }

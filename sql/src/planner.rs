@@ -163,6 +163,16 @@ fn innermost_calls(exprs: &[Expr]) -> Result<InnermostCalls> {
     Ok((distinct, index))
 }
 
+/// Replaces each innermost analyzer call of `exprs` by its mapper over
+/// `frozen[index[call]]`, `index` as [`innermost_calls`] numbered them.
+fn map_innermost(exprs: Vec<Expr>, frozen: &[Frozen], index: &[usize]) -> Result<Vec<Expr>> {
+    let mut call = 0;
+    rewrite_innermost(exprs, |kind, args| {
+        call += 1;
+        mapper(&frozen[index[call - 1]], kind, args)
+    })
+}
+
 /// A constant argument (`lit`, a negated `lit`, or a cast of one).
 fn constant_value(e: &Expr) -> Result<ScalarValue> {
     Ok(match e {
@@ -633,11 +643,7 @@ pub async fn analyze(ctx: &SessionContext, sql: &str) -> Result<FrozenTransform>
                 &mut vocabularies,
             )?);
         }
-        let mut call = 0;
-        exprs = rewrite_innermost(exprs, |kind, args| {
-            call += 1;
-            mapper(&frozen[first + index[call - 1]], kind, args)
-        })?;
+        exprs = map_innermost(exprs, &frozen[first..], &index)?;
     }
     Ok(FrozenTransform {
         sql: sql.to_string(),
@@ -659,11 +665,7 @@ impl FrozenTransform {
                     "the query has more analyzer calls than were analyzed".into(),
                 ));
             }
-            let mut call = 0;
-            exprs = rewrite_innermost(exprs, |kind, args| {
-                call += 1;
-                mapper(&self.frozen[next + index[call - 1]], kind, args)
-            })?;
+            exprs = map_innermost(exprs, &self.frozen[next..], &index)?;
             next += calls.len();
         }
         if next != self.frozen.len() {

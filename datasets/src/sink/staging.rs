@@ -42,14 +42,20 @@ fn hidden_sibling(target: &Path, tag: &str) -> Result<PathBuf> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    Ok(parent.join(format!(".{name}.weir-{tag}-{}", run_tag())))
+}
+
+/// `PID-NANOS`: names this run's staging places apart from any other's.
+pub(crate) fn run_tag() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    Ok(parent.join(format!(".{name}.weir-{tag}-{}-{nanos}", std::process::id())))
+    format!("{}-{nanos}", std::process::id())
 }
 
-fn pid_alive(pid: u32) -> bool {
+/// Whether process `pid` of this host is alive.
+pub(crate) fn pid_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
@@ -90,11 +96,7 @@ impl StagedDir {
             let base = std::env::var_os("WEIR_STAGING_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(std::env::temp_dir);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            let staging = base.join(format!("weir-staging-{}-{nanos}", std::process::id()));
+            let staging = base.join(format!("weir-staging-{}", run_tag()));
             std::fs::create_dir_all(&staging).map_err(|e| DatasetError::io(&staging, e))?;
             return Ok(Self {
                 target: target.to_path_buf(),

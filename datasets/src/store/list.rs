@@ -6,27 +6,24 @@
 
 use std::path::PathBuf;
 
-use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStoreExt};
 
-use super::{block_on, parse, store_error, ObjectUrl};
+use super::{block_on, list_under, parse, raw_key, store_error, ObjectUrl};
 use crate::error::{DatasetError, Result};
-use crate::input::InputFile;
+use crate::input::{is_data_name, InputFile};
 
-async fn list_all(obj: &ObjectUrl, prefix: &str) -> Result<Vec<ObjectMeta>> {
-    let prefix = ObjectPath::from(prefix);
-    let p = (!prefix.as_ref().is_empty()).then_some(&prefix);
-    obj.store
-        .list(p)
-        .try_collect()
-        .await
+/// Every object under `prefix` of `obj`'s bucket.
+fn list_all(obj: &ObjectUrl, prefix: &str) -> Result<Vec<ObjectMeta>> {
+    let (store, prefix) = (obj.store.clone(), ObjectPath::from(prefix));
+    block_on(async move { list_under(store.as_ref(), &prefix).await })
         .map_err(|e| store_error(&obj.url(), e))
 }
 
+/// Whether every component of the relative key `rel` names data (the
+/// local rule of [`is_data_name`], per component).
 fn is_data_key(rel: &str) -> bool {
-    !rel.split('/')
-        .any(|c| c.starts_with('.') || c.starts_with('_'))
+    rel.split('/').all(is_data_name)
 }
 
 fn input_file(obj: &ObjectUrl, m: &ObjectMeta) -> InputFile {
@@ -39,26 +36,18 @@ fn input_file(obj: &ObjectUrl, m: &ObjectMeta) -> InputFile {
 /// Resolves an object-store input `spec` to objects sorted by key.
 pub fn resolve_url(spec: &str) -> Result<Vec<InputFile>> {
     let obj = parse(spec)?;
-    // The key as written (ObjectPath would percent-encode glob characters).
-    let raw_key = spec
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split_once('/'))
-        .map(|(_, k)| k.trim_end_matches('/'))
-        .unwrap_or("");
-    let glob_at = raw_key.find(['*', '?', '[']);
-    let key = if glob_at.is_some() {
-        raw_key.to_string()
-    } else {
-        obj.key.as_ref().to_string()
+    let written = raw_key(spec)?;
+    let glob_at = written.find(['*', '?', '[']);
+    let key = match glob_at {
+        Some(_) => written.to_string(),
+        None => obj.key.as_ref().to_string(),
     };
-    let files = match glob_at {
+    let mut files = match glob_at {
         Some(at) => {
             let pattern = glob::Pattern::new(&key)
                 .map_err(|e| DatasetError::Invalid(format!("bad input pattern '{spec}': {e}")))?;
             let dir = key[..at].rfind('/').map(|i| &key[..i]).unwrap_or("");
-            let o = obj.clone();
-            let dir = dir.to_string();
-            let metas = block_on(async move { list_all(&o, &dir).await })?;
+            let metas = list_all(&obj, dir)?;
             let options = glob::MatchOptions {
                 require_literal_separator: true,
                 ..Default::default()
@@ -76,24 +65,18 @@ pub fn resolve_url(spec: &str) -> Result<Vec<InputFile>> {
             let single = block_on(async move { o.store.head(&k).await });
             match single {
                 Ok(m) if !key.is_empty() => vec![input_file(&obj, &m)],
-                Ok(_) | Err(object_store::Error::NotFound { .. }) => {
-                    let o = obj.clone();
-                    let dir = key.clone();
-                    let metas = block_on(async move { list_all(&o, &dir).await })?;
-                    metas
-                        .iter()
-                        .filter(|m| {
-                            let rel = m.location.as_ref()[key.len()..].trim_start_matches('/');
-                            is_data_key(rel)
-                        })
-                        .map(|m| input_file(&obj, m))
-                        .collect()
-                }
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => list_all(&obj, &key)?
+                    .iter()
+                    .filter(|m| {
+                        let rel = m.location.as_ref()[key.len()..].trim_start_matches('/');
+                        is_data_key(rel)
+                    })
+                    .map(|m| input_file(&obj, m))
+                    .collect(),
                 Err(e) => return Err(store_error(spec, e)),
             }
         }
     };
-    let mut files = files;
     files.sort_by(|a, b| a.path.cmp(&b.path));
     if files.is_empty() {
         return Err(DatasetError::Invalid(format!(

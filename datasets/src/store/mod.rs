@@ -28,9 +28,9 @@ use std::path::Path as FsPath;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use object_store::aws::AmazonS3Builder;
-use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::path::Path as ObjectPath;
-use object_store::{ClientOptions, ObjectStore};
+use object_store::{ClientConfigKey, ObjectStore};
 
 use crate::error::{DatasetError, Result};
 
@@ -145,11 +145,35 @@ pub fn is_url_path(path: &FsPath) -> bool {
 static STORES: LazyLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-/// Parses an object-store URL (`s3://bucket/key`, `gs://bucket/key`).
-pub fn parse(url: &str) -> Result<ObjectUrl> {
+/// `(scheme, bucket, key)` of `scheme://bucket/key`, the key as written
+/// (without a trailing `/`).
+fn split_url(url: &str) -> Result<(&str, &str, &str)> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| DatasetError::Invalid(format!("'{url}' is not an object-store URL")))?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    Ok((scheme, bucket, key.trim_end_matches('/')))
+}
+
+/// The key of an object-store URL exactly as written (an [`ObjectPath`]
+/// percent-encodes characters such as glob wildcards).
+pub(crate) fn raw_key(url: &str) -> Result<&str> {
+    split_url(url).map(|(_, _, key)| key)
+}
+
+/// Every object under `prefix` (recursively; the whole bucket when empty).
+pub(crate) async fn list_under(
+    store: &dyn ObjectStore,
+    prefix: &ObjectPath,
+) -> object_store::Result<Vec<object_store::ObjectMeta>> {
+    use futures::TryStreamExt;
+    let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
+    store.list(prefix).try_collect().await
+}
+
+/// Parses an object-store URL (`s3://bucket/key`, `gs://bucket/key`).
+pub fn parse(url: &str) -> Result<ObjectUrl> {
+    let (scheme, bucket, key) = split_url(url)?;
     let scheme = match scheme {
         "s3" | "s3a" => "s3",
         "gs" => "gs",
@@ -159,7 +183,6 @@ pub fn parse(url: &str) -> Result<ObjectUrl> {
             )))
         }
     };
-    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err(DatasetError::Invalid(format!("{url}: no bucket name")));
     }
@@ -179,7 +202,7 @@ pub fn parse(url: &str) -> Result<ObjectUrl> {
     Ok(ObjectUrl {
         store,
         root,
-        key: ObjectPath::from(key.trim_end_matches('/')),
+        key: ObjectPath::from(key),
     })
 }
 
@@ -188,7 +211,8 @@ fn build_store(
     bucket: &str,
     o: &StoreOptions,
 ) -> std::result::Result<Arc<dyn ObjectStore>, String> {
-    let client = ClientOptions::new().with_allow_http(o.allow_http);
+    // Settings go through the builders' own setters, so client options the
+    // environment gave `from_env` (proxies, timeouts…) are kept.
     if scheme == "s3" {
         let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
         let profile = aws_profile::credentials();
@@ -219,7 +243,7 @@ fn build_store(
             b = b.with_virtual_hosted_style_request(!path_style);
         }
         if o.allow_http {
-            b = b.with_allow_http(true).with_client_options(client);
+            b = b.with_allow_http(true);
         }
         Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
     } else {
@@ -235,7 +259,9 @@ fn build_store(
         if o.gcs_anonymous {
             b = b.with_skip_signature(true);
         }
-        b = b.with_client_options(client);
+        if o.allow_http {
+            b = b.with_config(GoogleConfigKey::Client(ClientConfigKey::AllowHttp), "true");
+        }
         Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
     }
 }

@@ -25,13 +25,13 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 
-use super::{block_on, store_error, ObjectUrl};
+use super::{block_on, list_under, store_error, ObjectUrl};
 use crate::error::{DatasetError, Result};
 use crate::sink::MANIFEST_NAME;
+use crate::sink::{pid_alive, run_tag};
 
 /// Bytes per multipart part (S3 needs at least 5 MiB for all but the last).
 pub const PART: usize = 8 << 20;
@@ -120,17 +120,28 @@ async fn upload(store: &dyn ObjectStore, file: &Path, key: &ObjectPath, url: &st
     Ok(())
 }
 
-/// Every key under `prefix/` (recursively).
-async fn keys_under(
-    store: &dyn ObjectStore,
-    prefix: &ObjectPath,
-) -> object_store::Result<Vec<ObjectPath>> {
-    let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
-    store
-        .list(prefix)
-        .map_ok(|m| m.location)
-        .try_collect()
+/// Every key under `dir` (recursively) with its path relative to `dir`.
+async fn keys_under(dir: &ObjectUrl) -> Result<Vec<(String, ObjectPath)>> {
+    let metas = list_under(dir.store.as_ref(), &dir.key)
         .await
+        .map_err(|e| store_error(&dir.url(), e))?;
+    Ok(metas
+        .into_iter()
+        .map(|m| (relative(&dir.key, &m.location), m.location))
+        .collect())
+}
+
+/// The holder written into `lock`, if the lock's content parses.
+async fn read_holder(store: &dyn ObjectStore, lock: &ObjectUrl) -> Result<Option<LockHolder>> {
+    let url = lock.url();
+    let held = store
+        .get(&lock.key)
+        .await
+        .map_err(|e| store_error(&url, e))?
+        .bytes()
+        .await
+        .map_err(|e| store_error(&url, e))?;
+    Ok(serde_json::from_slice(&held).ok())
 }
 
 /// The lock's holder, as written into the lock object.
@@ -144,8 +155,7 @@ struct LockHolder {
 
 impl LockHolder {
     fn is_stale(&self) -> bool {
-        let same_host_dead =
-            self.host == host() && !Path::new(&format!("/proc/{}", self.pid)).exists();
+        let same_host_dead = self.host == host() && !pid_alive(self.pid);
         same_host_dead || now_secs().saturating_sub(self.since) > LOCK_TTL.as_secs()
     }
 }
@@ -171,15 +181,7 @@ async fn take_lock(store: &dyn ObjectStore, target: &ObjectUrl, run: &str) -> Re
         match put {
             Ok(_) => return Ok(lock.key),
             Err(object_store::Error::AlreadyExists { .. }) => {
-                let held = store
-                    .get(&lock.key)
-                    .await
-                    .map_err(|e| store_error(&url, e))?
-                    .bytes()
-                    .await
-                    .map_err(|e| store_error(&url, e))?;
-                let holder: Option<LockHolder> = serde_json::from_slice(&held).ok();
-                match holder {
+                match read_holder(store, &lock).await? {
                     Some(h) if !h.is_stale() => {
                         return Err(DatasetError::File {
                             path: url,
@@ -229,16 +231,15 @@ fn relative(prefix: &ObjectPath, key: &ObjectPath) -> String {
 /// nor weir's leftovers (the object-store twin of `StagedDir::create`'s
 /// check).
 pub fn check_target(target: &ObjectUrl) -> Result<()> {
-    let (store, prefix, url) = (target.store.clone(), target.key.clone(), target.url());
+    let target = target.clone();
     block_on(async move {
-        let keys = keys_under(store.as_ref(), &prefix)
-            .await
-            .map_err(|e| store_error(&url, e))?;
-        let rels: Vec<String> = keys.iter().map(|k| relative(&prefix, k)).collect();
-        let weirs = rels.iter().any(|r| r == MANIFEST_NAME || is_bookkeeping(r));
+        let rels = keys_under(&target).await?;
+        let weirs = rels
+            .iter()
+            .any(|(r, _)| r == MANIFEST_NAME || is_bookkeeping(r));
         if !rels.is_empty() && !weirs {
             return Err(DatasetError::File {
-                path: url,
+                path: target.url(),
                 message: "output prefix holds objects and no weir manifest; refusing to replace it"
                     .into(),
             });
@@ -257,14 +258,7 @@ pub fn publish(local: &Path, target: &ObjectUrl) -> Result<()> {
             "staged output has no manifest.json",
         ));
     }
-    let run = format!(
-        "{}-{}",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    );
+    let run = run_tag();
     let local = local.to_path_buf();
     let target = target.clone();
     block_on(async move {
@@ -286,8 +280,8 @@ pub fn publish(local: &Path, target: &ObjectUrl) -> Result<()> {
         let result = commit(&target, &staging, &local, &files).await;
         let _ = store.delete(&lock).await;
         result?;
-        if let Ok(keys) = keys_under(store.as_ref(), &staging.key).await {
-            for k in keys {
+        if let Ok(keys) = keys_under(&staging).await {
+            for (_, k) in keys {
                 let _ = store.delete(&k).await;
             }
         }
@@ -308,11 +302,7 @@ async fn commit(
         Err(e) => return Err(store_error(&manifest.url(), e)),
     }
     let new: BTreeSet<&str> = files.iter().map(String::as_str).collect();
-    let existing = keys_under(store, &target.key)
-        .await
-        .map_err(|e| store_error(&target.url(), e))?;
-    for k in existing {
-        let rel = relative(&target.key, &k);
+    for (rel, k) in keys_under(target).await? {
         if !is_bookkeeping(&rel) && !new.contains(rel.as_str()) {
             store
                 .delete(&k)
@@ -359,23 +349,12 @@ pub fn gc(target: &ObjectUrl) -> Result<GcReport> {
     block_on(async move {
         let store = target.store.as_ref();
         let url = target.url();
-        let keys = keys_under(store, &target.key)
-            .await
-            .map_err(|e| store_error(&url, e))?;
-        let rels: Vec<(String, ObjectPath)> = keys
-            .into_iter()
-            .map(|k| (relative(&target.key, &k), k))
-            .collect();
+        let rels = keys_under(&target).await?;
         let mut report = GcReport::default();
         if rels.iter().any(|(r, _)| r == LOCK) {
             let lock = target.join(LOCK);
-            let held = store
-                .get(&lock.key)
-                .await
-                .map_err(|e| store_error(&url, e))?;
-            let held = held.bytes().await.map_err(|e| store_error(&url, e))?;
-            match serde_json::from_slice::<LockHolder>(&held) {
-                Ok(h) if !h.is_stale() => {
+            match read_holder(store, &lock).await? {
+                Some(h) if !h.is_stale() => {
                     return Err(DatasetError::File {
                         path: lock.url(),
                         message: format!(

@@ -5,15 +5,15 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Int64Array};
+use datafusion::arrow::array::{AsArray, Int64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
-use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::null_where_x_is_null;
+use super::{constant_list, null_where_x_is_null};
 
 /// See the module docs.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -54,12 +54,11 @@ impl ScalarUDFImpl for ApplyBucketsUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let bounds = match &args.args[1] {
-            ColumnarValue::Scalar(ScalarValue::List(l)) if l.len() == 1 => {
-                cast(&l.value(0), &DataType::Float64)?
-            }
-            _ => return exec_err!("apply_buckets: the boundaries must be a constant list"),
-        };
+        let bounds = constant_list(
+            &args.args[1],
+            &DataType::Float64,
+            "apply_buckets: the boundaries",
+        )?;
         let bounds: Vec<f64> = bounds.as_primitive::<Float64Type>().values().to_vec();
         if bounds.windows(2).any(|w| w[0] > w[1]) || bounds.iter().any(|b| b.is_nan()) {
             return exec_err!("apply_buckets: boundaries {bounds:?} are not sorted numbers");

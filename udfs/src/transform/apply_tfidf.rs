@@ -18,12 +18,12 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
-use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::null_where_x_is_null;
+use super::{constant_list, null_where_x_is_null};
 use crate::stats::arrays::list_of;
 
 /// Fields of the result struct: `index` (term ids) and `weight`, aligned.
@@ -73,12 +73,7 @@ impl ScalarUDFImpl for ApplyTfidfUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let idf = match &args.args[1] {
-            ColumnarValue::Scalar(ScalarValue::List(l)) if l.len() == 1 => {
-                cast(&l.value(0), &DataType::Float64)?
-            }
-            _ => return exec_err!("apply_tfidf: idf must be a constant list"),
-        };
+        let idf = constant_list(&args.args[1], &DataType::Float64, "apply_tfidf: idf")?;
         let idf: &[f64] = idf.as_primitive::<Float64Type>().values();
         let x = args.args[0].to_array(args.number_rows)?;
         let x = match x.data_type() {

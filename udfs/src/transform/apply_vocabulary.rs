@@ -26,7 +26,7 @@ fn list_of_binary() -> DataType {
     DataType::List(Arc::new(Field::new_list_field(DataType::Binary, true)))
 }
 
-use super::null_where_x_is_null;
+use super::{constant_list, null_where_x_is_null};
 
 /// See the module docs.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -99,12 +99,11 @@ impl ScalarUDFImpl for ApplyVocabularyUdf {
         if num_oov < 0 {
             return exec_err!("apply_vocabulary: num_oov_buckets {num_oov} is negative");
         }
-        let tokens = match &args.args[1] {
-            ColumnarValue::Scalar(ScalarValue::List(l)) if l.len() == 1 => {
-                cast(&l.value(0), &DataType::Binary)?
-            }
-            _ => return exec_err!("apply_vocabulary: the vocabulary must be a constant list"),
-        };
+        let tokens = constant_list(
+            &args.args[1],
+            &DataType::Binary,
+            "apply_vocabulary: the vocabulary",
+        )?;
         let tokens = tokens.as_binary::<i32>();
         let mut ids: HashMap<&[u8], i64> = HashMap::with_capacity(tokens.len());
         for i in 0..tokens.len() {

@@ -21,6 +21,24 @@ pub use hash_strings::HashStringsUdf;
 pub use ngrams::NgramsUdf;
 pub use vocabulary::{VocabularyUdaf, VOCABULARY_FIELDS};
 
+/// The frozen list argument `arg` of a mapper as one array of type `to`;
+/// `what` names it in the error when it is not a constant list.
+pub(crate) fn constant_list(
+    arg: &datafusion::logical_expr::ColumnarValue,
+    to: &datafusion::arrow::datatypes::DataType,
+    what: &str,
+) -> datafusion::common::Result<datafusion::arrow::array::ArrayRef> {
+    use datafusion::arrow::array::Array;
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::ColumnarValue;
+    match arg {
+        ColumnarValue::Scalar(ScalarValue::List(l)) if l.len() == 1 => {
+            Ok(datafusion::arrow::compute::cast(&l.value(0), to)?)
+        }
+        _ => datafusion::common::exec_err!("{what} must be a constant list"),
+    }
+}
+
 /// The result field of a mapper that is NULL exactly where its first
 /// argument `x` is: nullable only when `x` is.
 pub(crate) fn null_where_x_is_null(
