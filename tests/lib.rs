@@ -119,6 +119,48 @@ pub mod avro {
         bytes(out, &be[start..]);
     }
 
+    /// Big-endian two's complement bytes of the decimal text `text` (such
+    /// as `-12.5`) at `scale`, for values beyond i128 (BIGNUMERIC).
+    pub fn decimal_text(out: &mut Vec<u8>, text: &str, scale: usize) {
+        let (neg, digits) = match text.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, text),
+        };
+        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        assert!(frac.len() <= scale, "{text} has more than {scale} decimals");
+        let all = format!("{int}{frac}{}", "0".repeat(scale - frac.len()));
+        // Big-endian magnitude, base 256.
+        let mut mag: Vec<u8> = vec![0];
+        for d in all.bytes() {
+            let mut carry = u32::from(d - b'0');
+            for b in mag.iter_mut().rev() {
+                let v = u32::from(*b) * 10 + carry;
+                *b = v as u8;
+                carry = v >> 8;
+            }
+            while carry > 0 {
+                mag.insert(0, carry as u8);
+                carry >>= 8;
+            }
+        }
+        if mag[0] & 0x80 != 0 {
+            mag.insert(0, 0);
+        }
+        if neg {
+            for b in mag.iter_mut() {
+                *b = !*b;
+            }
+            for b in mag.iter_mut().rev() {
+                let (v, overflow) = b.overflowing_add(1);
+                *b = v;
+                if !overflow {
+                    break;
+                }
+            }
+        }
+        bytes(out, &mag);
+    }
+
     /// A whole file: header with `schema`, one block of `rows` (each row's
     /// bytes already encoded), sync markers.
     pub fn file(schema: &str, rows: &[Vec<u8>]) -> Vec<u8> {

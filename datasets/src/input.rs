@@ -82,6 +82,8 @@ pub struct InputFile {
     pub path: PathBuf,
     /// Size in bytes.
     pub size: u64,
+    /// The object store's entity tag (objects only).
+    pub etag: Option<String>,
 }
 
 /// Hidden and bookkeeping files (`.x`, `_SUCCESS`) are not data.
@@ -135,6 +137,7 @@ pub fn resolve_input(spec: &str) -> Result<Vec<InputFile>> {
             Ok(InputFile {
                 size: meta.len(),
                 path,
+                etag: None,
             })
         })
         .collect()

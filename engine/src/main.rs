@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use weir_datasets::formats::DecimalMode;
 use weir_datasets::{Compression, Format, SplitConfig};
 use weir_engine::progress::Progress;
 use weir_engine::{ExampleGenBuilder, OutputFormat};
@@ -112,9 +113,15 @@ struct ExampleGenArgs {
     /// Shards per split [default: one per 64 MiB of input in the split].
     #[arg(long)]
     shards: Option<usize>,
-    /// A TFMD schema.pbtxt declaring feature types; CSV cells must parse as declared.
+    /// A TFMD schema.pbtxt, or a BigQuery JSON schema (`bq show --schema`),
+    /// declaring feature types; CSV cells and JSON values (e.g. INT64
+    /// exported as strings) are parsed as declared.
     #[arg(long)]
     schema: Option<PathBuf>,
+    /// Decimal columns (BigQuery NUMERIC/BIGNUMERIC): float (float_list,
+    /// f32-rounded) or string (exact decimal text as bytes_list).
+    #[arg(long, default_value = "float", value_name = "float|string")]
+    decimals: DecimalMode,
     /// Also compute TFDV statistics of every split in the same read
     /// (written to OUTPUT/statistics/, as `weir stats` writes them).
     #[arg(long)]
@@ -149,6 +156,9 @@ struct StatsArgs {
     /// memory instead of counting them exactly.
     #[arg(long)]
     approx: bool,
+    /// Decimal columns: float (float_list) or string (exact text).
+    #[arg(long, default_value = "float", value_name = "float|string")]
+    decimals: DecimalMode,
     /// Do not print the per-feature table.
     #[arg(long, short)]
     quiet: bool,
@@ -208,6 +218,7 @@ fn examplegen(a: ExampleGenArgs) -> Result<()> {
         .with_output_format(a.output_format)
         .with_shards(a.shards)
         .with_schema(a.schema)
+        .with_decimals(a.decimals)
         .with_batch_size(a.batch_size)
         .with_stats(a.stats)
         .with_stats_approx(a.approx)
@@ -279,6 +290,7 @@ fn stats(a: StatsArgs) -> Result<()> {
                 .with_format(a.format)
                 .with_splits_from_input(a.splits_from_input)
                 .with_approx(a.approx)
+                .with_decimals(a.decimals)
                 .execute(),
         )
         .with_context(|| {

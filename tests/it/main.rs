@@ -1,8 +1,10 @@
 //! weir's integration tests: one binary, one module per area.
 
 mod bad_input;
+mod bigquery;
 mod conformance;
 mod formats;
+mod memory_store;
 mod output;
 mod stats;
 mod tfidf;

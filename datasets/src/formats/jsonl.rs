@@ -2,17 +2,19 @@
 //! per line. Schema inference and decoding use `arrow-json`; each line is
 //! parsed on its own so errors name the row and line.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::json::reader::{infer_json_schema_from_iterator, ReaderBuilder};
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::compression::Compression;
 use crate::error::{DatasetError, Result};
+use crate::example::FeatureType;
 use crate::input::InputFile;
 
 fn open_lines(path: &Path) -> Result<Box<dyn BufRead + Send>> {
@@ -95,8 +97,15 @@ pub struct JsonlSource {
 }
 
 impl JsonlSource {
-    /// Infers the schema over every line of every file.
-    pub fn open(files: Vec<InputFile>, batch_size: usize) -> Result<Self> {
+    /// Infers the schema over every line of every file. Types `declared`
+    /// by a schema win over inferred ones: an INT or FLOAT feature may be
+    /// written as JSON strings (BigQuery exports INT64 as `"123"`), a BYTES
+    /// one as numbers.
+    pub fn open(
+        files: Vec<InputFile>,
+        batch_size: usize,
+        declared: Option<&HashMap<String, FeatureType>>,
+    ) -> Result<Self> {
         let mut schemas = Vec::new();
         for f in &files {
             let mut lines = Lines::open(&f.path)?;
@@ -132,8 +141,33 @@ impl JsonlSource {
                 })?,
             );
         }
-        let schema = Schema::try_merge(schemas)
-            .map_err(|e| DatasetError::Invalid(format!("JSON files disagree on types: {e}")))?;
+        let mut merged: Vec<Field> = Vec::new();
+        for (f, schema) in files.iter().zip(schemas) {
+            let schema = match declared {
+                Some(d) => with_declared(schema, d),
+                None => schema,
+            };
+            for field in schema.fields() {
+                match merged.iter_mut().find(|m| m.name() == field.name()) {
+                    None => merged.push(field.as_ref().clone()),
+                    Some(m) => {
+                        let t = widen(m.data_type(), field.data_type()).ok_or_else(|| {
+                            DatasetError::file(
+                                &f.path,
+                                format!(
+                                    "field '{}' is {} here but {} in earlier files",
+                                    field.name(),
+                                    field.data_type(),
+                                    m.data_type()
+                                ),
+                            )
+                        })?;
+                        *m = m.clone().with_data_type(t).with_nullable(true);
+                    }
+                }
+            }
+        }
+        let schema = Schema::new(merged);
         Ok(Self {
             files,
             schema: Arc::new(schema),
@@ -181,6 +215,57 @@ impl JsonlSource {
     }
 }
 
+/// The type two files' inferences of one field agree on, as arrow-json
+/// widens within a file: null gives way, integers widen to floats, any
+/// scalar to text; lists widen their items.
+fn widen(a: &DataType, b: &DataType) -> Option<DataType> {
+    use DataType::*;
+    Some(match (a, b) {
+        _ if a == b => a.clone(),
+        (Null, t) | (t, Null) => t.clone(),
+        (Int64, Float64) | (Float64, Int64) => Float64,
+        (List(x), List(y)) => List(Arc::new(
+            x.as_ref()
+                .clone()
+                .with_data_type(widen(x.data_type(), y.data_type())?),
+        )),
+        (List(_), _) | (_, List(_)) | (Struct(_), _) | (_, Struct(_)) => return None,
+        (Utf8, _) | (_, Utf8) => Utf8,
+        _ => return None,
+    })
+}
+
+/// `schema` with each declared INT, FLOAT or BYTES feature read as that
+/// type (scalars and lists alike).
+fn with_declared(schema: Schema, declared: &HashMap<String, FeatureType>) -> Schema {
+    let retype = |dt: &DataType, kind: FeatureType| -> DataType {
+        let scalar = match kind {
+            FeatureType::Int => DataType::Int64,
+            FeatureType::Float => DataType::Float64,
+            FeatureType::Bytes => DataType::Utf8,
+            FeatureType::Unknown => return dt.clone(),
+        };
+        match dt {
+            DataType::List(f) => {
+                DataType::List(Arc::new(f.as_ref().clone().with_data_type(scalar)))
+            }
+            _ => scalar,
+        }
+    };
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match declared.get(f.name()) {
+            Some(&kind) if FeatureType::of_column(f.data_type()).map(|(k, _)| k) != Some(kind) => f
+                .as_ref()
+                .clone()
+                .with_data_type(retype(f.data_type(), kind)),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
+}
+
 struct FileBatches {
     lines: Lines,
     schema: SchemaRef,
@@ -199,6 +284,7 @@ impl FileBatches {
     fn decoder(&self) -> Result<datafusion::arrow::json::reader::Decoder> {
         Ok(ReaderBuilder::new(self.schema.clone())
             .with_batch_size(self.batch_size)
+            .with_coerce_primitive(true)
             .build_decoder()?)
     }
 

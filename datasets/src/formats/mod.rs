@@ -9,9 +9,10 @@ mod pynum;
 pub mod tfrecord;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use datafusion::arrow::array::BinaryArray;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::compression::Compression;
@@ -59,6 +60,93 @@ pub struct ReadOptions {
     /// Decode tf.Example features that hold at most one value in every
     /// record as scalar columns instead of lists.
     pub tfrecord_scalars: bool,
+    /// How decimal columns (BigQuery NUMERIC / BIGNUMERIC) are read.
+    pub decimals: DecimalMode,
+}
+
+/// How decimal columns (Avro `decimal`, Parquet DECIMAL: BigQuery's NUMERIC
+/// and BIGNUMERIC) become features. There is a real choice: `float_list`
+/// is what a model consumes but keeps only f32's ~7 significant digits;
+/// the exact decimal text keeps every digit as a `bytes_list`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecimalMode {
+    /// `float_list`, rounded to the nearest f32 (the default).
+    #[default]
+    Float,
+    /// `bytes_list` holding the exact decimal text (`"123.45"`).
+    String,
+}
+
+impl std::str::FromStr for DecimalMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "float" => Ok(DecimalMode::Float),
+            "string" => Ok(DecimalMode::String),
+            other => Err(format!("unknown decimal mode '{other}' (float or string)")),
+        }
+    }
+}
+
+impl DecimalMode {
+    /// The type a column of type `dt` is read as.
+    fn read_type(self, dt: &DataType) -> Option<DataType> {
+        if self == DecimalMode::Float {
+            return None;
+        }
+        match dt {
+            DataType::Decimal32(..)
+            | DataType::Decimal64(..)
+            | DataType::Decimal128(..)
+            | DataType::Decimal256(..) => Some(DataType::Utf8),
+            DataType::List(f) => self
+                .read_type(f.data_type())
+                .map(|t| DataType::List(Arc::new(f.as_ref().clone().with_data_type(t)))),
+            DataType::LargeList(f) => self
+                .read_type(f.data_type())
+                .map(|t| DataType::LargeList(Arc::new(f.as_ref().clone().with_data_type(t)))),
+            _ => None,
+        }
+    }
+
+    /// `schema` with the columns this mode changes retyped.
+    fn read_schema(self, schema: &SchemaRef) -> SchemaRef {
+        if !schema
+            .fields()
+            .iter()
+            .any(|f| self.read_type(f.data_type()).is_some())
+        {
+            return schema.clone();
+        }
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .map(|f| match self.read_type(f.data_type()) {
+                Some(t) => f.as_ref().clone().with_data_type(t),
+                None => f.as_ref().clone(),
+            })
+            .collect();
+        Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+    }
+
+    /// `batch` with the columns this mode changes cast (decimal to text is
+    /// exact).
+    fn apply(self, schema: &SchemaRef, batch: RecordBatch) -> Result<RecordBatch> {
+        let columns = batch
+            .columns()
+            .iter()
+            .zip(schema.fields())
+            .map(|(c, f)| {
+                if c.data_type() == f.data_type() {
+                    Ok(c.clone())
+                } else {
+                    datafusion::arrow::compute::cast(c, f.data_type())
+                }
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    }
 }
 
 impl Default for ReadOptions {
@@ -69,6 +157,7 @@ impl Default for ReadOptions {
             declared: None,
             tfrecord_compression: None,
             tfrecord_scalars: false,
+            decimals: DecimalMode::Float,
         }
     }
 }
@@ -88,7 +177,15 @@ pub struct SourceBatch {
 
 /// An opened input of any format.
 #[derive(Clone)]
-pub enum Source {
+pub struct Source {
+    kind: SourceKind,
+    decimals: DecimalMode,
+    schema: SchemaRef,
+}
+
+/// The format-specific reader of a [`Source`].
+#[derive(Clone)]
+enum SourceKind {
     /// CSV files.
     Csv(CsvSource),
     /// Parquet files.
@@ -105,8 +202,8 @@ impl Source {
     /// Opens `files` of `format` (schema inference happens here).
     pub fn open(files: Vec<InputFile>, format: Format, options: &ReadOptions) -> Result<Self> {
         let bs = options.batch_size.max(1);
-        Ok(match format {
-            Format::Csv => Source::Csv(CsvSource::open(
+        let kind = match format {
+            Format::Csv => SourceKind::Csv(CsvSource::open(
                 files,
                 CsvOptions {
                     delimiter: options.csv_delimiter,
@@ -114,42 +211,51 @@ impl Source {
                     declared: options.declared.clone(),
                 },
             )?),
-            Format::Parquet => Source::Parquet(ParquetSource::open(files, bs)?),
-            Format::Avro => Source::Avro(AvroSource::open(files, bs)?),
-            Format::Jsonl => Source::Jsonl(JsonlSource::open(files, bs)?),
-            Format::Tfrecord => Source::Tfrecord(TfRecordSource::open(
+            Format::Parquet => SourceKind::Parquet(ParquetSource::open(files, bs)?),
+            Format::Avro => SourceKind::Avro(AvroSource::open(files, bs)?),
+            Format::Jsonl => {
+                SourceKind::Jsonl(JsonlSource::open(files, bs, options.declared.as_ref())?)
+            }
+            Format::Tfrecord => SourceKind::Tfrecord(TfRecordSource::open(
                 files,
                 bs,
                 options.tfrecord_compression,
                 options.tfrecord_scalars,
             )?),
-        })
+        };
+        Ok(Self::of_kind(kind, options.decimals))
+    }
+
+    fn of_kind(kind: SourceKind, decimals: DecimalMode) -> Self {
+        Self {
+            schema: decimals.read_schema(&kind.schema()),
+            kind,
+            decimals,
+        }
     }
 
     /// Arrow schema of the batches.
     pub fn schema(&self) -> SchemaRef {
-        match self {
-            Source::Csv(s) => s.schema(),
-            Source::Parquet(s) => s.schema(),
-            Source::Avro(s) => s.schema(),
-            Source::Jsonl(s) => s.schema(),
-            Source::Tfrecord(s) => s.schema(),
-        }
+        self.schema.clone()
     }
 
     /// Splits the input into at most `n` sources that together read every
     /// row once, for parallel reads (Parquet by files or row groups; other
     /// formats stay one source).
     pub fn split(&self, n: usize) -> Vec<Source> {
-        match self {
-            Source::Parquet(p) => p.split(n).into_iter().map(Source::Parquet).collect(),
-            other => vec![other.clone()],
+        match &self.kind {
+            SourceKind::Parquet(p) => p
+                .split(n)
+                .into_iter()
+                .map(|p| Source::of_kind(SourceKind::Parquet(p), self.decimals))
+                .collect(),
+            _ => vec![self.clone()],
         }
     }
 
     /// True when batches carry the serialized examples as read.
     pub fn is_serialized(&self) -> bool {
-        matches!(self, Source::Tfrecord(_))
+        matches!(self.kind, SourceKind::Tfrecord(_))
     }
 
     /// All batches in input order.
@@ -166,8 +272,8 @@ impl Source {
                 })
             }))
         }
-        match self {
-            Source::Csv(s) => Box::new(s.batches().map(|r| {
+        let batches: Box<dyn Iterator<Item = Result<SourceBatch>> + Send> = match &self.kind {
+            SourceKind::Csv(s) => Box::new(s.batches().map(|r| {
                 r.map(|(file, batch, position)| SourceBatch {
                     file,
                     batch,
@@ -175,10 +281,10 @@ impl Source {
                     position: Some(position),
                 })
             })),
-            Source::Parquet(s) => plain(s.batches()),
-            Source::Avro(s) => plain(s.batches()),
-            Source::Jsonl(s) => plain(s.batches()),
-            Source::Tfrecord(s) => Box::new(s.batches().map(|r| {
+            SourceKind::Parquet(s) => plain(s.batches()),
+            SourceKind::Avro(s) => plain(s.batches()),
+            SourceKind::Jsonl(s) => plain(s.batches()),
+            SourceKind::Tfrecord(s) => Box::new(s.batches().map(|r| {
                 r.map(|(file, batch, records)| SourceBatch {
                     file,
                     batch,
@@ -186,6 +292,29 @@ impl Source {
                     position: None,
                 })
             })),
+        };
+        if self.schema.fields() == self.kind.schema().fields() {
+            return batches;
+        }
+        let (mode, schema) = (self.decimals, self.schema.clone());
+        Box::new(batches.map(move |r| {
+            r.and_then(|mut b| {
+                b.batch = mode.apply(&schema, b.batch)?;
+                Ok(b)
+            })
+        }))
+    }
+}
+
+impl SourceKind {
+    /// Arrow schema of the format reader's batches.
+    fn schema(&self) -> SchemaRef {
+        match self {
+            SourceKind::Csv(s) => s.schema(),
+            SourceKind::Parquet(s) => s.schema(),
+            SourceKind::Avro(s) => s.schema(),
+            SourceKind::Jsonl(s) => s.schema(),
+            SourceKind::Tfrecord(s) => s.schema(),
         }
     }
 }

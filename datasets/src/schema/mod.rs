@@ -1,6 +1,7 @@
 //! tensorflow-metadata schemas: the text format and the parts of `Schema`
 //! that reading data needs (feature names and types).
 
+pub mod bigquery;
 pub mod pbtxt;
 
 use std::collections::HashMap;
@@ -9,9 +10,14 @@ use std::path::Path;
 use crate::error::{DatasetError, Result};
 use crate::example::FeatureType;
 
-/// The feature types a `schema.pbtxt` declares, by feature name.
+/// The feature types a schema file declares, by feature name: a
+/// tensorflow-metadata `schema.pbtxt`, or a BigQuery JSON schema (see
+/// [`bigquery`]) when the file is JSON.
 pub fn declared_types(path: &Path) -> Result<HashMap<String, FeatureType>> {
     let text = std::fs::read_to_string(path).map_err(|e| DatasetError::io(path, e))?;
+    if text.trim_start().starts_with(['[', '{']) {
+        return bigquery::declared_types(path, &text);
+    }
     let msg = pbtxt::parse(&text)
         .map_err(|e| DatasetError::file(path, format!("not a text-format Schema: {e}")))?;
     let mut out = HashMap::new();

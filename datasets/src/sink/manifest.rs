@@ -8,6 +8,7 @@ use std::path::Path;
 
 use super::WrittenFile;
 use crate::error::{DatasetError, Result};
+use crate::input::InputFile;
 
 /// One input file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -16,8 +17,13 @@ pub struct InputRecord {
     pub path: String,
     /// Size in bytes.
     pub bytes: u64,
-    /// CRC32C of the content, hex.
-    pub crc32c: String,
+    /// CRC32C of the content, hex (local files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32c: Option<String>,
+    /// The store's entity tag (objects: the store already fingerprints
+    /// them, so they are not read twice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// One feature of the written examples.
@@ -87,9 +93,19 @@ impl ExampleGenManifest {
     }
 }
 
-/// CRC32C of a file's content (hardware-accelerated; a fingerprint, not a
-/// security hash).
-pub fn fingerprint(path: &Path) -> Result<InputRecord> {
+/// A fingerprint of an input: an object's ETag and size as listed, or the
+/// CRC32C of a local file's content (hardware-accelerated; a fingerprint,
+/// not a security hash).
+pub fn fingerprint(file: &InputFile) -> Result<InputRecord> {
+    let path = file.path.as_path();
+    if let Some(etag) = &file.etag {
+        return Ok(InputRecord {
+            path: path.display().to_string(),
+            bytes: file.size,
+            crc32c: None,
+            etag: Some(etag.clone()),
+        });
+    }
     let mut f = crate::store::read::open(path)?;
     let mut buf = vec![0u8; 1 << 20];
     let mut crc = 0u32;
@@ -105,6 +121,7 @@ pub fn fingerprint(path: &Path) -> Result<InputRecord> {
     Ok(InputRecord {
         path: path.display().to_string(),
         bytes,
-        crc32c: format!("{crc:08x}"),
+        crc32c: Some(format!("{crc:08x}")),
+        etag: None,
     })
 }

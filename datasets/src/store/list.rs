@@ -30,6 +30,7 @@ fn input_file(obj: &ObjectUrl, m: &ObjectMeta) -> InputFile {
     InputFile {
         path: PathBuf::from(format!("{}/{}", obj.root, m.location)),
         size: m.size,
+        etag: m.e_tag.clone(),
     }
 }
 

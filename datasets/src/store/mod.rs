@@ -206,6 +206,24 @@ pub fn parse(url: &str) -> Result<ObjectUrl> {
     })
 }
 
+/// Uses `store` for every URL under `root` (`s3://bucket` or
+/// `gs://bucket`) instead of one built from [`StoreOptions`]: a store the
+/// program brings (an in-memory store in tests, an instrumented or wrapped
+/// client, a cluster's object-store registry). Replaces an earlier one.
+pub fn register(root: &str, store: Arc<dyn ObjectStore>) -> Result<()> {
+    let (scheme, bucket, key) = split_url(root)?;
+    if !matches!(scheme, "s3" | "gs") || bucket.is_empty() || !key.is_empty() {
+        return Err(DatasetError::Invalid(format!(
+            "'{root}' is not a store root (s3://bucket or gs://bucket)"
+        )));
+    }
+    STORES
+        .lock()
+        .expect("store cache")
+        .insert(format!("{scheme}://{bucket}"), store);
+    Ok(())
+}
+
 fn build_store(
     scheme: &str,
     bucket: &str,

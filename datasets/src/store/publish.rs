@@ -82,22 +82,42 @@ fn host() -> String {
         .unwrap_or_default()
 }
 
+/// Runs a blocking local-file read off the I/O runtime's workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("a local read task panicked")
+}
+
+/// Fills `buf` from `f` as far as the file allows; the count read.
+fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
 /// Uploads one local file to `key`, multipart when it is larger than a part.
 async fn upload(store: &dyn ObjectStore, file: &Path, key: &ObjectPath, url: &str) -> Result<()> {
     let size = std::fs::metadata(file)
         .map_err(|e| DatasetError::io(file, e))?
         .len();
-    let mut f = std::fs::File::open(file).map_err(|e| DatasetError::io(file, e))?;
     if size as usize <= PART {
-        let mut buf = Vec::with_capacity(size as usize);
-        f.read_to_end(&mut buf)
+        let p = file.to_path_buf();
+        let body = blocking(move || std::fs::read(p))
+            .await
             .map_err(|e| DatasetError::io(file, e))?;
         store
-            .put(key, PutPayload::from(buf))
+            .put(key, PutPayload::from(body))
             .await
             .map_err(|e| store_error(url, e))?;
         return Ok(());
     }
+    let mut f = std::fs::File::open(file).map_err(|e| DatasetError::io(file, e))?;
     let upload = store
         .put_multipart(key)
         .await
@@ -105,7 +125,13 @@ async fn upload(store: &dyn ObjectStore, file: &Path, key: &ObjectPath, url: &st
     let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
     let mut buf = vec![0u8; PART];
     loop {
-        let n = f.read(&mut buf).map_err(|e| DatasetError::io(file, e))?;
+        let (back_f, back_buf, n) = blocking(move || {
+            let n = read_full(&mut f, &mut buf);
+            (f, buf, n)
+        })
+        .await;
+        (f, buf) = (back_f, back_buf);
+        let n = n.map_err(|e| DatasetError::io(file, e))?;
         if n == 0 {
             break;
         }
@@ -318,7 +344,10 @@ async fn commit(
             .map_err(|e| store_error(&to.url(), e))?;
     }
     let path = local.join(MANIFEST_NAME);
-    let body = std::fs::read(&path).map_err(|e| DatasetError::io(&path, e))?;
+    let p = path.clone();
+    let body = blocking(move || std::fs::read(p))
+        .await
+        .map_err(|e| DatasetError::io(&path, e))?;
     store
         .put_opts(
             &manifest.key,

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use weir_datasets::formats::{ReadOptions, Source};
+use weir_datasets::formats::{DecimalMode, ReadOptions, Source};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
 use weir_datasets::sink::manifest::{fingerprint, ExampleGenManifest, SchemaField, SplitRecord};
 use weir_datasets::sink::StagedDir;
@@ -84,6 +84,7 @@ pub struct ExampleGenBuilder {
     batch_size: usize,
     progress: Option<Arc<Progress>>,
     stats: StatsMode,
+    decimals: DecimalMode,
 }
 
 /// Input bytes per output shard when the shard count is automatic.
@@ -107,7 +108,15 @@ impl ExampleGenBuilder {
             batch_size: 8192,
             progress: None,
             stats: StatsMode::Off,
+            decimals: DecimalMode::Float,
         }
+    }
+
+    /// How decimal columns (BigQuery NUMERIC/BIGNUMERIC) become features:
+    /// `float_list` (default) or the exact decimal text as `bytes_list`.
+    pub fn with_decimals(mut self, mode: DecimalMode) -> Self {
+        self.decimals = mode;
+        self
     }
 
     /// Also compute every split's statistics in the same read, written to
@@ -237,12 +246,10 @@ impl ExampleGenBuilder {
         let options = ReadOptions {
             batch_size: self.batch_size,
             declared,
+            decimals: self.decimals,
             ..Default::default()
         };
-        let inputs: Vec<_> = files
-            .iter()
-            .map(|f| fingerprint(&f.path))
-            .collect::<Result<_, _>>()?;
+        let inputs: Vec<_> = files.iter().map(fingerprint).collect::<Result<_, _>>()?;
         let input_bytes: u64 = files.iter().map(|f| f.size).sum();
         if let Some(p) = &self.progress {
             p.total_bytes
@@ -331,6 +338,7 @@ impl ExampleGenBuilder {
                 "compression_level": self.compression_level,
                 "schema": self.schema.as_ref().map(|p| p.display().to_string()),
                 "stats": match self.stats { StatsMode::Off => "off", StatsMode::Exact => "exact", StatsMode::Approx => "approx" },
+                "decimals": self.decimals,
             }),
             schema: schema
                 .fields()

@@ -21,7 +21,7 @@ use datafusion::logical_expr::{col, lit, AggregateUDF, Expr};
 use datafusion::prelude::SessionContext;
 use prost::Message;
 use weir_datasets::example::FeatureType;
-use weir_datasets::formats::{ReadOptions, Source};
+use weir_datasets::formats::{DecimalMode, ReadOptions, Source};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
 use weir_datasets::proto::statistics::{
     DatasetFeatureStatistics, DatasetFeatureStatisticsList, FeatureNameStatistics,
@@ -70,6 +70,7 @@ pub struct StatsBuilder {
     splits_from_input: bool,
     batch_size: usize,
     approx: bool,
+    decimals: DecimalMode,
 }
 
 impl StatsBuilder {
@@ -82,7 +83,14 @@ impl StatsBuilder {
             splits_from_input: false,
             batch_size: 8192,
             approx: false,
+            decimals: DecimalMode::Float,
         }
+    }
+
+    /// How decimal columns are read (see [`DecimalMode`]).
+    pub fn with_decimals(mut self, mode: DecimalMode) -> Self {
+        self.decimals = mode;
+        self
     }
 
     /// Sketch string uniques (HLL) and top values (frequent items) in
@@ -129,6 +137,7 @@ impl StatsBuilder {
             let format = detect_format(&files, self.format)?;
             let options = ReadOptions {
                 batch_size: self.batch_size,
+                decimals: self.decimals,
                 ..Default::default()
             };
             let source = Source::open(files, format, &options)?;
