@@ -155,3 +155,164 @@ fn register_refuses_what_is_not_a_store_root() {
         assert!(e.contains(bad), "{e}");
     }
 }
+
+/// An object store that records what weir asks of it: every GET's range,
+/// every multipart part's size, and the most parts in flight at once.
+#[derive(Debug, Default)]
+struct MeteredStore {
+    inner: InMemory,
+    gets: std::sync::Mutex<Vec<Option<object_store::GetRange>>>,
+    parts: Arc<std::sync::Mutex<Vec<usize>>>,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::fmt::Display for MeteredStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MeteredStore")
+    }
+}
+
+#[derive(Debug)]
+struct MeteredUpload {
+    inner: Box<dyn object_store::MultipartUpload>,
+    parts: Arc<std::sync::Mutex<Vec<usize>>>,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl object_store::MultipartUpload for MeteredUpload {
+    fn put_part(&mut self, data: PutPayload) -> object_store::UploadPart {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.parts.lock().unwrap().push(data.content_length());
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, SeqCst);
+        let fut = self.inner.put_part(data);
+        let in_flight = self.in_flight.clone();
+        Box::pin(async move {
+            let r = fut.await;
+            in_flight.fetch_sub(1, SeqCst);
+            r
+        })
+    }
+    async fn complete(&mut self) -> object_store::Result<object_store::PutResult> {
+        self.inner.complete().await
+    }
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.inner.abort().await
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for MeteredStore {
+    async fn put_opts(
+        &self,
+        location: &ObjectPath,
+        payload: PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &ObjectPath,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        Ok(Box::new(MeteredUpload {
+            inner: self.inner.put_multipart_opts(location, opts).await?,
+            parts: self.parts.clone(),
+            in_flight: self.in_flight.clone(),
+            max_in_flight: self.max_in_flight.clone(),
+        }))
+    }
+    async fn get_opts(
+        &self,
+        location: &ObjectPath,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        if !options.head {
+            self.gets.lock().unwrap().push(options.range.clone());
+        }
+        self.inner.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<'static, object_store::Result<ObjectPath>>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectPath>> {
+        self.inner.delete_stream(locations)
+    }
+    fn list(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(
+        &self,
+        from: &ObjectPath,
+        to: &ObjectPath,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// Whatever the object's size, reads fetch bounded 8 MiB ranges (never the
+/// whole object) and uploads send 8 MiB parts with at most two in flight:
+/// memory is a few buffers, not the object.
+#[test]
+fn large_objects_stream_in_bounded_ranges_and_parts() {
+    use std::io::Read;
+    const MIB: usize = 1 << 20;
+    let metered = Arc::new(MeteredStore::default());
+    store::register("s3://weir-meter", metered.clone()).unwrap();
+    // 60 MiB of incompressible-looking bytes.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let body: Vec<u8> = (0..60 * MIB)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+
+    // Upload through weir's commit path.
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("big.bin"), &body).unwrap();
+    std::fs::write(d.path().join("manifest.json"), b"{}\n").unwrap();
+    let target = store::parse("s3://weir-meter/out").unwrap();
+    store::publish::publish(d.path(), &target).unwrap();
+    let parts = metered.parts.lock().unwrap().clone();
+    assert_eq!(parts.iter().sum::<usize>(), body.len());
+    assert!(parts.len() >= 8, "{parts:?}");
+    assert!(parts.iter().all(|&p| p <= 8 * MIB), "{parts:?}");
+    let max = metered
+        .max_in_flight
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=2).contains(&max), "{max} parts in flight");
+
+    // Read it back through the reader every format uses.
+    metered.gets.lock().unwrap().clear();
+    let mut r = weir_datasets::store::read::open(Path::new("s3://weir-meter/out/big.bin")).unwrap();
+    let mut back = Vec::new();
+    r.read_to_end(&mut back).unwrap();
+    assert!(back == body, "content differs");
+    let gets = metered.gets.lock().unwrap().clone();
+    assert!(gets.len() >= 8, "{gets:?}");
+    for g in &gets {
+        match g {
+            Some(object_store::GetRange::Bounded(r)) => {
+                assert!(r.end - r.start <= 8 * MIB as u64, "{r:?}")
+            }
+            other => panic!("an unbounded GET: {other:?}"),
+        }
+    }
+}
