@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
-use prost::Message;
-use weir_datasets::proto::statistics::DatasetFeatureStatisticsList;
 use weir_datasets::store;
 
 use crate::cli::{testdata, weir};
@@ -179,40 +177,6 @@ fn manifest_without_paths(bytes: &[u8]) -> serde_json::Value {
     m
 }
 
-/// Statistics without the figures drawn from the randomized KLL sketch
-/// (median, both numeric histograms), which differ between any two runs, local
-/// ones included (the datasketches crate seeds its coin flips per thread;
-/// a deterministic sketch is open work of the statistics issue). Every
-/// other figure must be equal.
-fn without_sketches(bytes: &[u8]) -> DatasetFeatureStatisticsList {
-    use weir_datasets::proto::statistics::Stats;
-    let mut list = DatasetFeatureStatisticsList::decode(bytes).unwrap();
-    for d in &mut list.datasets {
-        for f in &mut d.features {
-            match &mut f.stats {
-                Some(Stats::NumStats(n)) => {
-                    // Parallel partial sums merge in arrival order: the last
-                    // bits of mean and std_dev may differ between runs.
-                    n.mean = (n.mean * 1e9).round() / 1e9;
-                    n.std_dev = (n.std_dev * 1e9).round() / 1e9;
-                    n.median = 0.0;
-                    n.histograms.clear();
-                    if let Some(c) = &mut n.common_stats {
-                        c.num_values_histogram = None;
-                    }
-                }
-                Some(Stats::StringStats(s)) => {
-                    if let Some(c) = &mut s.common_stats {
-                        c.num_values_histogram = None;
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    list
-}
-
 fn run_ok(c: &mut Command) -> String {
     let out = c.output().unwrap();
     let text = format!(
@@ -276,12 +240,6 @@ fn s3_examplegen_with_stats_is_byte_identical_to_the_local_run() {
         if name == "manifest.json" {
             assert_eq!(manifest_without_paths(r), manifest_without_paths(l));
             assert!(String::from_utf8_lossy(r).contains(&format!("s3://{bucket}/raw/data.csv")));
-        } else if name.ends_with("FeatureStats.pb") {
-            assert_eq!(without_sketches(r), without_sketches(l), "{name}");
-        } else if name.ends_with("statistics.parquet") {
-            // Holds the same sketch-derived figures; its rows are checked
-            // through FeatureStats.pb.
-            continue;
         } else {
             assert!(r == l, "{name} differs between the S3 and the local run");
         }
@@ -309,13 +267,18 @@ fn s3_examplegen_with_stats_is_byte_identical_to_the_local_run() {
             .arg("--output")
             .arg(&local_stats),
     );
-    for split in ["Split-train", "Split-eval"] {
-        assert_eq!(
-            without_sketches(&std::fs::read(stats.join(split).join("FeatureStats.pb")).unwrap()),
-            without_sketches(
-                &std::fs::read(local_stats.join(split).join("FeatureStats.pb")).unwrap()
-            ),
-            "{split} statistics of the S3 output differ from the local ones"
+    for file in [
+        "Split-train/FeatureStats.pb",
+        "Split-eval/FeatureStats.pb",
+        "statistics.parquet",
+    ] {
+        let (r, l) = (
+            std::fs::read(stats.join(file)).unwrap(),
+            std::fs::read(local_stats.join(file)).unwrap(),
+        );
+        assert!(
+            r == l,
+            "{file}: statistics of the S3 output differ from the local ones"
         );
     }
 }

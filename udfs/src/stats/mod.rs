@@ -9,6 +9,7 @@
 pub(crate) mod arrays;
 mod common_stats;
 mod feature_column;
+pub mod kll;
 mod numeric_stats;
 mod string_stats;
 mod string_stats_approx;

@@ -5,48 +5,33 @@
 //! and max, and a KLL quantile sketch of the non-NaN values for the median
 //! and the quantile and equal-width histograms.
 //!
-//! Why KLL (Apache DataSketches) and not DataFusion's t-digest: KLL gives a
-//! rank error bound that holds for any input distribution (t-digest's
-//! accuracy is best at the tails and has no stated bound in the middle,
-//! where the median and decile boundaries live), its sketches merge without
-//! losing that bound, and its serialized form is the cross-language
-//! DataSketches format. DataSketches states the normalized rank error as
-//! 2.296 / k^0.9723 (99% confidence); k = 300 gives 0.0090, inside the
-//! default ε = 0.01 (k = 200 would give 0.0133).
+//! Why KLL and not DataFusion's t-digest: KLL gives a rank error bound that
+//! holds for any input distribution (t-digest's accuracy is best at the
+//! tails and has no stated bound in the middle, where the median and decile
+//! boundaries live), and its sketches merge without losing that bound.
+//! DataSketches states the normalized rank error as 2.296 / k^0.9723 (99%
+//! confidence); k = 300 gives 0.0090, inside the default ε = 0.01 (k = 200
+//! would give 0.0133). The sketch is weir's [`KllSketch`], whose coins are
+//! reproducible (see its module for why not the `datasketches` crate's).
+//!
+//! Partial states are merged in a canonical order (sorted by their bytes)
+//! when the result is taken, so neither the sketch nor the floating-point
+//! moments depend on the order in which partitions finish.
 
 use std::sync::{Arc, LazyLock};
 
+use super::kll::KllSketch;
+use super::FeatureColumn;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, Float64Array, StructArray, UInt64Array,
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt64Type};
-use datafusion::common::{exec_datafusion_err, Result, ScalarValue};
+use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
-use datasketches::kll::{KllFloat, KllSketch};
-
-use super::FeatureColumn;
 
 /// KLL `k` for a stated rank error of 0.0090 (≤ ε = 0.01).
 pub const DEFAULT_KLL_K: u16 = 300;
-
-/// An empty KLL sketch of f64.
-pub(crate) fn new_sketch(k: u16) -> KllSketch<KllFloat<f64>> {
-    KllSketch::new(k).expect("k within 8..=65535")
-}
-
-/// Serialized sketch (DataSketches binary format).
-pub(crate) fn sketch_bytes(s: &KllSketch<KllFloat<f64>>) -> Vec<u8> {
-    s.serialize()
-}
-
-/// Merges a serialized sketch into `into`.
-pub(crate) fn merge_sketch(into: &mut KllSketch<KllFloat<f64>>, bytes: &[u8]) -> Result<()> {
-    let other = KllSketch::<KllFloat<f64>>::deserialize(bytes)
-        .map_err(|e| exec_datafusion_err!("corrupt KLL sketch in aggregate state: {e}"))?;
-    into.merge(&other)
-        .map_err(|e| exec_datafusion_err!("cannot merge KLL sketches: {e}"))
-}
 
 const STATE: &[(&str, bool)] = &[
     ("num_values", false),
@@ -144,7 +129,17 @@ pub struct NumericStatsAccumulator {
     max: f64,
     finite_min: f64,
     finite_max: f64,
-    sketch: KllSketch<KllFloat<f64>>,
+    sketch: KllSketch,
+    /// Partial states merged in, applied in canonical order by `settle`.
+    pending: Vec<PartialState>,
+}
+
+/// One partial aggregate state of `numeric_stats`.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+struct PartialState {
+    sketch: Vec<u8>,
+    counts: [u64; 6],
+    floats: [f64; 6],
 }
 
 const NUM_VALUES: usize = 0;
@@ -165,8 +160,55 @@ impl NumericStatsAccumulator {
             max: f64::NEG_INFINITY,
             finite_min: f64::INFINITY,
             finite_max: f64::NEG_INFINITY,
-            sketch: new_sketch(k),
+            sketch: KllSketch::new(k),
+            pending: Vec::new(),
         }
+    }
+
+    fn partial(&self) -> PartialState {
+        PartialState {
+            sketch: self.sketch.to_bytes(),
+            counts: self.counts,
+            floats: [
+                self.mean,
+                self.m2,
+                self.min,
+                self.max,
+                self.finite_min,
+                self.finite_max,
+            ],
+        }
+    }
+
+    fn merge_partial(&mut self, p: &PartialState) -> Result<()> {
+        for c in [NUM_VALUES, NUM_NAN, NUM_POS_INF, NUM_NEG_INF, NUM_ZEROS] {
+            self.counts[c] += p.counts[c];
+        }
+        self.merge_moments(p.counts[N], p.floats[0], p.floats[1]);
+        self.min = self.min.min(p.floats[2]);
+        self.max = self.max.max(p.floats[3]);
+        self.finite_min = self.finite_min.min(p.floats[4]);
+        self.finite_max = self.finite_max.max(p.floats[5]);
+        self.sketch.merge(&KllSketch::from_bytes(&p.sketch)?);
+        Ok(())
+    }
+
+    /// Applies the pending partial states (and this accumulator's own) in
+    /// sorted order, so the result does not depend on arrival order.
+    fn settle(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut parts = std::mem::take(&mut self.pending);
+        if self.counts[NUM_VALUES] > 0 {
+            parts.push(self.partial());
+        }
+        parts.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        *self = Self::new(self.sketch.k());
+        for p in &parts {
+            self.merge_partial(p)?;
+        }
+        Ok(())
     }
 
     /// Chan et al.'s merge of (n, mean, M2) moments.
@@ -203,10 +245,10 @@ impl NumericStatsAccumulator {
         ] {
             out.push(Arc::new(Float64Array::from(vec![v])));
         }
-        out.push(Arc::new(BinaryArray::from_vec(vec![sketch_bytes(
-            &self.sketch,
-        )
-        .as_slice()])));
+        out.push(Arc::new(BinaryArray::from_vec(vec![self
+            .sketch
+            .to_bytes()
+            .as_slice()])));
         if with_std {
             let n = self.counts[N];
             let std = if n == 0 {
@@ -252,8 +294,7 @@ impl Accumulator for NumericStatsAccumulator {
             self.max = self.max.max(v);
             n += 1;
             sum += v;
-            self.sketch
-                .update(KllFloat::<f64>::new(v).expect("NaN filtered"));
+            self.sketch.update(v);
         }
         if n > 0 {
             let mean = sum / n as f64;
@@ -270,6 +311,7 @@ impl Accumulator for NumericStatsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.settle()?;
         Ok(ScalarValue::Struct(Arc::new(StructArray::new(
             RESULT_FIELDS.clone(),
             self.state_arrays(true),
@@ -278,10 +320,17 @@ impl Accumulator for NumericStatsAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.sketch.num_retained() * 8
+        std::mem::size_of_val(self)
+            + self.sketch.num_retained() * 8
+            + self
+                .pending
+                .iter()
+                .map(|p| std::mem::size_of::<PartialState>() + p.sketch.len())
+                .sum::<usize>()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.settle()?;
         self.state_arrays(false)
             .iter()
             .map(|a| ScalarValue::try_from_array(a, 0))
@@ -293,15 +342,22 @@ impl Accumulator for NumericStatsAccumulator {
         let f = |i: usize| states[i].as_primitive::<Float64Type>();
         let sketches = states[12].as_binary::<i32>();
         for r in 0..states[0].len() {
-            for c in [NUM_VALUES, NUM_NAN, NUM_POS_INF, NUM_NEG_INF, NUM_ZEROS] {
-                self.counts[c] += u(c).value(r);
+            let mut counts = [0u64; 6];
+            for (c, v) in counts.iter_mut().enumerate() {
+                *v = u(c).value(r);
             }
-            self.merge_moments(u(N).value(r), f(6).value(r), f(7).value(r));
-            self.min = self.min.min(f(8).value(r));
-            self.max = self.max.max(f(9).value(r));
-            self.finite_min = self.finite_min.min(f(10).value(r));
-            self.finite_max = self.finite_max.max(f(11).value(r));
-            merge_sketch(&mut self.sketch, sketches.value(r))?;
+            let mut floats = [0f64; 6];
+            for (i, v) in floats.iter_mut().enumerate() {
+                *v = f(6 + i).value(r);
+            }
+            let p = PartialState {
+                sketch: sketches.value(r).to_vec(),
+                counts,
+                floats,
+            };
+            // Reject a corrupt sketch now, naming the aggregate state.
+            KllSketch::from_bytes(&p.sketch)?;
+            self.pending.push(p);
         }
         Ok(())
     }
@@ -309,14 +365,12 @@ impl Accumulator for NumericStatsAccumulator {
 
 /// A deserialized quantile sketch from a `numeric_stats` or `common_stats`
 /// result, for building medians and histograms.
-pub struct QuantileSketch(KllSketch<KllFloat<f64>>);
+pub struct QuantileSketch(KllSketch);
 
 impl QuantileSketch {
     /// Reads the serialized sketch of a result struct.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        KllSketch::<KllFloat<f64>>::deserialize(bytes)
-            .map(Self)
-            .map_err(|e| exec_datafusion_err!("corrupt KLL sketch: {e}"))
+        KllSketch::from_bytes(bytes).map(Self)
     }
 
     /// Items summarized.
@@ -326,32 +380,21 @@ impl QuantileSketch {
 
     /// The value at normalized rank `rank` (0..=1), `None` when empty.
     pub fn quantile(&self, rank: f64) -> Option<f64> {
-        self.0
-            .quantile(
-                rank.clamp(0.0, 1.0),
-                datasketches::common::SearchCriteria::Inclusive,
-            )
-            .ok()
-            .flatten()
-            .map(|v| v.into_inner())
+        self.0.quantile(rank.clamp(0.0, 1.0))
     }
 
     /// Fraction of items `<= value`, `None` when empty.
     pub fn cdf(&self, value: f64) -> Option<f64> {
-        let v = KllFloat::<f64>::new(value).ok()?;
-        self.0
-            .rank(&v, datasketches::common::SearchCriteria::Inclusive)
+        self.0.rank(value, true)
     }
 
     /// Fraction of items `< value`, `None` when empty.
     pub fn cdf_exclusive(&self, value: f64) -> Option<f64> {
-        let v = KllFloat::<f64>::new(value).ok()?;
-        self.0
-            .rank(&v, datasketches::common::SearchCriteria::Exclusive)
+        self.0.rank(value, false)
     }
 
     /// The sketch's normalized rank error (99% confidence, single rank).
     pub fn rank_error(&self) -> f64 {
-        self.0.normalized_rank_error()
+        self.0.rank_error()
     }
 }
