@@ -80,19 +80,32 @@ pub struct KllSketch {
     rng: u64,
     /// Level 0 in arrival order; higher levels ascending.
     levels: Vec<Vec<f64>>,
+    /// Items retained (derived from `levels`).
+    retained: usize,
+    /// Sum of the level capacities (derived from `k` and the level count).
+    capacity: usize,
 }
 
 impl KllSketch {
     /// An empty sketch with parameter `k` (at least 8).
     pub fn new(k: u16) -> Self {
+        let k = k.max(MIN_CAPACITY as u16);
         Self {
-            k: k.max(MIN_CAPACITY as u16),
+            k,
             n: 0,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             rng: SEED,
             levels: vec![Vec::new()],
+            retained: 0,
+            capacity: capacity(k, 1, 0),
         }
+    }
+
+    /// Recomputes the derived counters after the levels changed shape.
+    fn recount(&mut self) {
+        self.retained = self.levels.iter().map(Vec::len).sum();
+        self.capacity = self.total_capacity();
     }
 
     /// The sketch's parameter.
@@ -107,7 +120,7 @@ impl KllSketch {
 
     /// Values kept.
     pub fn num_retained(&self) -> usize {
-        self.levels.iter().map(Vec::len).sum()
+        self.retained
     }
 
     /// The stated normalized rank error (99% confidence, single rank).
@@ -138,12 +151,15 @@ impl KllSketch {
         self.min = self.min.min(v);
         self.max = self.max.max(v);
         self.levels[0].push(v);
-        self.compress();
+        self.retained += 1;
+        if self.retained > self.capacity {
+            self.compress();
+        }
     }
 
     /// Compacts the lowest full level until the sketch fits its capacity.
     fn compress(&mut self) {
-        while self.num_retained() > self.total_capacity() {
+        while self.retained > self.capacity {
             let l = self.levels.len();
             let Some(h) = (0..l).find(|&h| self.levels[h].len() >= capacity(self.k, l, h)) else {
                 return;
@@ -173,6 +189,7 @@ impl KllSketch {
         let above = std::mem::take(&mut self.levels[h + 1]);
         self.levels[h + 1] = merge_sorted(above, promoted);
         self.levels[h] = kept;
+        self.recount();
     }
 
     /// Adds `other`'s values. Merging the same sketches in the same order
@@ -196,6 +213,7 @@ impl KllSketch {
             let mine = std::mem::take(&mut self.levels[h]);
             self.levels[h] = merge_sorted(mine, level.iter().copied());
         }
+        self.recount();
         self.compress();
     }
 
@@ -318,14 +336,18 @@ impl KllSketch {
         if at != bytes.len() || weight != u128::from(n) || k < MIN_CAPACITY as u16 {
             return Err(corrupt("inconsistent sizes"));
         }
-        Ok(Self {
+        let mut sketch = Self {
             k,
             n,
             min,
             max,
             rng,
             levels,
-        })
+            retained: 0,
+            capacity: 0,
+        };
+        sketch.recount();
+        Ok(sketch)
     }
 }
 
