@@ -174,16 +174,19 @@ impl CommonStatsAccumulator {
 impl Accumulator for CommonStatsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let col = FeatureColumn::new(&values[0])?;
-        let mut present = 0u64;
+        if !col.is_list {
+            // A scalar column has exactly one value per present example.
+            let missing = col.num_null();
+            self.num_missing += missing as u64;
+            self.add(1, (col.len() - missing) as u64);
+            return Ok(());
+        }
         for i in 0..col.len() {
             match col.range(i) {
                 None => self.num_missing += 1,
-                Some(_) if !col.is_list => present += 1,
                 Some((s, e)) => self.add((e - s) as u64, 1),
             }
         }
-        // A scalar column has exactly one value per present example.
-        self.add(1, present);
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! and the values as `f64` (numeric) or bytes.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, GenericListArray, OffsetSizeTrait};
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, Result};
@@ -12,8 +13,22 @@ pub struct FeatureColumn {
     pub values: ArrayRef,
     /// True for a list column (an example may hold any number of values).
     pub is_list: bool,
-    /// Per example `Some((start, end))` into `values`, or `None` when missing.
+    /// Per example `Some((start, end))` into `values`, or `None` when
+    /// missing (list columns only: scalar columns answer from `nulls`,
+    /// without a per-row allocation).
     ranges: Vec<Option<(usize, usize)>>,
+    nulls: Option<NullBuffer>,
+    len: usize,
+}
+
+fn list_column(values: ArrayRef, ranges: Vec<Option<(usize, usize)>>) -> FeatureColumn {
+    FeatureColumn {
+        len: ranges.len(),
+        values,
+        is_list: true,
+        ranges,
+        nulls: None,
+    }
 }
 
 fn list_ranges<O: OffsetSizeTrait>(l: &GenericListArray<O>) -> Vec<Option<(usize, usize)>> {
@@ -33,19 +48,11 @@ impl FeatureColumn {
         match array.data_type() {
             DataType::List(_) => {
                 let l = array.as_list::<i32>();
-                Ok(Self {
-                    ranges: list_ranges(l),
-                    values: l.values().clone(),
-                    is_list: true,
-                })
+                Ok(list_column(l.values().clone(), list_ranges(l)))
             }
             DataType::LargeList(_) => {
                 let l = array.as_list::<i64>();
-                Ok(Self {
-                    ranges: list_ranges(l),
-                    values: l.values().clone(),
-                    is_list: true,
-                })
+                Ok(list_column(l.values().clone(), list_ranges(l)))
             }
             DataType::FixedSizeList(..) => {
                 let l = cast(
@@ -63,35 +70,47 @@ impl FeatureColumn {
                     array.data_type()
                 )
             }
-            _ => {
-                // Logical nulls: a NullArray has no validity buffer but every
-                // slot is null (a feature that never has a value).
-                let nulls = array.logical_nulls();
-                let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
-                Ok(Self {
-                    ranges: (0..array.len())
-                        .map(|i| valid(i).then_some((i, i + 1)))
-                        .collect(),
-                    values: array.clone(),
-                    is_list: false,
-                })
-            }
+            // Logical nulls: a NullArray has no validity buffer but every
+            // slot is null (a feature that never has a value).
+            _ => Ok(Self {
+                len: array.len(),
+                nulls: array.logical_nulls(),
+                values: array.clone(),
+                is_list: false,
+                ranges: Vec::new(),
+            }),
         }
     }
 
     /// Number of examples.
     pub fn len(&self) -> usize {
-        self.ranges.len()
+        self.len
     }
 
     /// True when there are no examples.
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.len == 0
+    }
+
+    /// Examples with no value list (a null scalar or a null list).
+    pub fn num_null(&self) -> usize {
+        if self.is_list {
+            self.ranges.iter().filter(|r| r.is_none()).count()
+        } else {
+            self.nulls.as_ref().map_or(0, |n| n.null_count())
+        }
     }
 
     /// Value range of example `i`, `None` when missing.
     pub fn range(&self, i: usize) -> Option<(usize, usize)> {
-        self.ranges[i]
+        if self.is_list {
+            self.ranges[i]
+        } else {
+            self.nulls
+                .as_ref()
+                .is_none_or(|n| n.is_valid(i))
+                .then_some((i, i + 1))
+        }
     }
 
     /// The values as f64 (ints, floats, decimals, bools); nulls inside lists

@@ -48,30 +48,22 @@ fn capacity(k: u16, levels: usize, h: usize) -> usize {
     (((num + den / 2) / den) as usize).max(MIN_CAPACITY)
 }
 
-/// Merges two ascending vectors.
-fn merge_sorted(a: Vec<f64>, b: impl IntoIterator<Item = f64>) -> Vec<f64> {
-    let b: Vec<f64> = b.into_iter().collect();
-    if a.is_empty() {
-        return b;
-    }
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        if a[i].total_cmp(&b[j]).is_le() {
+/// Merges two ascending sequences into `out` (cleared first).
+fn merge_sorted_into(out: &mut Vec<f64>, a: &[f64], b: impl Iterator<Item = f64>) {
+    out.clear();
+    let mut i = 0;
+    for y in b {
+        while i < a.len() && a[i].total_cmp(&y).is_le() {
             out.push(a[i]);
             i += 1;
-        } else {
-            out.push(b[j]);
-            j += 1;
         }
+        out.push(y);
     }
     out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
 }
 
 /// A KLL sketch of non-NaN f64 values.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct KllSketch {
     k: u16,
     n: u64,
@@ -84,6 +76,18 @@ pub struct KllSketch {
     retained: usize,
     /// Sum of the level capacities (derived from `k` and the level count).
     capacity: usize,
+    /// Each level's capacity (derived).
+    caps: Vec<usize>,
+    /// A reused buffer for compactions (not part of the sketch's value).
+    scratch: Vec<f64>,
+}
+
+impl PartialEq for KllSketch {
+    fn eq(&self, o: &Self) -> bool {
+        (self.k, self.n, self.rng, &self.levels) == (o.k, o.n, o.rng, &o.levels)
+            && self.min.to_bits() == o.min.to_bits()
+            && self.max.to_bits() == o.max.to_bits()
+    }
 }
 
 impl KllSketch {
@@ -99,13 +103,17 @@ impl KllSketch {
             levels: vec![Vec::new()],
             retained: 0,
             capacity: capacity(k, 1, 0),
+            caps: vec![capacity(k, 1, 0)],
+            scratch: Vec::new(),
         }
     }
 
     /// Recomputes the derived counters after the levels changed shape.
     fn recount(&mut self) {
+        let l = self.levels.len();
         self.retained = self.levels.iter().map(Vec::len).sum();
-        self.capacity = self.total_capacity();
+        self.caps = (0..l).map(|h| capacity(self.k, l, h)).collect();
+        self.capacity = self.caps.iter().sum();
     }
 
     /// The sketch's parameter.
@@ -126,11 +134,6 @@ impl KllSketch {
     /// The stated normalized rank error (99% confidence, single rank).
     pub fn rank_error(&self) -> f64 {
         2.296 / f64::from(self.k).powf(0.9723)
-    }
-
-    fn total_capacity(&self) -> usize {
-        let l = self.levels.len();
-        (0..l).map(|h| capacity(self.k, l, h)).sum()
     }
 
     fn coin(&mut self) -> usize {
@@ -160,8 +163,8 @@ impl KllSketch {
     /// Compacts the lowest full level until the sketch fits its capacity.
     fn compress(&mut self) {
         while self.retained > self.capacity {
-            let l = self.levels.len();
-            let Some(h) = (0..l).find(|&h| self.levels[h].len() >= capacity(self.k, l, h)) else {
+            let Some(h) = (0..self.levels.len()).find(|&h| self.levels[h].len() >= self.caps[h])
+            else {
                 return;
             };
             self.compact(h);
@@ -172,24 +175,27 @@ impl KllSketch {
     /// every other item (from a coin-chosen offset) promoted with double
     /// weight. Total weight is preserved exactly.
     fn compact(&mut self, h: usize) {
-        if h + 1 == self.levels.len() {
+        let grew = h + 1 == self.levels.len();
+        if grew {
             self.levels.push(Vec::new());
         }
         let mut items = std::mem::take(&mut self.levels[h]);
         if h == 0 {
-            items.sort_by(f64::total_cmp);
+            items.sort_unstable_by(f64::total_cmp);
         }
-        let kept = if items.len() % 2 == 1 {
-            vec![items.remove(0)]
-        } else {
-            Vec::new()
-        };
+        let odd = items.len() % 2;
         let offset = self.coin();
-        let promoted = items.into_iter().skip(offset).step_by(2);
-        let above = std::mem::take(&mut self.levels[h + 1]);
-        self.levels[h + 1] = merge_sorted(above, promoted);
-        self.levels[h] = kept;
-        self.recount();
+        let promoted = items[odd + offset..].iter().copied().step_by(2);
+        let moved = items.len() - odd;
+        let mut merged = std::mem::take(&mut self.scratch);
+        merge_sorted_into(&mut merged, &self.levels[h + 1], promoted);
+        self.scratch = std::mem::replace(&mut self.levels[h + 1], merged);
+        items.truncate(odd);
+        self.levels[h] = items;
+        self.retained -= moved / 2;
+        if grew {
+            self.recount();
+        }
     }
 
     /// Adds `other`'s values. Merging the same sketches in the same order
@@ -210,8 +216,9 @@ impl KllSketch {
         }
         self.levels[0].extend_from_slice(&other.levels[0]);
         for (h, level) in other.levels.iter().enumerate().skip(1) {
-            let mine = std::mem::take(&mut self.levels[h]);
-            self.levels[h] = merge_sorted(mine, level.iter().copied());
+            let mut merged = std::mem::take(&mut self.scratch);
+            merge_sorted_into(&mut merged, &self.levels[h], level.iter().copied());
+            self.scratch = std::mem::replace(&mut self.levels[h], merged);
         }
         self.recount();
         self.compress();
@@ -345,6 +352,8 @@ impl KllSketch {
             levels,
             retained: 0,
             capacity: 0,
+            caps: Vec::new(),
+            scratch: Vec::new(),
         };
         sketch.recount();
         Ok(sketch)
