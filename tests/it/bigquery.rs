@@ -21,15 +21,17 @@ use crate::util::write;
 
 type Row = BTreeMap<String, Values>;
 
-/// Every example of both splits, keyed by the int feature `key`.
-fn rows_by(out: &Path, key: &str) -> BTreeMap<i64, Row> {
+/// Runs `examplegen` (whose output is `out`) and returns every example of
+/// both splits, keyed by the int feature `id`.
+fn generate(examplegen: ExampleGenBuilder, out: &Path) -> BTreeMap<i64, Row> {
+    examplegen.execute().unwrap();
     let mut v = read_records(&out.join("Split-train"));
     v.extend(read_records(&out.join("Split-eval")));
     v.iter()
         .map(|r| decode(r))
-        .map(|r| match &r[key] {
+        .map(|r| match &r["id"] {
             Values::Int(k) => (k[0], r),
-            other => panic!("{key} is {other:?}"),
+            other => panic!("id is {other:?}"),
         })
         .collect()
 }
@@ -145,10 +147,7 @@ fn bigquery_avro_export_with_every_logical_type() {
     let glob = d.path().join("export/rides-*.avro");
 
     let out = d.path().join("out");
-    ExampleGenBuilder::new(glob.to_string_lossy(), &out)
-        .execute()
-        .unwrap();
-    let rows = rows_by(&out, "id");
+    let rows = generate(ExampleGenBuilder::new(glob.to_string_lossy(), &out), &out);
     assert_eq!(
         rows.keys().copied().collect::<Vec<_>>(),
         (0..12).collect::<Vec<_>>()
@@ -178,11 +177,10 @@ fn bigquery_avro_export_with_every_logical_type() {
 
     // --decimals string keeps every digit.
     let exact = d.path().join("exact");
-    ExampleGenBuilder::new(glob.to_string_lossy(), &exact)
-        .with_decimals(DecimalMode::String)
-        .execute()
-        .unwrap();
-    let rows = rows_by(&exact, "id");
+    let rows = generate(
+        ExampleGenBuilder::new(glob.to_string_lossy(), &exact).with_decimals(DecimalMode::String),
+        &exact,
+    );
     assert_eq!(rows[&0]["price"], text("-1234567.891234567"));
     assert_eq!(
         rows[&0]["big"],
@@ -267,10 +265,7 @@ fn bigquery_parquet_export_with_flba_decimals() {
 
     let input = d.path().join("export");
     let out = d.path().join("out");
-    ExampleGenBuilder::new(input.to_string_lossy(), &out)
-        .execute()
-        .unwrap();
-    let rows = rows_by(&out, "id");
+    let rows = generate(ExampleGenBuilder::new(input.to_string_lossy(), &out), &out);
     let one = &rows[&0];
     assert_eq!(one["price"], float(-1_234_567.891_234_567));
     assert_eq!(one["big"], float(987_654_321_098_765_432.101_234_567_89));
@@ -285,11 +280,10 @@ fn bigquery_parquet_export_with_flba_decimals() {
     }
 
     let exact = d.path().join("exact");
-    ExampleGenBuilder::new(input.to_string_lossy(), &exact)
-        .with_decimals(DecimalMode::String)
-        .execute()
-        .unwrap();
-    let rows = rows_by(&exact, "id");
+    let rows = generate(
+        ExampleGenBuilder::new(input.to_string_lossy(), &exact).with_decimals(DecimalMode::String),
+        &exact,
+    );
     assert_eq!(rows[&0]["price"], text("-1234567.891234567"));
     assert_eq!(
         rows[&0]["big"],
@@ -340,11 +334,10 @@ fn bigquery_json_export_int64_strings_follow_the_table_schema() {
     assert_eq!(id.kind, "BYTES");
 
     let out = d.path().join("out");
-    ExampleGenBuilder::new(input.to_string_lossy(), &out)
-        .with_schema(Some(schema))
-        .execute()
-        .unwrap();
-    let rows = rows_by(&out, "id");
+    let rows = generate(
+        ExampleGenBuilder::new(input.to_string_lossy(), &out).with_schema(Some(schema)),
+        &out,
+    );
     assert_eq!(
         rows.keys().copied().collect::<Vec<_>>(),
         vec![-4, 7, 9_007_199_254_740_993]
@@ -396,11 +389,11 @@ fn bigquery_csv_export_reads_with_the_table_schema() {
             {"name":"price","type":"NUMERIC"},{"name":"name","type":"STRING"}]}"#,
     );
     let out = d.path().join("out");
-    ExampleGenBuilder::new(d.path().join("export").to_string_lossy(), &out)
-        .with_schema(Some(schema))
-        .execute()
-        .unwrap();
-    let rows = rows_by(&out, "id");
+    let rows = generate(
+        ExampleGenBuilder::new(d.path().join("export").to_string_lossy(), &out)
+            .with_schema(Some(schema)),
+        &out,
+    );
     assert_eq!(rows[&1]["ts"], text("2024-01-01 00:00:00 UTC"));
     assert_eq!(rows[&1]["price"], float(12.5));
     assert_eq!(rows[&1]["name"], text("a"));
@@ -419,10 +412,10 @@ fn bigquery_float_column_from_int_json_values_is_float() {
         r#"[{"name":"id","type":"INTEGER"},{"name":"v","type":"FLOAT"}]"#,
     );
     let out = d.path().join("out");
-    ExampleGenBuilder::new(d.path().join("t.json").to_string_lossy(), &out)
-        .with_schema(Some(schema))
-        .execute()
-        .unwrap();
-    let rows = rows_by(&out, "id");
+    let rows = generate(
+        ExampleGenBuilder::new(d.path().join("t.json").to_string_lossy(), &out)
+            .with_schema(Some(schema)),
+        &out,
+    );
     assert_eq!(rows[&1]["v"], Values::Float(vec![2.0]));
 }

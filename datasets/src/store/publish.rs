@@ -89,6 +89,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .expect("a local read task panicked")
 }
 
+/// A whole local file, read off the I/O runtime's workers.
+async fn read_local(path: &Path) -> Result<Vec<u8>> {
+    let p = path.to_path_buf();
+    blocking(move || std::fs::read(p))
+        .await
+        .map_err(|e| DatasetError::io(path, e))
+}
+
 /// Fills `buf` from `f` as far as the file allows; the count read.
 fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
@@ -107,12 +115,8 @@ async fn upload(store: &dyn ObjectStore, file: &Path, key: &ObjectPath, url: &st
         .map_err(|e| DatasetError::io(file, e))?
         .len();
     if size as usize <= PART {
-        let p = file.to_path_buf();
-        let body = blocking(move || std::fs::read(p))
-            .await
-            .map_err(|e| DatasetError::io(file, e))?;
         store
-            .put(key, PutPayload::from(body))
+            .put(key, PutPayload::from(read_local(file).await?))
             .await
             .map_err(|e| store_error(url, e))?;
         return Ok(());
@@ -344,10 +348,7 @@ async fn commit(
             .map_err(|e| store_error(&to.url(), e))?;
     }
     let path = local.join(MANIFEST_NAME);
-    let p = path.clone();
-    let body = blocking(move || std::fs::read(p))
-        .await
-        .map_err(|e| DatasetError::io(&path, e))?;
+    let body = read_local(&path).await?;
     store
         .put_opts(
             &manifest.key,

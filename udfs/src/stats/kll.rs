@@ -93,19 +93,37 @@ impl PartialEq for KllSketch {
 impl KllSketch {
     /// An empty sketch with parameter `k` (at least 8).
     pub fn new(k: u16) -> Self {
-        let k = k.max(MIN_CAPACITY as u16);
-        Self {
+        Self::with_levels(
+            k.max(MIN_CAPACITY as u16),
+            0,
+            (f64::INFINITY, f64::NEG_INFINITY),
+            SEED,
+            vec![Vec::new()],
+        )
+    }
+
+    /// A sketch of the given parts, its derived counters computed.
+    fn with_levels(
+        k: u16,
+        n: u64,
+        (min, max): (f64, f64),
+        rng: u64,
+        levels: Vec<Vec<f64>>,
+    ) -> Self {
+        let mut sketch = Self {
             k,
-            n: 0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-            rng: SEED,
-            levels: vec![Vec::new()],
+            n,
+            min,
+            max,
+            rng,
+            levels,
             retained: 0,
-            capacity: capacity(k, 1, 0),
-            caps: vec![capacity(k, 1, 0)],
+            capacity: 0,
+            caps: Vec::new(),
             scratch: Vec::new(),
-        }
+        };
+        sketch.recount();
+        sketch
     }
 
     /// Recomputes the derived counters after the levels changed shape.
@@ -343,20 +361,7 @@ impl KllSketch {
         if at != bytes.len() || weight != u128::from(n) || k < MIN_CAPACITY as u16 {
             return Err(corrupt("inconsistent sizes"));
         }
-        let mut sketch = Self {
-            k,
-            n,
-            min,
-            max,
-            rng,
-            levels,
-            retained: 0,
-            capacity: 0,
-            caps: Vec::new(),
-            scratch: Vec::new(),
-        };
-        sketch.recount();
-        Ok(sketch)
+        Ok(Self::with_levels(k, n, (min, max), rng, levels))
     }
 }
 

@@ -134,12 +134,31 @@ pub struct NumericStatsAccumulator {
     pending: Vec<PartialState>,
 }
 
-/// One partial aggregate state of `numeric_stats`.
-#[derive(Debug, Clone, PartialEq, PartialOrd)]
+/// One partial aggregate state of `numeric_stats`: the sketch parsed once,
+/// its bytes kept as the sort key.
+#[derive(Debug, Clone)]
 struct PartialState {
-    sketch: Vec<u8>,
+    bytes: Vec<u8>,
+    sketch: KllSketch,
     counts: [u64; 6],
     floats: [f64; 6],
+}
+
+impl PartialState {
+    /// A total order (floats by `total_cmp`, so NaN moments sort too).
+    fn canonical_cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.bytes
+            .cmp(&o.bytes)
+            .then(self.counts.cmp(&o.counts))
+            .then_with(|| {
+                self.floats
+                    .iter()
+                    .zip(&o.floats)
+                    .map(|(a, b)| a.total_cmp(b))
+                    .find(|c| c.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+    }
 }
 
 const NUM_VALUES: usize = 0;
@@ -167,7 +186,8 @@ impl NumericStatsAccumulator {
 
     fn partial(&self) -> PartialState {
         PartialState {
-            sketch: self.sketch.to_bytes(),
+            bytes: self.sketch.to_bytes(),
+            sketch: self.sketch.clone(),
             counts: self.counts,
             floats: [
                 self.mean,
@@ -180,7 +200,7 @@ impl NumericStatsAccumulator {
         }
     }
 
-    fn merge_partial(&mut self, p: &PartialState) -> Result<()> {
+    fn merge_partial(&mut self, p: &PartialState) {
         for c in [NUM_VALUES, NUM_NAN, NUM_POS_INF, NUM_NEG_INF, NUM_ZEROS] {
             self.counts[c] += p.counts[c];
         }
@@ -189,26 +209,24 @@ impl NumericStatsAccumulator {
         self.max = self.max.max(p.floats[3]);
         self.finite_min = self.finite_min.min(p.floats[4]);
         self.finite_max = self.finite_max.max(p.floats[5]);
-        self.sketch.merge(&KllSketch::from_bytes(&p.sketch)?);
-        Ok(())
+        self.sketch.merge(&p.sketch);
     }
 
     /// Applies the pending partial states (and this accumulator's own) in
     /// sorted order, so the result does not depend on arrival order.
-    fn settle(&mut self) -> Result<()> {
+    fn settle(&mut self) {
         if self.pending.is_empty() {
-            return Ok(());
+            return;
         }
         let mut parts = std::mem::take(&mut self.pending);
         if self.counts[NUM_VALUES] > 0 {
             parts.push(self.partial());
         }
-        parts.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        parts.sort_by(PartialState::canonical_cmp);
         *self = Self::new(self.sketch.k());
         for p in &parts {
-            self.merge_partial(p)?;
+            self.merge_partial(p);
         }
-        Ok(())
     }
 
     /// Chan et al.'s merge of (n, mean, M2) moments.
@@ -311,7 +329,7 @@ impl Accumulator for NumericStatsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.settle()?;
+        self.settle();
         Ok(ScalarValue::Struct(Arc::new(StructArray::new(
             RESULT_FIELDS.clone(),
             self.state_arrays(true),
@@ -325,12 +343,16 @@ impl Accumulator for NumericStatsAccumulator {
             + self
                 .pending
                 .iter()
-                .map(|p| std::mem::size_of::<PartialState>() + p.sketch.len())
+                .map(|p| {
+                    std::mem::size_of::<PartialState>()
+                        + p.bytes.len()
+                        + p.sketch.num_retained() * 8
+                })
                 .sum::<usize>()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.settle()?;
+        self.settle();
         self.state_arrays(false)
             .iter()
             .map(|a| ScalarValue::try_from_array(a, 0))
@@ -350,14 +372,13 @@ impl Accumulator for NumericStatsAccumulator {
             for (i, v) in floats.iter_mut().enumerate() {
                 *v = f(6 + i).value(r);
             }
-            let p = PartialState {
-                sketch: sketches.value(r).to_vec(),
+            let bytes = sketches.value(r).to_vec();
+            self.pending.push(PartialState {
+                sketch: KllSketch::from_bytes(&bytes)?,
+                bytes,
                 counts,
                 floats,
-            };
-            // Reject a corrupt sketch now, naming the aggregate state.
-            KllSketch::from_bytes(&p.sketch)?;
-            self.pending.push(p);
+            });
         }
         Ok(())
     }
