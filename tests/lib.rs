@@ -8,6 +8,8 @@ use prost::Message;
 use weir_datasets::proto::{Example, FeatureKind};
 use weir_datasets::tfrecord::TfRecordReader;
 
+pub mod cluster;
+
 /// `../shared/tfx-testdata` beside the checkout (or `$WEIR_TFX_TESTDATA`).
 /// Panics with a clear message when it is missing: conformance tests must
 /// not pass by skipping.

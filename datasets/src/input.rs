@@ -76,7 +76,7 @@ impl FromStr for Format {
 }
 
 /// One input file and its size.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InputFile {
     /// Path of the file.
     pub path: PathBuf,

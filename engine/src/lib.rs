@@ -1,10 +1,13 @@
 //! weir's engine: the components of an ML data pipeline (ExampleGen first)
 //! built on `weir-datasets`, each an operation with a `*Builder`.
 
+pub mod cluster;
 pub mod error;
 pub mod examplegen;
 pub mod progress;
+pub mod scan;
 pub mod stats;
+pub mod store_args;
 pub mod transform;
 
 pub use error::{EngineError, Result};

@@ -27,7 +27,7 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     #[command(flatten)]
-    store: store_cmd::StoreArgs,
+    store: weir_engine::store_args::StoreArgs,
 }
 
 #[derive(Subcommand)]
@@ -162,6 +162,26 @@ struct StatsArgs {
     /// Do not print the per-feature table.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    cluster: ClusterArg,
+}
+
+/// Where plans run.
+#[derive(Args, Debug, Clone)]
+struct ClusterArg {
+    /// Run on the Ballista cluster whose weir-scheduler is at df://HOST:PORT
+    /// (see docs/cluster.md); the output is the same bytes as in-process.
+    /// Input and output paths must be reachable from every executor.
+    #[arg(long, env = "WEIR_CLUSTER", value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
+}
+
+impl ClusterArg {
+    fn execution(&self) -> Result<weir_engine::cluster::Execution> {
+        Ok(weir_engine::cluster::Execution::from_flag(
+            self.cluster.as_deref(),
+        )?)
+    }
 }
 
 #[derive(Args)]
@@ -291,6 +311,7 @@ fn stats(a: StatsArgs) -> Result<()> {
                 .with_splits_from_input(a.splits_from_input)
                 .with_approx(a.approx)
                 .with_decimals(a.decimals)
+                .with_execution(a.cluster.execution()?)
                 .execute(),
         )
         .with_context(|| {

@@ -16,7 +16,7 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use serde::Serialize;
 use weir_datasets::example::ExampleEncoder;
-use weir_datasets::formats::{ReadOptions, Source};
+use weir_datasets::formats::{ReadOptions, SourceSpec};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
 use weir_datasets::sink::{
     shard_name, ParquetShardWriter, StagedDir, TfRecordShardWriter, WrittenFile,
@@ -27,7 +27,7 @@ use weir_sql::artifact::TransformJson;
 use weir_sql::{analyze, register_analyzers, FrozenTransform, TransformArtifact, TransformError};
 
 use crate::error::{EngineError, Result};
-use crate::stats::SourcePartition;
+use crate::scan::SourceTable;
 use crate::OutputFormat;
 
 /// The folder of the artifact inside a transform output.
@@ -76,7 +76,7 @@ pub struct TransformSummary {
 
 /// Opens data folders, files or globs as one source whose single-valued
 /// tf.Example features are scalar columns.
-fn open_sources(inputs: &[String], format: Option<Format>) -> Result<Source> {
+fn open_sources(inputs: &[String], format: Option<Format>) -> Result<SourceTable> {
     let mut files = Vec::new();
     for i in inputs {
         files.extend(resolve_input(i)?);
@@ -86,7 +86,7 @@ fn open_sources(inputs: &[String], format: Option<Format>) -> Result<Source> {
         tfrecord_scalars: true,
         ..Default::default()
     };
-    Ok(Source::open(files, format, &options)?)
+    Ok(SourceTable::open(SourceSpec::new(files, format, options))?)
 }
 
 /// The schema a transform query sees for a raw schema: tf.Example bytes
@@ -116,11 +116,11 @@ fn presented_schema(raw: &SchemaRef) -> SchemaRef {
 /// A session with weir's functions where `input` is `source` as the
 /// columns of `schema` (absent columns NULL, others cast), so every split
 /// presents the analyzed schema.
-async fn session(source: Source, schema: &SchemaRef, partitions: usize) -> Result<SessionContext> {
-    let ctx = SessionContext::new();
+async fn session(source: SourceTable, schema: &SchemaRef) -> Result<SessionContext> {
+    let ctx = crate::cluster::session::local_context();
     register_analyzers(&ctx);
-    let raw = source.schema();
-    ctx.register_table("raw", Arc::new(SourcePartition::table(source, partitions)?))?;
+    let raw = source.source().schema();
+    ctx.register_table("raw", Arc::new(source))?;
     let mut columns = Vec::with_capacity(schema.fields().len());
     for f in schema.fields() {
         let name = f.name().replace('"', "\"\"");
@@ -170,15 +170,14 @@ fn sql_type(t: &DataType) -> Result<String> {
 /// partition; returns the split's rows and files.
 async fn write_split(
     frozen: &FrozenTransform,
-    source: Source,
+    source: SourceTable,
     schema: &SchemaRef,
     root: &Path,
     relative_dir: &str,
     format: OutputFormat,
     split: &str,
 ) -> Result<TransformedSplit> {
-    let partitions = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let ctx = session(source, schema, partitions).await?;
+    let ctx = session(source, schema).await?;
     let df = frozen.apply(&ctx).await?;
     let out_schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let streams = df.execute_stream_partitioned().await?;
@@ -322,9 +321,8 @@ impl TransformBuilder {
         }
         let started = Instant::now();
         let source = open_sources(&analyze_dirs, self.format)?;
-        let schema = presented_schema(&source.schema());
-        let partitions = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let ctx = session(source, &schema, partitions).await?;
+        let schema = presented_schema(&source.source().schema());
+        let ctx = session(source, &schema).await?;
         let frozen = analyze(&ctx, &self.sql).await?;
         let artifact = TransformArtifact::build(frozen.clone(), schema.clone()).await?;
         let analyze_seconds = started.elapsed().as_secs_f64();

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod bigquery;
+mod cluster;
 mod conformance;
 mod formats;
 mod memory_store;

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Float32Type, Int64Type};
 use datafusion::prelude::SessionContext;
-use weir_datasets::formats::{ReadOptions, Source};
+use weir_datasets::formats::{ReadOptions, SourceSpec};
 use weir_datasets::input::resolve_input;
 use weir_datasets::Format;
-use weir_engine::stats::SourcePartition;
+use weir_engine::scan::SourceTable;
 use weir_sql::{analyze, register_analyzers};
 use weir_tests::{decode, read_records, runtime, testdata, Values};
 
@@ -30,9 +30,13 @@ async fn context(split: &str) -> SessionContext {
     register_analyzers(&ctx);
     let dir = testdata().join("csv_example_gen").join(split);
     let files = resolve_input(&dir.to_string_lossy()).unwrap();
-    let source = Source::open(files, Format::Tfrecord, &ReadOptions::default()).unwrap();
-    let schema = source.schema();
-    let table = SourcePartition::table(source, 2).unwrap();
+    let table = SourceTable::open(SourceSpec::new(
+        files,
+        Format::Tfrecord,
+        ReadOptions::default(),
+    ))
+    .unwrap();
+    let schema = table.source().schema();
     ctx.register_table("raw", Arc::new(table)).unwrap();
     // tf.Example features decode as lists; every taxi feature has at most
     // one value, so the transform sees its first value (NULL when missing).

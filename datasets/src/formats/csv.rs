@@ -181,6 +181,19 @@ pub struct CsvSource {
 }
 
 impl CsvSource {
+    /// The same source over a subset of its files (schema unchanged).
+    pub(crate) fn with_files(&self, files: Vec<InputFile>) -> Self {
+        Self {
+            files,
+            ..self.clone()
+        }
+    }
+
+    /// The input files.
+    pub(crate) fn files(&self) -> &[InputFile] {
+        &self.files
+    }
+
     /// Opens the files, checks their headers and infers column types (one
     /// full pass, skipped when the user schema declares every column).
     pub fn open(files: Vec<InputFile>, options: CsvOptions) -> Result<Self> {

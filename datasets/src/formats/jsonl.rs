@@ -97,6 +97,19 @@ pub struct JsonlSource {
 }
 
 impl JsonlSource {
+    /// The same source over a subset of its files (schema unchanged).
+    pub(crate) fn with_files(&self, files: Vec<InputFile>) -> Self {
+        Self {
+            files,
+            ..self.clone()
+        }
+    }
+
+    /// The input files.
+    pub(crate) fn files(&self) -> &[InputFile] {
+        &self.files
+    }
+
     /// Infers the schema over every line of every file. Types `declared`
     /// by a schema win over inferred ones: an INT or FLOAT feature may be
     /// written as JSON strings (BigQuery exports INT64 as `"123"`), a BYTES

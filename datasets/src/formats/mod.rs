@@ -6,6 +6,7 @@ pub mod csv;
 pub mod jsonl;
 pub mod parquet;
 mod pynum;
+mod spec;
 pub mod tfrecord;
 
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ pub use self::avro::AvroSource;
 pub use self::csv::{CsvOptions, CsvSource};
 pub use self::jsonl::JsonlSource;
 pub use self::parquet::ParquetSource;
+pub use self::spec::SourceSpec;
 pub use self::tfrecord::TfRecordSource;
 
 /// Keeps the first file's schema in `first` and errors, naming `path`, when
@@ -46,8 +48,9 @@ pub(crate) fn require_same_schema(
     Ok(())
 }
 
-/// Options for opening any input.
-#[derive(Debug, Clone)]
+/// Options for opening any input (serializable, so a cluster task can
+/// reopen the same input).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReadOptions {
     /// Rows per record batch.
     pub batch_size: usize,
@@ -240,17 +243,43 @@ impl Source {
     }
 
     /// Splits the input into at most `n` sources that together read every
-    /// row once, for parallel reads (Parquet by files or row groups; other
-    /// formats stay one source).
+    /// row once, for parallel reads: Parquet by files or row groups, the
+    /// other formats by files (file `i` to part `i mod n`). The split
+    /// depends on the input and `n` only.
     pub fn split(&self, n: usize) -> Vec<Source> {
-        match &self.kind {
-            SourceKind::Parquet(p) => p
-                .split(n)
+        let by_files = |files: &[InputFile]| -> Vec<Vec<InputFile>> {
+            let n = n.clamp(1, files.len().max(1));
+            (0..n)
+                .map(|p| files.iter().skip(p).step_by(n).cloned().collect())
+                .collect()
+        };
+        let kinds: Vec<SourceKind> = match &self.kind {
+            SourceKind::Parquet(p) => p.split(n).into_iter().map(SourceKind::Parquet).collect(),
+            SourceKind::Csv(s) => by_files(s.files())
                 .into_iter()
-                .map(|p| Source::of_kind(SourceKind::Parquet(p), self.decimals))
+                .map(|f| SourceKind::Csv(s.with_files(f)))
                 .collect(),
-            _ => vec![self.clone()],
-        }
+            SourceKind::Avro(s) => by_files(s.files())
+                .into_iter()
+                .map(|f| SourceKind::Avro(s.with_files(f)))
+                .collect(),
+            SourceKind::Jsonl(s) => by_files(s.files())
+                .into_iter()
+                .map(|f| SourceKind::Jsonl(s.with_files(f)))
+                .collect(),
+            SourceKind::Tfrecord(s) => by_files(s.files())
+                .into_iter()
+                .map(|f| SourceKind::Tfrecord(s.with_files(f)))
+                .collect(),
+        };
+        kinds
+            .into_iter()
+            .map(|kind| Source {
+                kind,
+                decimals: self.decimals,
+                schema: self.schema.clone(),
+            })
+            .collect()
     }
 
     /// True when batches carry the serialized examples as read.

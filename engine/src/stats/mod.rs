@@ -5,7 +5,6 @@
 
 mod fused;
 mod report;
-mod source_table;
 mod to_proto;
 
 use std::path::{Path, PathBuf};
@@ -15,13 +14,14 @@ use std::time::Instant;
 use datafusion::arrow::array::{AsArray, StructArray};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::HashMap;
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::{col, lit, AggregateUDF, Expr};
 use datafusion::prelude::SessionContext;
 use prost::Message;
 use weir_datasets::example::FeatureType;
-use weir_datasets::formats::{DecimalMode, ReadOptions, Source};
+use weir_datasets::formats::{DecimalMode, ReadOptions, SourceSpec};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
 use weir_datasets::proto::statistics::{
     DatasetFeatureStatistics, DatasetFeatureStatisticsList, FeatureNameStatistics,
@@ -31,12 +31,13 @@ use weir_datasets::{DatasetError, Format};
 
 pub use fused::SplitStatsCollector;
 pub use report::{print_table, write_parquet};
-pub use source_table::SourcePartition;
 pub use to_proto::{
     feature_stats, quantile_boundaries, HISTOGRAM_BUCKETS, RANK_BUCKETS, TOP_VALUES,
 };
 
+use crate::cluster::Execution;
 use crate::error::{EngineError, Result};
+use crate::scan::SourceTable;
 
 /// Name of the dataset when the input has no splits.
 pub const WHOLE_INPUT_SPLIT: &str = "all";
@@ -71,6 +72,7 @@ pub struct StatsBuilder {
     batch_size: usize,
     approx: bool,
     decimals: DecimalMode,
+    execution: Execution,
 }
 
 impl StatsBuilder {
@@ -84,7 +86,15 @@ impl StatsBuilder {
             batch_size: 8192,
             approx: false,
             decimals: DecimalMode::Float,
+            execution: Execution::InProcess,
         }
+    }
+
+    /// Run in-process (default) or on a Ballista cluster; the output is the
+    /// same bytes either way.
+    pub fn with_execution(mut self, execution: Execution) -> Self {
+        self.execution = execution;
+        self
     }
 
     /// How decimal columns are read (see [`DecimalMode`]).
@@ -132,6 +142,7 @@ impl StatsBuilder {
     pub async fn execute(self) -> Result<StatsSummary> {
         let started = Instant::now();
         let mut splits = Vec::new();
+        let ctx = self.execution.context().await?;
         for (name, input) in self.splits()? {
             let files = resolve_input(&input)?;
             let format = detect_format(&files, self.format)?;
@@ -140,8 +151,9 @@ impl StatsBuilder {
                 decimals: self.decimals,
                 ..Default::default()
             };
-            let source = Source::open(files, format, &options)?;
-            let stats = dataset_statistics(&name, source, self.approx).await?;
+            let table = SourceTable::open(SourceSpec::new(files, format, options))?;
+            let stats =
+                dataset_statistics(&self.execution, &ctx, &name, table, self.approx).await?;
             splits.push(SplitStatistics { split: name, stats });
         }
         let staged = StagedDir::create(&self.output)?;
@@ -264,17 +276,16 @@ fn column_exprs(
     exprs
 }
 
-/// Statistics of one dataset in one aggregate pass.
+/// Statistics of one dataset in one aggregate pass, run by `ctx` (in
+/// process, or on a cluster) and collected by `execution`.
 pub async fn dataset_statistics(
+    execution: &Execution,
+    ctx: &SessionContext,
     name: &str,
-    source: Source,
+    table: SourceTable,
     approx: bool,
 ) -> Result<DatasetFeatureStatistics> {
-    let schema = source.schema();
-    let ctx = SessionContext::new();
-    weir_udfs::register_all(&ctx);
-    let partitions = ctx.state().config().target_partitions();
-    let table = SourcePartition::table(source, partitions).map_err(EngineError::from)?;
+    let schema = table.source().schema();
     let df = ctx.read_table(Arc::new(table)).map_err(EngineError::from)?;
     let kinds = feature_kinds(&schema)?;
     let udafs: HashMap<String, Arc<AggregateUDF>> = weir_udfs::all_udafs()
@@ -285,12 +296,16 @@ pub async fn dataset_statistics(
     for (fname, kind) in &kinds {
         exprs.extend(column_exprs(&udafs, fname, *kind, approx));
     }
-    let batches = df
-        .aggregate(vec![], exprs)
-        .map_err(EngineError::from)?
-        .collect()
-        .await
-        .map_err(EngineError::from)?;
+    let one_row = |b: &[RecordBatch]| match b.iter().map(|b| b.num_rows()).sum::<usize>() {
+        1 => Ok(()),
+        n => Err(format!("an aggregate without groups returned {n} rows")),
+    };
+    let batches = execution
+        .collect(
+            df.aggregate(vec![], exprs).map_err(EngineError::from)?,
+            one_row,
+        )
+        .await?;
     let batch = batches
         .iter()
         .find(|b| b.num_rows() > 0)

@@ -1,0 +1,244 @@
+//! weir's extension codecs for Ballista: [`WeirLogicalCodec`] and
+//! [`WeirPhysicalCodec`] wrap Ballista's own codecs and delegate everything
+//! that is not weir's. weir's nodes travel in a small envelope:
+//!
+//! ```text
+//! [tag: u8] [payload]      tag 0 = Ballista's encoding, tag 1.. = weir's nodes
+//! ```
+//!
+//! so decoding never guesses from bytes. weir's functions (UDFs and UDAFs)
+//! travel by name and are resolved against weir's one function list, so a
+//! process only needs weir's functions registered to run any weir plan.
+
+use std::sync::Arc;
+
+use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::common::TableReference;
+use datafusion::datasource::TableProvider;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use prost::Message;
+use weir_datasets::formats::SourceSpec;
+
+use crate::scan::{as_source_scan, source_scan, SourceTable};
+
+/// Ballista's own encoding follows.
+const TAG_BALLISTA: u8 = 0;
+/// A [`SourceTable`] / a weir source scan (`crate::scan::source_scan`).
+const TAG_SOURCE: u8 = 1;
+
+fn decode_error(what: &str, e: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Internal(format!("weir codec: cannot decode {what}: {e}"))
+}
+
+/// `[len: u32 LE][bytes]`.
+fn put_chunk(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+fn take_chunk<'a>(buf: &mut &'a [u8], what: &str) -> Result<&'a [u8]> {
+    if buf.len() < 4 {
+        return Err(decode_error(what, "truncated length"));
+    }
+    let n = u32::from_le_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
+    if buf.len() < 4 + n {
+        return Err(decode_error(what, "truncated payload"));
+    }
+    let chunk = &buf[4..4 + n];
+    *buf = &buf[4 + n..];
+    Ok(chunk)
+}
+
+fn encode_schema(schema: &Schema) -> Result<Vec<u8>> {
+    let proto = datafusion_proto::protobuf::Schema::try_from(schema)?;
+    Ok(proto.encode_to_vec())
+}
+
+fn decode_schema(bytes: &[u8]) -> Result<Schema> {
+    let proto =
+        datafusion_proto::protobuf::Schema::decode(bytes).map_err(|e| decode_error("schema", e))?;
+    Schema::try_from(&proto).map_err(|e| decode_error("schema", e))
+}
+
+/// A weir function by name, if it is one of weir's.
+fn weir_udf(name: &str) -> Option<Arc<ScalarUDF>> {
+    weir_udfs::all_udfs().into_iter().find(|f| f.name() == name)
+}
+
+fn weir_udaf(name: &str) -> Option<Arc<AggregateUDF>> {
+    weir_udfs::all_udafs()
+        .into_iter()
+        .find(|f| f.name() == name)
+}
+
+/// Ballista's logical codec plus weir's table provider and functions.
+#[derive(Debug, Default)]
+pub struct WeirLogicalCodec {
+    inner: BallistaLogicalExtensionCodec,
+}
+
+impl LogicalExtensionCodec for WeirLogicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[LogicalPlan],
+        ctx: &TaskContext,
+    ) -> Result<Extension> {
+        match buf.split_first() {
+            Some((&TAG_BALLISTA, rest)) => self.inner.try_decode(rest, inputs, ctx),
+            _ => Err(decode_error("logical extension node", "unknown tag")),
+        }
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        buf.push(TAG_BALLISTA);
+        self.inner.try_encode(node, buf)
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        table_ref: &TableReference,
+        schema: SchemaRef,
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn TableProvider>> {
+        match buf.split_first() {
+            Some((&TAG_SOURCE, rest)) => {
+                let spec = SourceSpec::from_json(rest)
+                    .map_err(|e| decode_error(&format!("table {table_ref}"), e))?;
+                let table =
+                    SourceTable::open(spec).map_err(|e| DataFusionError::External(Box::new(e)))?;
+                if table.schema().fields() != schema.fields() {
+                    return Err(decode_error(
+                        &format!("table {table_ref}"),
+                        "the input's schema changed since the plan was made",
+                    ));
+                }
+                Ok(Arc::new(table))
+            }
+            Some((&TAG_BALLISTA, rest)) => self
+                .inner
+                .try_decode_table_provider(rest, table_ref, schema, ctx),
+            _ => Err(decode_error(&format!("table {table_ref}"), "unknown tag")),
+        }
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table_ref: &TableReference,
+        node: Arc<dyn TableProvider>,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        if let Some(table) = node.downcast_ref::<SourceTable>() {
+            buf.push(TAG_SOURCE);
+            buf.extend_from_slice(&table.spec().to_json());
+            return Ok(());
+        }
+        buf.push(TAG_BALLISTA);
+        self.inner.try_encode_table_provider(table_ref, node, buf)
+    }
+
+    fn try_decode_file_format(
+        &self,
+        buf: &[u8],
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn datafusion::datasource::file_format::FileFormatFactory>> {
+        self.inner.try_decode_file_format(buf, ctx)
+    }
+
+    fn try_encode_file_format(
+        &self,
+        buf: &mut Vec<u8>,
+        node: Arc<dyn datafusion::datasource::file_format::FileFormatFactory>,
+    ) -> Result<()> {
+        self.inner.try_encode_file_format(buf, node)
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        match weir_udf(name) {
+            Some(f) => Ok(f),
+            None => self.inner.try_decode_udf(name, buf),
+        }
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        match weir_udaf(name) {
+            Some(f) => Ok(f),
+            None => self.inner.try_decode_udaf(name, buf),
+        }
+    }
+}
+
+/// Ballista's physical codec plus weir's plan nodes and functions.
+#[derive(Debug, Default)]
+pub struct WeirPhysicalCodec {
+    inner: BallistaPhysicalExtensionCodec,
+}
+
+impl PhysicalExtensionCodec for WeirPhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match buf.split_first() {
+            Some((&TAG_BALLISTA, rest)) => {
+                self.inner.try_decode(rest, inputs, ctx, proto_converter)
+            }
+            Some((&TAG_SOURCE, mut rest)) => {
+                let what = "weir source scan";
+                let spec = SourceSpec::from_json(take_chunk(&mut rest, what)?)
+                    .map_err(|e| decode_error(what, e))?;
+                let schema = decode_schema(take_chunk(&mut rest, what)?)?;
+                let (total, units): (usize, Vec<usize>) =
+                    serde_json::from_slice(take_chunk(&mut rest, what)?)
+                        .map_err(|e| decode_error(what, e))?;
+                if let Some(u) = units.iter().find(|&&u| u >= total) {
+                    return Err(decode_error(what, format!("unit {u} of {total}")));
+                }
+                Ok(source_scan(Arc::new(spec), Arc::new(schema), total, units))
+            }
+            _ => Err(decode_error("physical plan node", "unknown tag")),
+        }
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        if let Some((spec, schema, total, units)) = as_source_scan(node.as_ref()) {
+            buf.push(TAG_SOURCE);
+            put_chunk(buf, &spec.to_json());
+            put_chunk(buf, &encode_schema(&schema)?);
+            let shape = serde_json::to_vec(&(total, units)).expect("plain values serialize");
+            put_chunk(buf, &shape);
+            return Ok(());
+        }
+        buf.push(TAG_BALLISTA);
+        self.inner.try_encode(node, buf, proto_converter)
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        match weir_udf(name) {
+            Some(f) => Ok(f),
+            None => self.inner.try_decode_udf(name, buf),
+        }
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        match weir_udaf(name) {
+            Some(f) => Ok(f),
+            None => self.inner.try_decode_udaf(name, buf),
+        }
+    }
+}

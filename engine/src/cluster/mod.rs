@@ -1,0 +1,106 @@
+//! Running weir's plans on an Apache DataFusion Ballista cluster.
+//!
+//! The same DataFusion plans run in-process (the default) or on a cluster
+//! (`--cluster df://HOST:PORT`): [`Execution`] picks the session, the
+//! [`codec`]s carry weir's plan nodes and functions to the scheduler and
+//! executors, and [`session`] builds every process's session the same way.
+
+pub mod codec;
+pub mod session;
+
+use std::time::Duration;
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::{DataFrame, SessionContext};
+
+use crate::error::{EngineError, Result};
+
+pub use codec::{WeirLogicalCodec, WeirPhysicalCodec};
+
+/// Where a plan runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Execution {
+    /// In this process (DataFusion).
+    #[default]
+    InProcess,
+    /// On the Ballista cluster whose scheduler is at this `df://host:port`.
+    Cluster(String),
+}
+
+/// How long a cluster job may run before the watchdog gives up on it and
+/// submits it again (Ballista can hang when an executor dies during a
+/// final stage: apache/datafusion-ballista#1986). Override with
+/// `WEIR_CLUSTER_JOB_TIMEOUT` (seconds).
+pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// Submissions of one job before its failure is final.
+pub const JOB_ATTEMPTS: u32 = 3;
+
+fn job_timeout() -> Duration {
+    std::env::var("WEIR_CLUSTER_JOB_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_JOB_TIMEOUT)
+}
+
+impl Execution {
+    /// In-process without a URL, else the cluster at `url`.
+    pub fn from_flag(url: Option<&str>) -> Result<Self> {
+        match url {
+            None => Ok(Execution::InProcess),
+            Some(u) if u.starts_with("df://") => Ok(Execution::Cluster(u.to_string())),
+            Some(u) => Err(EngineError::Invalid(format!(
+                "--cluster expects df://HOST:PORT (a weir-scheduler), got '{u}'"
+            ))),
+        }
+    }
+
+    /// A session that runs queries here or on the cluster.
+    pub async fn context(&self) -> Result<SessionContext> {
+        match self {
+            Execution::InProcess => Ok(session::local_context()),
+            Execution::Cluster(url) => session::connect(url).await.map_err(|e| {
+                EngineError::Invalid(format!("cannot reach the cluster at {url}: {e}"))
+            }),
+        }
+    }
+
+    /// Runs `df` and collects its result. On a cluster, a watchdog bounds
+    /// each submission by the job timeout and resubmits a job that failed
+    /// or hung, up to [`JOB_ATTEMPTS`] times, then fails with the last
+    /// error. A resubmitted job recomputes everything, so its result does
+    /// not depend on what the abandoned one did.
+    ///
+    /// `check` vets a result before it is accepted (one row per group, counts
+    /// that add up): Ballista has reported success with duplicated result
+    /// rows after an executor died. A result that fails it is an error in
+    /// process and a failed attempt on a cluster.
+    pub async fn collect(
+        &self,
+        df: DataFrame,
+        check: impl Fn(&[RecordBatch]) -> std::result::Result<(), String>,
+    ) -> Result<Vec<RecordBatch>> {
+        let Execution::Cluster(url) = self else {
+            let batches = df.collect().await?;
+            check(&batches).map_err(|m| EngineError::Internal(format!("bad result: {m}")))?;
+            return Ok(batches);
+        };
+        let timeout = job_timeout();
+        let mut last = String::new();
+        for attempt in 1..=JOB_ATTEMPTS {
+            match tokio::time::timeout(timeout, df.clone().collect()).await {
+                Ok(Ok(batches)) => match check(&batches) {
+                    Ok(()) => return Ok(batches),
+                    Err(m) => last = format!("bad result: {m}"),
+                },
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => last = format!("no result within {} s", timeout.as_secs()),
+            }
+            tracing::warn!("cluster job attempt {attempt}/{JOB_ATTEMPTS} on {url} failed: {last}");
+        }
+        Err(EngineError::Invalid(format!(
+            "the job failed on the cluster at {url} after {JOB_ATTEMPTS} attempts: {last}"
+        )))
+    }
+}

@@ -1,0 +1,322 @@
+//! weir's inputs as a DataFusion table: [`SourceTable`] plans a file scan
+//! (`DataSourceExec` over a [`WeirFileSource`]) whose partitions are a
+//! fixed split of the input ([`SCAN_PARTITIONS`]): one file group per
+//! partition holding one [`SourceUnit`]. Both serialize (see
+//! `cluster::codec`), so the same plan runs in-process or on a Ballista
+//! cluster; Ballista hands each task its file groups, and because the split
+//! depends on the input alone (not on the machine's cores or the cluster's
+//! shape) the partial aggregates, and so every sketch, are the same bytes
+//! in both modes.
+//!
+//! Reading runs on a blocking thread; a dataset error crosses into
+//! DataFusion as `DataFusionError::External` and is downcast back by the
+//! caller ([`crate::EngineError`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{
+    FileGroup, FileOpenFuture, FileOpener, FileScanConfig, FileScanConfigBuilder, FileSource,
+};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{LexOrdering, PhysicalExpr};
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::{DisplayFormatType, ExecutionPlan};
+use futures::StreamExt;
+use object_store::ObjectStore;
+use weir_datasets::formats::{Source, SourceSpec};
+use weir_datasets::DatasetError;
+
+/// Partitions an input is split into (where its format can be split:
+/// Parquet by files or row groups; other formats read as one partition).
+/// Fixed, so results do not depend on where the plan runs.
+pub const SCAN_PARTITIONS: usize = 16;
+
+/// Opened inputs by spec, so the tasks of one job on one executor open (and
+/// infer the schema of) an input once. Bounded: cleared when full.
+static OPENED: LazyLock<Mutex<HashMap<Vec<u8>, Source>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+const OPENED_MAX: usize = 32;
+
+fn open_cached(spec: &SourceSpec) -> Result<Source, DatasetError> {
+    let key = spec.to_json();
+    if let Some(s) = OPENED.lock().expect("opened sources").get(&key) {
+        return Ok(s.clone());
+    }
+    let source = spec.open()?;
+    let mut map = OPENED.lock().expect("opened sources");
+    if map.len() >= OPENED_MAX {
+        map.clear();
+    }
+    map.insert(key, source.clone());
+    Ok(source)
+}
+
+/// A weir input as a DataFusion table.
+#[derive(Clone)]
+pub struct SourceTable {
+    spec: Arc<SourceSpec>,
+    source: Source,
+}
+
+impl fmt::Debug for SourceTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceTable")
+            .field("format", &self.spec.format)
+            .field("files", &self.spec.files.len())
+            .finish()
+    }
+}
+
+impl SourceTable {
+    /// Opens the input `spec` describes.
+    pub fn open(spec: SourceSpec) -> Result<Self, DatasetError> {
+        let source = open_cached(&spec)?;
+        Ok(Self {
+            spec: Arc::new(spec),
+            source,
+        })
+    }
+
+    /// The input's description.
+    pub fn spec(&self) -> &SourceSpec {
+        &self.spec
+    }
+
+    /// The input as opened.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+}
+
+#[async_trait]
+impl TableProvider for SourceTable {
+    fn schema(&self) -> SchemaRef {
+        self.source.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let units = self.source.split(SCAN_PARTITIONS).len();
+        let scan = source_scan(self.spec.clone(), self.source.schema(), units, 0..units);
+        let Some(indices) = projection else {
+            return Ok(scan);
+        };
+        let schema = self.source.schema();
+        let exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = indices
+            .iter()
+            .map(|&i| {
+                let name = schema.field(i).name().clone();
+                (
+                    Arc::new(Column::new(&name, i)) as Arc<dyn PhysicalExpr>,
+                    name,
+                )
+            })
+            .collect();
+        Ok(Arc::new(ProjectionExec::try_new(exprs, scan)?))
+    }
+}
+
+/// The unit of the input's split that a scan's `PartitionedFile` stands
+/// for: unit `i` is the `i`-th source of `Source::split(SCAN_PARTITIONS)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceUnit(pub usize);
+
+/// A scan of `spec` (schema `schema`, split into `total` units) reading the
+/// given units, one file group each.
+pub fn source_scan(
+    spec: Arc<SourceSpec>,
+    schema: SchemaRef,
+    total: usize,
+    units: impl IntoIterator<Item = usize>,
+) -> Arc<dyn ExecutionPlan> {
+    let source = Arc::new(WeirFileSource {
+        spec,
+        table_schema: TableSchema::from(schema),
+        total,
+        metrics: ExecutionPlanMetricsSet::new(),
+    });
+    let groups: Vec<FileGroup> = units
+        .into_iter()
+        .map(|u| {
+            FileGroup::new(vec![
+                PartitionedFile::new(format!("weir-unit-{u}"), 0).with_extension(SourceUnit(u))
+            ])
+        })
+        .collect();
+    // Order preserved: no work stealing between partitions, so a partition
+    // always reads exactly its own units.
+    let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+        .with_file_groups(groups)
+        .with_preserve_order(true)
+        .build();
+    DataSourceExec::from_data_source(config)
+}
+
+/// A weir scan's parts, if `plan` is one: (spec, schema, total units,
+/// units read, one per partition).
+pub fn as_source_scan(
+    plan: &dyn ExecutionPlan,
+) -> Option<(Arc<SourceSpec>, SchemaRef, usize, Vec<usize>)> {
+    let exec = plan.downcast_ref::<DataSourceExec>()?;
+    let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
+    let source = config.file_source().downcast_ref::<WeirFileSource>()?;
+    let mut units = Vec::with_capacity(config.file_groups.len());
+    for group in &config.file_groups {
+        for file in group.files() {
+            units.push(file.extensions.get::<SourceUnit>()?.0);
+        }
+    }
+    Some((
+        source.spec.clone(),
+        source.table_schema.file_schema().clone(),
+        source.total,
+        units,
+    ))
+}
+
+/// weir's readers as a DataFusion file source.
+#[derive(Clone)]
+pub struct WeirFileSource {
+    spec: Arc<SourceSpec>,
+    table_schema: TableSchema,
+    total: usize,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl FileSource for WeirFileSource {
+    fn create_file_opener(
+        &self,
+        _object_store: Arc<dyn ObjectStore>,
+        _base_config: &FileScanConfig,
+        _partition: usize,
+    ) -> DfResult<Arc<dyn FileOpener>> {
+        Ok(Arc::new(SourceUnitOpener {
+            spec: self.spec.clone(),
+            total: self.total,
+        }))
+    }
+
+    fn table_schema(&self) -> &TableSchema {
+        &self.table_schema
+    }
+
+    fn with_batch_size(&self, _batch_size: usize) -> Arc<dyn FileSource> {
+        // weir's readers use the spec's batch size.
+        Arc::new(self.clone())
+    }
+
+    fn metrics(&self) -> &ExecutionPlanMetricsSet {
+        &self.metrics
+    }
+
+    fn file_type(&self) -> &str {
+        "weir"
+    }
+
+    fn fmt_extra(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            ", format={}, files={}, units={}",
+            self.spec.format,
+            self.spec.files.len(),
+            self.total
+        )
+    }
+
+    fn supports_repartitioning(&self) -> bool {
+        false
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn repartitioned(
+        &self,
+        _target_partitions: usize,
+        _repartition_file_min_size: usize,
+        _output_ordering: Option<LexOrdering>,
+        _config: &FileScanConfig,
+    ) -> DfResult<Option<FileScanConfig>> {
+        Ok(None)
+    }
+}
+
+/// Opens one [`SourceUnit`] and streams its batches from a blocking thread.
+struct SourceUnitOpener {
+    spec: Arc<SourceSpec>,
+    total: usize,
+}
+
+impl SourceUnitOpener {
+    fn unit_source(&self, unit: usize) -> Result<Source, DatasetError> {
+        let parts = open_cached(&self.spec)?.split(SCAN_PARTITIONS);
+        if parts.len() != self.total {
+            return Err(DatasetError::Invalid(format!(
+                "the input now splits into {} parts, the plan has {} (did the files change while the job ran?)",
+                parts.len(),
+                self.total
+            )));
+        }
+        parts.into_iter().nth(unit).ok_or_else(|| {
+            DatasetError::Invalid(format!("the plan reads part {unit} of {}", self.total))
+        })
+    }
+}
+
+impl FileOpener for SourceUnitOpener {
+    fn open(&self, file: PartitionedFile) -> DfResult<FileOpenFuture> {
+        let unit = file
+            .extensions
+            .get::<SourceUnit>()
+            .ok_or_else(|| {
+                DataFusionError::Internal(format!("{} is not a weir source unit", file.path()))
+            })?
+            .0;
+        let source = self
+            .unit_source(unit)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            for batch in source.batches() {
+                let item = batch
+                    .map(|b| b.batch)
+                    .map_err(|e| DataFusionError::External(Box::new(e)));
+                let stop = item.is_err();
+                if tx.blocking_send(item).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        Ok(Box::pin(async move { Ok(stream.boxed()) }))
+    }
+}
