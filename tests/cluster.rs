@@ -65,6 +65,8 @@ pub struct ExecutorProcess {
     pub flight_port: u16,
     /// Its log file.
     pub log: PathBuf,
+    /// False once killed.
+    pub alive: bool,
 }
 
 /// A scheduler and executors on 127.0.0.1.
@@ -171,6 +173,7 @@ impl LocalCluster {
             child,
             flight_port: flight,
             log,
+            alive: true,
         });
     }
 
@@ -179,6 +182,7 @@ impl LocalCluster {
         let e = &mut self.executors[i];
         let _ = e.child.kill();
         let _ = e.child.wait();
+        e.alive = false;
     }
 
     /// Every process's log, for a failing test's message.

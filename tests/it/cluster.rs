@@ -182,3 +182,96 @@ fn every_weir_function_and_node_round_trips_through_the_codecs() {
         assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
     });
 }
+
+/// `kill -9` one executor while `weir stats --cluster` runs: every run must
+/// end, within a bound, with the in-process bytes or a clear error; never
+/// a hang and never a different answer. Timing-dependent, so several runs
+/// (the kill lands at different points of the job); the count of runs that
+/// recovered is printed.
+#[test]
+fn statistics_survive_an_executor_killed_mid_job() {
+    // The watchdog resubmits a job with no result after 15 s (the job
+    // itself takes well under a second).
+    std::env::set_var("WEIR_CLUSTER_JOB_TIMEOUT", "15");
+    let options = LocalClusterOptions {
+        executors: 2,
+        concurrent_tasks: 1,
+        executor_timeout_seconds: 4,
+        heartbeat_seconds: 1,
+    };
+    let mut cluster = LocalCluster::start(options.clone());
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let input = parquet_input(d.path());
+    let local = d.path().join("local");
+    rt.block_on(
+        StatsBuilder::new(input.to_string_lossy(), &local)
+            .with_splits_from_input(true)
+            .execute(),
+    )
+    .unwrap();
+    // One undisturbed cluster run times the job, so the kills land inside it.
+    let timed = std::time::Instant::now();
+    rt.block_on(
+        StatsBuilder::new(input.to_string_lossy(), d.path().join("undisturbed"))
+            .with_splits_from_input(true)
+            .with_execution(Execution::Cluster(cluster.url.clone()))
+            .execute(),
+    )
+    .unwrap();
+    let job_time = timed.elapsed();
+    let runs = 3;
+    let mut recovered = 0;
+    for run in 0..runs {
+        let out = d.path().join(format!("cluster-{run}"));
+        let url = cluster.url.clone();
+        let submitted = std::time::Instant::now();
+        let (input, out2) = (input.clone(), out.clone());
+        let job = std::thread::spawn(move || {
+            runtime().block_on(
+                StatsBuilder::new(input.to_string_lossy(), &out2)
+                    .with_splits_from_input(true)
+                    .with_execution(Execution::Cluster(url))
+                    .execute(),
+            )
+        });
+        // Kill the executor that has been up longest, at a different point
+        // of the job each run.
+        std::thread::sleep(job_time.mul_f64(0.15 + 0.3 * run as f64));
+        let victim = cluster
+            .executors
+            .iter()
+            .position(|e| e.alive)
+            .expect("a live executor");
+        cluster.kill_executor(victim);
+        cluster.add_executor(&options);
+        let started = std::time::Instant::now();
+        let killed_at = submitted.elapsed();
+        let result = job.join().unwrap();
+        println!(
+            "run {run}: executor killed {killed_at:?} after submission; job ended after {:?}: {}",
+            submitted.elapsed(),
+            if result.is_ok() { "ok" } else { "error" }
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(150),
+            "run {run} took {:?}",
+            started.elapsed()
+        );
+        match result {
+            Ok(_) => {
+                assert_same_tree(&local, &out, &format!("run {run}"));
+                recovered += 1;
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(msg.contains("cluster"), "run {run}: unclear error: {msg}");
+                assert!(!out.exists(), "run {run}: a failed run left output");
+            }
+        }
+    }
+    println!(
+        "executor killed mid-job (undisturbed job {job_time:?}): {recovered}/{runs} runs recovered with in-process bytes"
+    );
+    assert!(recovered > 0, "no run recovered\n{}", cluster.logs());
+}
