@@ -92,7 +92,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    init_logging();
+    weir_engine::cluster::init_process_logging();
     let args = Args::parse();
     args.store.configure();
     let registry = session::function_registry().context("cannot build the function registry")?;
@@ -126,13 +126,4 @@ async fn main() -> Result<()> {
         .await
         .context("the executor stopped")?;
     Ok(())
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }

@@ -79,7 +79,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    init_logging();
+    weir_engine::cluster::init_process_logging();
     let args = Args::parse();
     args.store.configure();
     let addr: SocketAddr = format!("{}:{}", args.bind_host, args.bind_port)
@@ -114,13 +114,4 @@ async fn main() -> Result<()> {
         .await
         .context("the scheduler stopped")?;
     Ok(())
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }

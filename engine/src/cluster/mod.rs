@@ -36,6 +36,17 @@ pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(1800);
 /// Submissions of one job before its failure is final.
 pub const JOB_ATTEMPTS: u32 = 3;
 
+/// Logging for the scheduler and executor processes: `RUST_LOG` (default
+/// `info`) to stderr, Ballista's `log` records included.
+pub fn init_process_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 fn job_timeout() -> Duration {
     std::env::var("WEIR_CLUSTER_JOB_TIMEOUT")
         .ok()
