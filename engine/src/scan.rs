@@ -40,36 +40,64 @@ use object_store::ObjectStore;
 use weir_datasets::formats::{Source, SourceSpec};
 use weir_datasets::DatasetError;
 
-/// Partitions an input is split into (where its format can be split:
-/// Parquet by files or row groups; other formats read as one partition).
-/// Fixed, so results do not depend on where the plan runs.
+/// Parts an input is split into (Parquet by files or row groups, the other
+/// formats by files; fewer when it has fewer). Fixed, so results do not
+/// depend on where the plan runs.
 pub const SCAN_PARTITIONS: usize = 16;
 
-/// Opened inputs by spec, so the tasks of one job on one executor open (and
-/// infer the schema of) an input once. Bounded: cleared when full.
-static OPENED: LazyLock<Mutex<HashMap<Vec<u8>, Source>>> =
+/// An input opened once: the source and its split into parts.
+struct Opened {
+    source: Source,
+    parts: Vec<Source>,
+}
+
+/// Opened inputs by (opening id, spec), so the tasks of one job on one
+/// executor open (and infer the schema of) an input once. The id names one
+/// [`SourceTable::open`], so a later job opens the files afresh even when
+/// they kept their names and sizes. Bounded: cleared when full.
+static OPENED: LazyLock<Mutex<HashMap<OpenedKey, Arc<Opened>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
+/// (opening id, the spec as JSON).
+type OpenedKey = (u64, Vec<u8>);
 const OPENED_MAX: usize = 32;
 
-fn open_cached(spec: &SourceSpec) -> Result<Source, DatasetError> {
-    let key = spec.to_json();
-    if let Some(s) = OPENED.lock().expect("opened sources").get(&key) {
-        return Ok(s.clone());
+/// A fresh opening id, unique across processes in practice (randomly
+/// seeded hasher over the time, the process id and a counter).
+fn new_open_id() -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    std::time::SystemTime::now().hash(&mut h);
+    std::process::id().hash(&mut h);
+    COUNTER.fetch_add(1, Ordering::Relaxed).hash(&mut h);
+    h.finish()
+}
+
+/// The input `spec` as opened under `id`, opening it if this process has
+/// not yet (or no longer has it cached).
+fn opened(id: u64, spec: &SourceSpec) -> Result<Arc<Opened>, DatasetError> {
+    let key = (id, spec.to_json());
+    if let Some(o) = OPENED.lock().expect("opened sources").get(&key) {
+        return Ok(o.clone());
     }
     let source = spec.open()?;
+    let parts = source.split(SCAN_PARTITIONS);
+    let o = Arc::new(Opened { source, parts });
     let mut map = OPENED.lock().expect("opened sources");
     if map.len() >= OPENED_MAX {
         map.clear();
     }
-    map.insert(key, source.clone());
-    Ok(source)
+    map.insert(key, o.clone());
+    Ok(o)
 }
 
 /// A weir input as a DataFusion table.
 #[derive(Clone)]
 pub struct SourceTable {
     spec: Arc<SourceSpec>,
-    source: Source,
+    id: u64,
+    opened: Arc<Opened>,
 }
 
 impl fmt::Debug for SourceTable {
@@ -84,10 +112,17 @@ impl fmt::Debug for SourceTable {
 impl SourceTable {
     /// Opens the input `spec` describes.
     pub fn open(spec: SourceSpec) -> Result<Self, DatasetError> {
-        let source = open_cached(&spec)?;
+        Self::reopen(spec, new_open_id())
+    }
+
+    /// The input `spec` describes as opened under `id` (a table decoded
+    /// from a plan: the same opening as the table that was encoded).
+    pub fn reopen(spec: SourceSpec, id: u64) -> Result<Self, DatasetError> {
+        let opened = opened(id, &spec)?;
         Ok(Self {
             spec: Arc::new(spec),
-            source,
+            id,
+            opened,
         })
     }
 
@@ -96,16 +131,21 @@ impl SourceTable {
         &self.spec
     }
 
+    /// Which opening of the input this table is.
+    pub fn open_id(&self) -> u64 {
+        self.id
+    }
+
     /// The input as opened.
     pub fn source(&self) -> &Source {
-        &self.source
+        &self.opened.source
     }
 }
 
 #[async_trait]
 impl TableProvider for SourceTable {
     fn schema(&self) -> SchemaRef {
-        self.source.schema()
+        self.source().schema()
     }
 
     fn table_type(&self) -> TableType {
@@ -119,12 +159,17 @@ impl TableProvider for SourceTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let units = self.source.split(SCAN_PARTITIONS).len();
-        let scan = source_scan(self.spec.clone(), self.source.schema(), units, 0..units);
+        let schema = self.source().schema();
+        let total = self.opened.parts.len();
+        let shape = ScanShape {
+            open_id: self.id,
+            total,
+            units: (0..total).collect(),
+        };
+        let scan = source_scan(self.spec.clone(), schema.clone(), shape);
         let Some(indices) = projection else {
             return Ok(scan);
         };
-        let schema = self.source.schema();
         let exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = indices
             .iter()
             .map(|&i| {
@@ -144,28 +189,41 @@ impl TableProvider for SourceTable {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceUnit(pub usize);
 
-/// A scan of `spec` (schema `schema`, split into `total` units) reading the
-/// given units, one file group each.
+/// Which parts of an input a scan reads: `units[p]` in partition `p`, out
+/// of the `total` parts of the opening `open_id`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScanShape {
+    /// The [`SourceTable`] opening the scan was planned from.
+    pub open_id: u64,
+    /// Parts of the input.
+    pub total: usize,
+    /// The part each partition reads.
+    pub units: Vec<usize>,
+}
+
+/// A scan of `spec` (schema `schema`) reading the units of `shape`, one
+/// file group each.
 pub fn source_scan(
     spec: Arc<SourceSpec>,
     schema: SchemaRef,
-    total: usize,
-    units: impl IntoIterator<Item = usize>,
+    shape: ScanShape,
 ) -> Arc<dyn ExecutionPlan> {
-    let source = Arc::new(WeirFileSource {
-        spec,
-        table_schema: TableSchema::from(schema),
-        total,
-        metrics: ExecutionPlanMetricsSet::new(),
-    });
-    let groups: Vec<FileGroup> = units
-        .into_iter()
-        .map(|u| {
+    let groups: Vec<FileGroup> = shape
+        .units
+        .iter()
+        .map(|&u| {
             FileGroup::new(vec![
                 PartitionedFile::new(format!("weir-unit-{u}"), 0).with_extension(SourceUnit(u))
             ])
         })
         .collect();
+    let source = Arc::new(WeirFileSource {
+        spec,
+        table_schema: TableSchema::from(schema),
+        open_id: shape.open_id,
+        total: shape.total,
+        metrics: ExecutionPlanMetricsSet::new(),
+    });
     // Order preserved: no work stealing between partitions, so a partition
     // always reads exactly its own units.
     let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
@@ -175,11 +233,8 @@ pub fn source_scan(
     DataSourceExec::from_data_source(config)
 }
 
-/// A weir scan's parts, if `plan` is one: (spec, schema, total units,
-/// units read, one per partition).
-pub fn as_source_scan(
-    plan: &dyn ExecutionPlan,
-) -> Option<(Arc<SourceSpec>, SchemaRef, usize, Vec<usize>)> {
+/// A weir scan's parts, if `plan` is one: its input, schema and shape.
+pub fn as_source_scan(plan: &dyn ExecutionPlan) -> Option<(Arc<SourceSpec>, SchemaRef, ScanShape)> {
     let exec = plan.downcast_ref::<DataSourceExec>()?;
     let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
     let source = config.file_source().downcast_ref::<WeirFileSource>()?;
@@ -192,8 +247,11 @@ pub fn as_source_scan(
     Some((
         source.spec.clone(),
         source.table_schema.file_schema().clone(),
-        source.total,
-        units,
+        ScanShape {
+            open_id: source.open_id,
+            total: source.total,
+            units,
+        },
     ))
 }
 
@@ -202,6 +260,7 @@ pub fn as_source_scan(
 pub struct WeirFileSource {
     spec: Arc<SourceSpec>,
     table_schema: TableSchema,
+    open_id: u64,
     total: usize,
     metrics: ExecutionPlanMetricsSet,
 }
@@ -215,6 +274,7 @@ impl FileSource for WeirFileSource {
     ) -> DfResult<Arc<dyn FileOpener>> {
         Ok(Arc::new(SourceUnitOpener {
             spec: self.spec.clone(),
+            open_id: self.open_id,
             total: self.total,
         }))
     }
@@ -271,12 +331,13 @@ impl FileSource for WeirFileSource {
 /// Opens one [`SourceUnit`] and streams its batches from a blocking thread.
 struct SourceUnitOpener {
     spec: Arc<SourceSpec>,
+    open_id: u64,
     total: usize,
 }
 
 impl SourceUnitOpener {
     fn unit_source(&self, unit: usize) -> Result<Source, DatasetError> {
-        let parts = open_cached(&self.spec)?.split(SCAN_PARTITIONS);
+        let parts = &opened(self.open_id, &self.spec)?.parts;
         if parts.len() != self.total {
             return Err(DatasetError::Invalid(format!(
                 "the input now splits into {} parts, the plan has {} (did the files change while the job ran?)",
@@ -284,7 +345,7 @@ impl SourceUnitOpener {
                 self.total
             )));
         }
-        parts.into_iter().nth(unit).ok_or_else(|| {
+        parts.get(unit).cloned().ok_or_else(|| {
             DatasetError::Invalid(format!("the plan reads part {unit} of {}", self.total))
         })
     }

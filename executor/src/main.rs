@@ -8,21 +8,11 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use ballista_core::config::TaskSchedulingPolicy;
 use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
-use clap::{Parser, ValueEnum};
-use weir_engine::cluster::session;
+use clap::Parser;
+use weir_engine::cluster::{session, SchedulingPolicy};
 use weir_engine::cluster::{WeirLogicalCodec, WeirPhysicalCodec};
 use weir_engine::store_args::StoreArgs;
-
-/// How this executor gets tasks; must match the scheduler's policy.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Policy {
-    /// The scheduler pushes tasks.
-    PushStaged,
-    /// This executor polls the scheduler for tasks.
-    PullStaged,
-}
 
 /// Ballista's executor with weir's functions, plan nodes and object stores.
 ///
@@ -76,7 +66,7 @@ struct Args {
         value_enum,
         default_value = "push-staged"
     )]
-    task_scheduling_policy: Policy,
+    task_scheduling_policy: SchedulingPolicy,
     /// Seconds between heartbeats to the scheduler
     #[arg(long, env = "WEIR_EXECUTOR_HEARTBEAT_INTERVAL", default_value_t = 60)]
     executor_heartbeat_interval_seconds: u64,
@@ -107,10 +97,7 @@ async fn main() -> Result<()> {
         scheduler_connect_timeout_seconds: args.scheduler_connect_timeout_seconds,
         vcores: args.concurrent_tasks.unwrap_or(defaults.vcores).max(1),
         work_dir: args.work_dir,
-        task_scheduling_policy: match args.task_scheduling_policy {
-            Policy::PushStaged => TaskSchedulingPolicy::PushStaged,
-            Policy::PullStaged => TaskSchedulingPolicy::PullStaged,
-        },
+        task_scheduling_policy: args.task_scheduling_policy.into(),
         executor_heartbeat_interval_seconds: args.executor_heartbeat_interval_seconds,
         job_data_ttl_seconds: args.job_data_ttl_seconds,
         job_data_clean_up_interval_seconds: args.job_data_clean_up_interval_seconds,

@@ -9,23 +9,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use ballista_core::config::TaskSchedulingPolicy;
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
-use clap::{Parser, ValueEnum};
-use weir_engine::cluster::session;
+use clap::Parser;
+use weir_engine::cluster::{session, SchedulingPolicy};
 use weir_engine::cluster::{WeirLogicalCodec, WeirPhysicalCodec};
 use weir_engine::store_args::StoreArgs;
-
-/// How tasks reach executors.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Policy {
-    /// The scheduler pushes tasks to executors as slots free up (lower latency).
-    PushStaged,
-    /// Executors poll the scheduler for tasks (as Spark does).
-    PullStaged,
-}
 
 /// Ballista's scheduler with weir's functions, plan nodes and object stores.
 ///
@@ -56,7 +46,7 @@ struct Args {
         value_enum,
         default_value = "push-staged"
     )]
-    scheduling_policy: Policy,
+    scheduling_policy: SchedulingPolicy,
     /// Seconds without a heartbeat after which an executor is declared dead
     /// and its tasks (and the map outputs it held) are rescheduled
     #[arg(long, env = "WEIR_SCHEDULER_EXECUTOR_TIMEOUT", default_value_t = 180)]
@@ -89,10 +79,7 @@ async fn main() -> Result<()> {
         bind_host: args.bind_host.clone(),
         bind_port: args.bind_port,
         external_host: args.external_host,
-        scheduling_policy: match args.scheduling_policy {
-            Policy::PushStaged => TaskSchedulingPolicy::PushStaged,
-            Policy::PullStaged => TaskSchedulingPolicy::PullStaged,
-        },
+        scheduling_policy: args.scheduling_policy.into(),
         executor_timeout_seconds: args.executor_timeout_seconds,
         no_executors_grace_period_seconds: args.executor_timeout_seconds,
         expire_dead_executor_interval_seconds: args.expire_dead_executor_interval_seconds,

@@ -384,3 +384,32 @@ fn stats_runs_over_a_partitioned_input_are_byte_identical() {
         assert!(x == y, "{file} differs between two runs");
     }
 }
+
+/// Regression: opened inputs were cached by their spec (paths and sizes)
+/// for the life of the process, so a file rewritten in place with the same
+/// size kept its old inferred schema in a later run (here: a column that
+/// turned from INT to BYTES failed to parse). Each run now opens afresh.
+#[test]
+fn a_file_rewritten_with_the_same_size_is_read_afresh() {
+    let d = tempfile::tempdir().unwrap();
+    let csv = d.path().join("data.csv");
+    let rt = runtime();
+    let mut kinds = Vec::new();
+    for (run, body) in ["a\n1\n2\n", "a\nx\ny\n"].into_iter().enumerate() {
+        std::fs::write(&csv, body).unwrap();
+        let out = d.path().join(format!("out-{run}"));
+        let summary = rt
+            .block_on(StatsBuilder::new(csv.to_string_lossy(), &out).execute())
+            .unwrap();
+        let f = &summary.splits[0].stats.features[0];
+        kinds.push(f.r#type);
+    }
+    use weir_datasets::proto::statistics::FeatureStatsType;
+    assert_eq!(
+        kinds,
+        vec![
+            FeatureStatsType::Int as i32,
+            FeatureStatsType::String as i32
+        ]
+    );
+}

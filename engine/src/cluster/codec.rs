@@ -25,7 +25,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use prost::Message;
 use weir_datasets::formats::SourceSpec;
 
-use crate::scan::{as_source_scan, source_scan, SourceTable};
+use crate::scan::{as_source_scan, source_scan, ScanShape, SourceTable};
 
 /// Ballista's own encoding follows.
 const TAG_BALLISTA: u8 = 0;
@@ -66,15 +66,26 @@ fn decode_schema(bytes: &[u8]) -> Result<Schema> {
     Schema::try_from(&proto).map_err(|e| decode_error("schema", e))
 }
 
-/// A weir function by name, if it is one of weir's.
-fn weir_udf(name: &str) -> Option<Arc<ScalarUDF>> {
-    weir_udfs::all_udfs().into_iter().find(|f| f.name() == name)
+/// weir's scalar function `name`, else what `inner` decodes.
+fn weir_udf(name: &str, inner: impl FnOnce() -> Result<Arc<ScalarUDF>>) -> Result<Arc<ScalarUDF>> {
+    match weir_udfs::all_udfs().into_iter().find(|f| f.name() == name) {
+        Some(f) => Ok(f),
+        None => inner(),
+    }
 }
 
-fn weir_udaf(name: &str) -> Option<Arc<AggregateUDF>> {
-    weir_udfs::all_udafs()
+/// weir's aggregate function `name`, else what `inner` decodes.
+fn weir_udaf(
+    name: &str,
+    inner: impl FnOnce() -> Result<Arc<AggregateUDF>>,
+) -> Result<Arc<AggregateUDF>> {
+    match weir_udfs::all_udafs()
         .into_iter()
         .find(|f| f.name() == name)
+    {
+        Some(f) => Ok(f),
+        None => inner(),
+    }
 }
 
 /// Ballista's logical codec plus weir's table provider and functions.
@@ -110,13 +121,16 @@ impl LogicalExtensionCodec for WeirLogicalCodec {
     ) -> Result<Arc<dyn TableProvider>> {
         match buf.split_first() {
             Some((&TAG_SOURCE, rest)) => {
-                let spec = SourceSpec::from_json(rest)
-                    .map_err(|e| decode_error(&format!("table {table_ref}"), e))?;
-                let table =
-                    SourceTable::open(spec).map_err(|e| DataFusionError::External(Box::new(e)))?;
+                let what = format!("table {table_ref}");
+                let (id, spec) = rest
+                    .split_first_chunk::<8>()
+                    .ok_or_else(|| decode_error(&what, "truncated opening id"))?;
+                let spec = SourceSpec::from_json(spec).map_err(|e| decode_error(&what, e))?;
+                let table = SourceTable::reopen(spec, u64::from_le_bytes(*id))
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
                 if table.schema().fields() != schema.fields() {
                     return Err(decode_error(
-                        &format!("table {table_ref}"),
+                        &what,
                         "the input's schema changed since the plan was made",
                     ));
                 }
@@ -137,6 +151,7 @@ impl LogicalExtensionCodec for WeirLogicalCodec {
     ) -> Result<()> {
         if let Some(table) = node.downcast_ref::<SourceTable>() {
             buf.push(TAG_SOURCE);
+            buf.extend_from_slice(&table.open_id().to_le_bytes());
             buf.extend_from_slice(&table.spec().to_json());
             return Ok(());
         }
@@ -161,17 +176,11 @@ impl LogicalExtensionCodec for WeirLogicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match weir_udf(name) {
-            Some(f) => Ok(f),
-            None => self.inner.try_decode_udf(name, buf),
-        }
+        weir_udf(name, || self.inner.try_decode_udf(name, buf))
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        match weir_udaf(name) {
-            Some(f) => Ok(f),
-            None => self.inner.try_decode_udaf(name, buf),
-        }
+        weir_udaf(name, || self.inner.try_decode_udaf(name, buf))
     }
 }
 
@@ -198,13 +207,12 @@ impl PhysicalExtensionCodec for WeirPhysicalCodec {
                 let spec = SourceSpec::from_json(take_chunk(&mut rest, what)?)
                     .map_err(|e| decode_error(what, e))?;
                 let schema = decode_schema(take_chunk(&mut rest, what)?)?;
-                let (total, units): (usize, Vec<usize>) =
-                    serde_json::from_slice(take_chunk(&mut rest, what)?)
-                        .map_err(|e| decode_error(what, e))?;
-                if let Some(u) = units.iter().find(|&&u| u >= total) {
-                    return Err(decode_error(what, format!("unit {u} of {total}")));
+                let shape: ScanShape = serde_json::from_slice(take_chunk(&mut rest, what)?)
+                    .map_err(|e| decode_error(what, e))?;
+                if let Some(u) = shape.units.iter().find(|&&u| u >= shape.total) {
+                    return Err(decode_error(what, format!("unit {u} of {}", shape.total)));
                 }
-                Ok(source_scan(Arc::new(spec), Arc::new(schema), total, units))
+                Ok(source_scan(Arc::new(spec), Arc::new(schema), shape))
             }
             _ => Err(decode_error("physical plan node", "unknown tag")),
         }
@@ -216,11 +224,11 @@ impl PhysicalExtensionCodec for WeirPhysicalCodec {
         buf: &mut Vec<u8>,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
-        if let Some((spec, schema, total, units)) = as_source_scan(node.as_ref()) {
+        if let Some((spec, schema, shape)) = as_source_scan(node.as_ref()) {
             buf.push(TAG_SOURCE);
             put_chunk(buf, &spec.to_json());
             put_chunk(buf, &encode_schema(&schema)?);
-            let shape = serde_json::to_vec(&(total, units)).expect("plain values serialize");
+            let shape = serde_json::to_vec(&shape).expect("plain values serialize");
             put_chunk(buf, &shape);
             return Ok(());
         }
@@ -229,16 +237,10 @@ impl PhysicalExtensionCodec for WeirPhysicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match weir_udf(name) {
-            Some(f) => Ok(f),
-            None => self.inner.try_decode_udf(name, buf),
-        }
+        weir_udf(name, || self.inner.try_decode_udf(name, buf))
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        match weir_udaf(name) {
-            Some(f) => Ok(f),
-            None => self.inner.try_decode_udaf(name, buf),
-        }
+        weir_udaf(name, || self.inner.try_decode_udaf(name, buf))
     }
 }

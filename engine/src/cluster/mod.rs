@@ -27,6 +27,25 @@ pub enum Execution {
     Cluster(String),
 }
 
+/// How tasks reach executors (`--scheduling-policy` of the scheduler,
+/// `--task-scheduling-policy` of the executors; they must agree).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchedulingPolicy {
+    /// The scheduler pushes tasks to executors as slots free up (lower latency).
+    PushStaged,
+    /// Executors poll the scheduler for tasks (as Spark does).
+    PullStaged,
+}
+
+impl From<SchedulingPolicy> for ballista_core::config::TaskSchedulingPolicy {
+    fn from(p: SchedulingPolicy) -> Self {
+        match p {
+            SchedulingPolicy::PushStaged => Self::PushStaged,
+            SchedulingPolicy::PullStaged => Self::PullStaged,
+        }
+    }
+}
+
 /// How long a cluster job may run before the watchdog gives up on it and
 /// submits it again (Ballista can hang when an executor dies during a
 /// final stage: apache/datafusion-ballista#1986). Override with
