@@ -94,6 +94,19 @@ pub struct LocalClusterOptions {
     pub executor_timeout_seconds: u64,
     /// Executors' heartbeat interval.
     pub heartbeat_seconds: u64,
+    /// Executors pull tasks (`pull-staged`) instead of the scheduler
+    /// pushing them (`push-staged`, Ballista's default).
+    pub pull: bool,
+}
+
+impl LocalClusterOptions {
+    fn policy(&self) -> &'static str {
+        if self.pull {
+            "pull-staged"
+        } else {
+            "push-staged"
+        }
+    }
 }
 
 impl Default for LocalClusterOptions {
@@ -103,6 +116,7 @@ impl Default for LocalClusterOptions {
             concurrent_tasks: 2,
             executor_timeout_seconds: 180,
             heartbeat_seconds: 60,
+            pull: true,
         }
     }
 }
@@ -122,6 +136,7 @@ impl LocalCluster {
                 &options.executor_timeout_seconds.to_string(),
             ])
             .args(["--expire-dead-executor-interval-seconds", "1"])
+            .args(["--scheduling-policy", options.policy()])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&scheduler_log).expect("scheduler log"))
@@ -156,6 +171,7 @@ impl LocalCluster {
             .args(["--scheduler-host", "127.0.0.1"])
             .args(["--scheduler-port", &self.port.to_string()])
             .args(["--concurrent-tasks", &options.concurrent_tasks.to_string()])
+            .args(["--task-scheduling-policy", options.policy()])
             .args([
                 "--executor-heartbeat-interval-seconds",
                 &options.heartbeat_seconds.to_string(),
@@ -168,7 +184,10 @@ impl LocalCluster {
             .spawn()
             .expect("start weir-executor");
         wait_port(flight, "weir-executor", &mut child, &log);
-        wait_port(grpc, "weir-executor", &mut child, &log);
+        if !options.pull {
+            // A pulling executor runs no gRPC server.
+            wait_port(grpc, "weir-executor", &mut child, &log);
+        }
         self.executors.push(ExecutorProcess {
             child,
             flight_port: flight,

@@ -21,11 +21,26 @@ pub struct SplitSpec {
 
 /// The splits of an ExampleGen run (`train=2,eval=1` by default).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "SplitConfigFields")]
 pub struct SplitConfig {
     splits: Vec<SplitSpec>,
     /// Cumulative upper bucket bounds, TFX's `buckets` list.
     #[serde(skip)]
     upper: Vec<u64>,
+}
+
+/// A [`SplitConfig`] as serialized: deserializing validates it and
+/// derives the bucket bounds.
+#[derive(serde::Deserialize)]
+struct SplitConfigFields {
+    splits: Vec<SplitSpec>,
+}
+
+impl TryFrom<SplitConfigFields> for SplitConfig {
+    type Error = DatasetError;
+    fn try_from(f: SplitConfigFields) -> Result<Self, DatasetError> {
+        SplitConfig::new(f.splits)
+    }
 }
 
 impl Default for SplitConfig {
@@ -162,6 +177,15 @@ impl fmt::Display for SplitConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_survives_serde_with_its_buckets() {
+        let c: SplitConfig = "train=3,eval=1,test=1".parse().unwrap();
+        let back: SplitConfig = serde_json::from_slice(&serde_json::to_vec(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.total_buckets(), 5);
+        assert!(serde_json::from_str::<SplitConfig>(r#"{"splits":[]}"#).is_err());
+    }
 
     #[test]
     fn bucket_matches_python_big_int_mod() {

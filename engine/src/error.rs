@@ -28,13 +28,27 @@ impl From<DataFusionError> for EngineError {
         match e {
             DataFusionError::External(inner) => match inner.downcast::<DatasetError>() {
                 Ok(d) => EngineError::Dataset(*d),
-                Err(other) => EngineError::Invalid(other.to_string()),
+                Err(other) => match other.downcast::<EngineError>() {
+                    Ok(e) => *e,
+                    Err(other) => EngineError::Invalid(other.to_string()),
+                },
             },
             DataFusionError::Context(ctx, inner) => match EngineError::from(*inner) {
                 EngineError::Dataset(d) => EngineError::Dataset(d),
                 other => EngineError::Invalid(format!("{ctx}: {other}")),
             },
             other => EngineError::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// An engine error inside a DataFusion plan: `External`, downcast back by
+/// `From<DataFusionError>`.
+impl From<EngineError> for DataFusionError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Dataset(d) => DataFusionError::External(Box::new(d)),
+            other => DataFusionError::External(Box::new(other)),
         }
     }
 }

@@ -133,6 +133,8 @@ struct ExampleGenArgs {
     /// Rows per batch.
     #[arg(long, default_value_t = 8192, hide = true)]
     batch_size: usize,
+    #[command(flatten)]
+    cluster: ClusterArg,
 }
 
 #[derive(Args)]
@@ -242,6 +244,7 @@ fn examplegen(a: ExampleGenArgs) -> Result<()> {
         .with_batch_size(a.batch_size)
         .with_stats(a.stats)
         .with_stats_approx(a.approx)
+        .with_execution(a.cluster.execution()?)
         .with_progress(progress)
         .execute();
     if let Some(stop) = bar {

@@ -40,6 +40,8 @@ use object_store::ObjectStore;
 use weir_datasets::formats::{Source, SourceSpec};
 use weir_datasets::DatasetError;
 
+use crate::examplegen::distributed::{map_schema, ExampleMapConfig, ExampleMapper};
+
 /// Parts an input is split into (Parquet by files or row groups, the other
 /// formats by files; fewer when it has fewer). Fixed, so results do not
 /// depend on where the plan runs.
@@ -92,12 +94,14 @@ fn opened(id: u64, spec: &SourceSpec) -> Result<Arc<Opened>, DatasetError> {
     Ok(o)
 }
 
-/// A weir input as a DataFusion table.
+/// A weir input as a DataFusion table: its rows, or in map mode
+/// ([`SourceTable::with_map`]) ExampleGen's routed rows.
 #[derive(Clone)]
 pub struct SourceTable {
     spec: Arc<SourceSpec>,
     id: u64,
     opened: Arc<Opened>,
+    map: Option<ExampleMapConfig>,
 }
 
 impl fmt::Debug for SourceTable {
@@ -123,7 +127,25 @@ impl SourceTable {
             spec: Arc::new(spec),
             id,
             opened,
+            map: None,
         })
+    }
+
+    /// The table of ExampleGen's map rows (`examplegen::distributed`)
+    /// instead of the input's rows.
+    pub fn with_map(mut self, map: Option<ExampleMapConfig>) -> Self {
+        self.map = map;
+        self
+    }
+
+    /// Parts the input is split into (the scan's partitions).
+    pub fn parts(&self) -> usize {
+        self.opened.parts.len()
+    }
+
+    /// The map mode, if set.
+    pub fn map(&self) -> Option<&ExampleMapConfig> {
+        self.map.as_ref()
     }
 
     /// The input's description.
@@ -145,7 +167,10 @@ impl SourceTable {
 #[async_trait]
 impl TableProvider for SourceTable {
     fn schema(&self) -> SchemaRef {
-        self.source().schema()
+        match &self.map {
+            Some(m) => map_schema(&self.source().schema(), m.output_format),
+            None => self.source().schema(),
+        }
     }
 
     fn table_type(&self) -> TableType {
@@ -159,12 +184,13 @@ impl TableProvider for SourceTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let schema = self.source().schema();
+        let schema = self.schema();
         let total = self.opened.parts.len();
         let shape = ScanShape {
             open_id: self.id,
             total,
             units: (0..total).collect(),
+            map: self.map.clone(),
         };
         let scan = source_scan(self.spec.clone(), schema.clone(), shape);
         let Some(indices) = projection else {
@@ -199,6 +225,9 @@ pub struct ScanShape {
     pub total: usize,
     /// The part each partition reads.
     pub units: Vec<usize>,
+    /// Map mode: the scan yields ExampleGen's routed rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<ExampleMapConfig>,
 }
 
 /// A scan of `spec` (schema `schema`) reading the units of `shape`, one
@@ -222,6 +251,7 @@ pub fn source_scan(
         table_schema: TableSchema::from(schema),
         open_id: shape.open_id,
         total: shape.total,
+        map: shape.map,
         metrics: ExecutionPlanMetricsSet::new(),
     });
     // Order preserved: no work stealing between partitions, so a partition
@@ -251,6 +281,7 @@ pub fn as_source_scan(plan: &dyn ExecutionPlan) -> Option<(Arc<SourceSpec>, Sche
             open_id: source.open_id,
             total: source.total,
             units,
+            map: source.map.clone(),
         },
     ))
 }
@@ -262,6 +293,7 @@ pub struct WeirFileSource {
     table_schema: TableSchema,
     open_id: u64,
     total: usize,
+    map: Option<ExampleMapConfig>,
     metrics: ExecutionPlanMetricsSet,
 }
 
@@ -276,6 +308,7 @@ impl FileSource for WeirFileSource {
             spec: self.spec.clone(),
             open_id: self.open_id,
             total: self.total,
+            map: self.map.clone().map(Arc::new),
         }))
     }
 
@@ -303,7 +336,11 @@ impl FileSource for WeirFileSource {
             self.spec.format,
             self.spec.files.len(),
             self.total
-        )
+        )?;
+        if self.map.is_some() {
+            write!(f, ", mode=examplegen-map")?;
+        }
+        Ok(())
     }
 
     fn supports_repartitioning(&self) -> bool {
@@ -328,16 +365,19 @@ impl FileSource for WeirFileSource {
     }
 }
 
-/// Opens one [`SourceUnit`] and streams its batches from a blocking thread.
+/// Opens one [`SourceUnit`] and streams its batches (or, in map mode, its
+/// routed rows and then its count markers) from a blocking thread.
 struct SourceUnitOpener {
     spec: Arc<SourceSpec>,
     open_id: u64,
     total: usize,
+    map: Option<Arc<ExampleMapConfig>>,
 }
 
 impl SourceUnitOpener {
-    fn unit_source(&self, unit: usize) -> Result<Source, DatasetError> {
-        let parts = &opened(self.open_id, &self.spec)?.parts;
+    fn unit_source(&self, unit: usize) -> Result<(Arc<Opened>, Source), DatasetError> {
+        let opened = opened(self.open_id, &self.spec)?;
+        let parts = &opened.parts;
         if parts.len() != self.total {
             return Err(DatasetError::Invalid(format!(
                 "the input now splits into {} parts, the plan has {} (did the files change while the job ran?)",
@@ -345,9 +385,10 @@ impl SourceUnitOpener {
                 self.total
             )));
         }
-        parts.get(unit).cloned().ok_or_else(|| {
+        let part = parts.get(unit).cloned().ok_or_else(|| {
             DatasetError::Invalid(format!("the plan reads part {unit} of {}", self.total))
-        })
+        })?;
+        Ok((opened, part))
     }
 }
 
@@ -360,19 +401,45 @@ impl FileOpener for SourceUnitOpener {
                 DataFusionError::Internal(format!("{} is not a weir source unit", file.path()))
             })?
             .0;
-        let source = self
+        let (opened, source) = self
             .unit_source(unit)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let mut mapper = match &self.map {
+            Some(config) => {
+                let files = self.spec.files.iter().map(|f| f.path.clone()).collect();
+                Some(ExampleMapper::new(&opened.source, files, config.clone())?)
+            }
+            None => None,
+        };
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::task::spawn_blocking(move || {
-            for batch in source.batches() {
-                let item = batch
-                    .map(|b| b.batch)
-                    .map_err(|e| DataFusionError::External(Box::new(e)));
-                let stop = item.is_err();
-                if tx.blocking_send(item).is_err() || stop {
-                    break;
+            let sender = tx.clone();
+            let read = std::panic::AssertUnwindSafe(move || {
+                for batch in source.batches() {
+                    let item = match (batch, mapper.as_mut()) {
+                        (Ok(b), Some(m)) => m.map(&b).map_err(DataFusionError::from),
+                        (Ok(b), None) => Ok(b.batch),
+                        (Err(e), _) => Err(DataFusionError::External(Box::new(e))),
+                    };
+                    let stop = item.is_err();
+                    if sender.blocking_send(item).is_err() || stop {
+                        return;
+                    }
                 }
+                if let Some(m) = mapper {
+                    let _ = sender.blocking_send(m.markers().map_err(DataFusionError::from));
+                }
+            });
+            // A panic must not end the stream as if the part were complete.
+            if let Err(panic) = std::panic::catch_unwind(read) {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let _ = tx.blocking_send(Err(DataFusionError::Execution(format!(
+                    "reading part {unit} of the input panicked: {what}"
+                ))));
             }
         });
         let stream = futures::stream::unfold(rx, |mut rx| async move {

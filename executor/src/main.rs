@@ -59,12 +59,13 @@ struct Args {
     /// Directory for shuffle files [default: a new temporary directory]
     #[arg(long, env = "WEIR_EXECUTOR_WORK_DIR")]
     work_dir: Option<String>,
-    /// Task scheduling policy (same as the scheduler's)
+    /// Task scheduling policy (same as the scheduler's); pull-staged (default) survives
+    /// executors dying mid-stage, push-staged can leak task slots then
     #[arg(
         long,
         env = "WEIR_EXECUTOR_POLICY",
         value_enum,
-        default_value = "push-staged"
+        default_value = "pull-staged"
     )]
     task_scheduling_policy: SchedulingPolicy,
     /// Seconds between heartbeats to the scheduler

@@ -39,12 +39,13 @@ struct Args {
         default_value = "localhost"
     )]
     external_host: String,
-    /// Task scheduling policy
+    /// Task scheduling policy; pull-staged (default) survives
+    /// executors dying mid-stage, push-staged can leak task slots then
     #[arg(
         long,
         env = "WEIR_SCHEDULER_POLICY",
         value_enum,
-        default_value = "push-staged"
+        default_value = "pull-staged"
     )]
     scheduling_policy: SchedulingPolicy,
     /// Seconds without a heartbeat after which an executor is declared dead

@@ -16,7 +16,7 @@ use weir_datasets::input::resolve_input;
 use weir_datasets::Format;
 use weir_engine::cluster::{session, Execution, WeirLogicalCodec, WeirPhysicalCodec};
 use weir_engine::scan::SourceTable;
-use weir_engine::StatsBuilder;
+use weir_engine::{ExampleGenBuilder, OutputFormat, StatsBuilder};
 use weir_tests::cluster::{LocalCluster, LocalClusterOptions};
 use weir_tests::{runtime, testdata};
 
@@ -183,95 +183,263 @@ fn every_weir_function_and_node_round_trips_through_the_codecs() {
     });
 }
 
-/// `kill -9` one executor while `weir stats --cluster` runs: every run must
-/// end, within a bound, with the in-process bytes or a clear error; never
-/// a hang and never a different answer. Timing-dependent, so several runs
-/// (the kill lands at different points of the job); the count of runs that
-/// recovered is printed.
-#[test]
-fn statistics_survive_an_executor_killed_mid_job() {
-    // The watchdog resubmits a job with no result after 15 s (the job
-    // itself takes well under a second).
-    std::env::set_var("WEIR_CLUSTER_JOB_TIMEOUT", "15");
-    let options = LocalClusterOptions {
-        executors: 2,
-        concurrent_tasks: 1,
-        executor_timeout_seconds: 4,
-        heartbeat_seconds: 1,
+/// When a fault test kills an executor.
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    /// At this fraction of an undisturbed run's time.
+    At(f64),
+    /// Once sink tasks have this many shard files in their attempt
+    /// directories (beside the output): in the middle of the sink stage.
+    SinkFiles(usize),
+}
+
+/// Files under the attempt directories of the output `out`.
+fn attempt_files(out: &Path) -> usize {
+    let prefix = format!(
+        ".{}.weir-attempts-",
+        out.file_name().unwrap().to_string_lossy()
+    );
+    let Ok(entries) = std::fs::read_dir(out.parent().unwrap()) else {
+        return 0;
     };
-    let mut cluster = LocalCluster::start(options.clone());
-    let d = tempfile::tempdir().unwrap();
-    let rt = runtime();
-    let input = parquet_input(d.path());
-    let local = d.path().join("local");
-    rt.block_on(
-        StatsBuilder::new(input.to_string_lossy(), &local)
-            .with_splits_from_input(true)
-            .execute(),
-    )
-    .unwrap();
+    let mut n = 0;
+    let mut stack: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(_) => n += 1,
+                Err(_) => {}
+            }
+        }
+    }
+    n
+}
+
+/// Runs `job` (into the output folder it is given) on `cluster` once per
+/// entry of `kills`, killing the longest-running executor at that point
+/// and starting a replacement. Every run must end
+/// within a bound with the bytes of `expected` or with a clear error and no
+/// output; never a hang, never a different answer. Returns how many runs
+/// recovered.
+fn kill_during_runs(
+    cluster: &mut LocalCluster,
+    options: &LocalClusterOptions,
+    dir: &Path,
+    expected: &Path,
+    kills: &[Kill],
+    job: impl Fn(PathBuf) -> Result<(), String> + Clone + Send + 'static,
+) -> usize {
     // One undisturbed cluster run times the job, so the kills land inside it.
     let timed = std::time::Instant::now();
-    rt.block_on(
-        StatsBuilder::new(input.to_string_lossy(), d.path().join("undisturbed"))
-            .with_splits_from_input(true)
-            .with_execution(Execution::Cluster(cluster.url.clone()))
-            .execute(),
-    )
-    .unwrap();
+    let undisturbed = dir.join("undisturbed");
+    job(undisturbed.clone()).unwrap_or_else(|e| panic!("{e}\n{}", cluster.logs()));
     let job_time = timed.elapsed();
-    let runs = 3;
+    assert_same_tree(expected, &undisturbed, "undisturbed run");
     let mut recovered = 0;
-    for run in 0..runs {
-        let out = d.path().join(format!("cluster-{run}"));
-        let url = cluster.url.clone();
+    for (run, kill) in kills.iter().enumerate() {
+        let out = dir.join(format!("cluster-{run}"));
         let submitted = std::time::Instant::now();
-        let (input, out2) = (input.clone(), out.clone());
-        let job = std::thread::spawn(move || {
-            runtime().block_on(
-                StatsBuilder::new(input.to_string_lossy(), &out2)
-                    .with_splits_from_input(true)
-                    .with_execution(Execution::Cluster(url))
-                    .execute(),
-            )
-        });
-        // Kill the executor that has been up longest, at a different point
-        // of the job each run.
-        std::thread::sleep(job_time.mul_f64(0.15 + 0.3 * run as f64));
+        let (job, out2) = (job.clone(), out.clone());
+        let handle = std::thread::spawn(move || job(out2));
+        match *kill {
+            Kill::At(fraction) => std::thread::sleep(job_time.mul_f64(fraction)),
+            Kill::SinkFiles(k) => {
+                while attempt_files(&out) < k && !handle.is_finished() {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                if handle.is_finished() {
+                    println!("run {run}: the job ended before {k} shard files were written");
+                }
+            }
+        }
         let victim = cluster
             .executors
             .iter()
             .position(|e| e.alive)
             .expect("a live executor");
         cluster.kill_executor(victim);
-        cluster.add_executor(&options);
-        let started = std::time::Instant::now();
+        cluster.add_executor(options);
         let killed_at = submitted.elapsed();
-        let result = job.join().unwrap();
+        let result = handle.join().unwrap();
         println!(
-            "run {run}: executor killed {killed_at:?} after submission; job ended after {:?}: {}",
+            "run {run} ({kill:?}): executor killed {killed_at:?} after submission; job ended after {:?}: {}",
             submitted.elapsed(),
-            if result.is_ok() { "ok" } else { "error" }
+            match &result {
+                Ok(()) => "ok".to_string(),
+                Err(e) => format!("error: {e}"),
+            }
         );
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(150),
+            submitted.elapsed() < std::time::Duration::from_secs(150),
             "run {run} took {:?}",
-            started.elapsed()
+            submitted.elapsed()
         );
         match result {
-            Ok(_) => {
-                assert_same_tree(&local, &out, &format!("run {run}"));
+            Ok(()) => {
+                assert_same_tree(expected, &out, &format!("run {run}"));
                 recovered += 1;
             }
-            Err(e) => {
-                let msg = e.to_string();
+            Err(msg) => {
+                if std::env::var_os("WEIR_TEST_CLUSTER_LOGS").is_some() {
+                    std::fs::write(format!("/tmp/weir-cluster-run-{run}.log"), cluster.logs())
+                        .unwrap();
+                }
                 assert!(msg.contains("cluster"), "run {run}: unclear error: {msg}");
                 assert!(!out.exists(), "run {run}: a failed run left output");
             }
         }
     }
     println!(
-        "executor killed mid-job (undisturbed job {job_time:?}): {recovered}/{runs} runs recovered with in-process bytes"
+        "executor killed mid-job (undisturbed job {job_time:?}): {recovered}/{} runs recovered with in-process bytes",
+        kills.len()
+    );
+    recovered
+}
+
+/// Options of a cluster whose fault tests end quickly: a short watchdog,
+/// fast heartbeats and a short executor timeout.
+fn fault_options() -> LocalClusterOptions {
+    // The watchdog resubmits a job with no result after 15 s (the jobs
+    // themselves take a few seconds at most).
+    std::env::set_var("WEIR_CLUSTER_JOB_TIMEOUT", "15");
+    LocalClusterOptions {
+        executors: 2,
+        concurrent_tasks: 1,
+        executor_timeout_seconds: 4,
+        heartbeat_seconds: 1,
+        pull: true,
+    }
+}
+
+/// `kill -9` one executor while `weir stats --cluster` runs, at three points
+/// of the job (the read/map stage and the final aggregate).
+#[test]
+fn statistics_survive_an_executor_killed_mid_job() {
+    let options = fault_options();
+    let mut cluster = LocalCluster::start(options.clone());
+    let d = tempfile::tempdir().unwrap();
+    let input = parquet_input(d.path());
+    let local = d.path().join("local");
+    runtime()
+        .block_on(
+            StatsBuilder::new(input.to_string_lossy(), &local)
+                .with_splits_from_input(true)
+                .execute(),
+        )
+        .unwrap();
+    let url = cluster.url.clone();
+    let job = move |out: PathBuf| {
+        runtime()
+            .block_on(
+                StatsBuilder::new(input.to_string_lossy(), &out)
+                    .with_splits_from_input(true)
+                    .with_execution(Execution::Cluster(url.clone()))
+                    .execute(),
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let recovered = kill_during_runs(
+        &mut cluster,
+        &options,
+        d.path(),
+        &local,
+        &[Kill::At(0.15), Kill::At(0.45), Kill::At(0.75)],
+        job,
+    );
+    assert!(recovered > 0, "no run recovered\n{}", cluster.logs());
+}
+
+/// A CSV input of `rows` taxi-like rows in `files` files.
+fn csv_input(dir: &Path, rows: usize, files: usize) -> PathBuf {
+    let input = dir.join("csv");
+    std::fs::create_dir_all(&input).unwrap();
+    for f in 0..files {
+        weir_datasets::synth::write_taxi_csv(
+            &mut std::io::BufWriter::new(
+                std::fs::File::create(input.join(format!("part-{f}.csv"))).unwrap(),
+            ),
+            rows / files,
+            f as u64,
+        )
+        .unwrap();
+    }
+    input
+}
+
+/// `weir examplegen --cluster` writes the bytes of in-process ExampleGen
+/// (TFX's taxi CSV to TFRecord; a 3-file CSV to Parquet; TFX's TFRecord
+/// splits kept from the input).
+#[test]
+fn examplegen_on_a_cluster_is_the_bytes_of_in_process() {
+    let cluster = LocalCluster::start(LocalClusterOptions::default());
+    let d = tempfile::tempdir().unwrap();
+    let taxi = testdata().join("taxi/examplegen_input");
+    let csv = csv_input(d.path(), 30_000, 3);
+    let tfx = testdata().join("csv_example_gen");
+    type Setup = fn(ExampleGenBuilder) -> ExampleGenBuilder;
+    let cases: Vec<(&str, &Path, Setup)> = vec![
+        ("taxi-tfrecord", &taxi, |b| b.with_shards(Some(3))),
+        ("csv-parquet", &csv, |b| {
+            b.with_shards(Some(4))
+                .with_output_format(OutputFormat::Parquet)
+        }),
+        ("tfx-splits", &tfx, |b| b.with_split_from_input(true)),
+    ];
+    for (name, input, setup) in cases {
+        let run = |mode: &str, execution: Execution| {
+            let out = d.path().join(format!("{name}-{mode}"));
+            setup(ExampleGenBuilder::new(input.to_string_lossy(), &out))
+                .with_execution(execution)
+                .execute()
+                .unwrap_or_else(|e| panic!("{name} {mode}: {e}\n{}", cluster.logs()));
+            out
+        };
+        let local = run("local", Execution::InProcess);
+        let remote = run("cluster", Execution::Cluster(cluster.url.clone()));
+        assert_same_tree(&local, &remote, name);
+    }
+}
+
+/// `kill -9` one executor while `weir examplegen --cluster` runs: once
+/// early (the map stage) and three times while sink tasks write shards:
+/// the output is the in-process bytes or a clear error and nothing.
+#[test]
+fn examplegen_survives_an_executor_killed_in_the_sink() {
+    let options = fault_options();
+    let mut cluster = LocalCluster::start(options.clone());
+    let d = tempfile::tempdir().unwrap();
+    let input = csv_input(d.path(), 60_000, 4);
+    let local = d.path().join("local");
+    let setup = |b: ExampleGenBuilder| b.with_shards(Some(4));
+    setup(ExampleGenBuilder::new(input.to_string_lossy(), &local))
+        .execute()
+        .unwrap();
+    let url = cluster.url.clone();
+    let job = move |out: PathBuf| {
+        setup(ExampleGenBuilder::new(input.to_string_lossy(), &out))
+            .with_execution(Execution::Cluster(url.clone()))
+            .execute()
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let recovered = kill_during_runs(
+        &mut cluster,
+        &options,
+        d.path(),
+        &local,
+        &[
+            Kill::At(0.2),
+            Kill::SinkFiles(1),
+            Kill::SinkFiles(3),
+            Kill::SinkFiles(6),
+        ],
+        job,
     );
     assert!(recovered > 0, "no run recovered\n{}", cluster.logs());
 }

@@ -4,6 +4,7 @@ mod bad_input;
 mod bigquery;
 mod cluster;
 mod conformance;
+mod dataflow;
 mod formats;
 mod memory_store;
 mod output;

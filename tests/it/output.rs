@@ -78,10 +78,14 @@ fn layout_and_manifest_follow_tfx() {
             n += f.records;
         }
         assert_eq!(n, split.examples);
-        // Round-robin shards hold counts that differ by at most one.
+        // Shards are a hash of each row's place in the input: balanced
+        // within a few percent (binomial spread), whatever split the input.
         let counts: Vec<u64> = split.files.iter().map(|f| f.records).collect();
+        let mean = split.examples as f64 / counts.len() as f64;
         assert!(
-            counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1,
+            counts
+                .iter()
+                .all(|&c| (c as f64 - mean).abs() < 0.06 * mean),
             "{counts:?}"
         );
     }

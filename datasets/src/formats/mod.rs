@@ -170,6 +170,9 @@ impl Default for ReadOptions {
 pub struct SourceBatch {
     /// Index of the input file it came from.
     pub file: usize,
+    /// Index in that file of the batch's first row (0-based), so a row's
+    /// place in the input is `(file, row + i)` however the input is split.
+    pub row: u64,
     /// The rows as Arrow columns.
     pub batch: RecordBatch,
     /// Serialized examples as read, for TFRecord inputs.
@@ -184,6 +187,9 @@ pub struct Source {
     kind: SourceKind,
     decimals: DecimalMode,
     schema: SchemaRef,
+    /// For a part of a split input: the index in the whole input of each
+    /// of the part's files, so batches name files as the whole input does.
+    file_ids: Option<Arc<[usize]>>,
 }
 
 /// The format-specific reader of a [`Source`].
@@ -234,6 +240,7 @@ impl Source {
             schema: decimals.read_schema(&kind.schema()),
             kind,
             decimals,
+            file_ids: None,
         }
     }
 
@@ -247,37 +254,53 @@ impl Source {
     /// other formats by files (file `i` to part `i mod n`). The split
     /// depends on the input and `n` only.
     pub fn split(&self, n: usize) -> Vec<Source> {
-        let by_files = |files: &[InputFile]| -> Vec<Vec<InputFile>> {
+        // Part `p` of a split by files: files p, p+n, p+2n… and their
+        // indices in the whole input.
+        let by_files = |files: &[InputFile]| -> Vec<(Vec<InputFile>, Arc<[usize]>)> {
             let n = n.clamp(1, files.len().max(1));
             (0..n)
-                .map(|p| files.iter().skip(p).step_by(n).cloned().collect())
+                .map(|p| {
+                    let ids: Vec<usize> = (p..files.len()).step_by(n).collect();
+                    let part = ids.iter().map(|&i| files[i].clone()).collect();
+                    (part, ids.into())
+                })
                 .collect()
         };
-        let kinds: Vec<SourceKind> = match &self.kind {
-            SourceKind::Parquet(p) => p.split(n).into_iter().map(SourceKind::Parquet).collect(),
+        let parts: Vec<(SourceKind, Option<Arc<[usize]>>)> = match &self.kind {
+            // Parquet parts keep the whole file list (units of row groups).
+            SourceKind::Parquet(p) => p
+                .split(n)
+                .into_iter()
+                .map(|p| (SourceKind::Parquet(p), None))
+                .collect(),
             SourceKind::Csv(s) => by_files(s.files())
                 .into_iter()
-                .map(|f| SourceKind::Csv(s.with_files(f)))
+                .map(|(f, ids)| (SourceKind::Csv(s.with_files(f)), Some(ids)))
                 .collect(),
             SourceKind::Avro(s) => by_files(s.files())
                 .into_iter()
-                .map(|f| SourceKind::Avro(s.with_files(f)))
+                .map(|(f, ids)| (SourceKind::Avro(s.with_files(f)), Some(ids)))
                 .collect(),
             SourceKind::Jsonl(s) => by_files(s.files())
                 .into_iter()
-                .map(|f| SourceKind::Jsonl(s.with_files(f)))
+                .map(|(f, ids)| (SourceKind::Jsonl(s.with_files(f)), Some(ids)))
                 .collect(),
             SourceKind::Tfrecord(s) => by_files(s.files())
                 .into_iter()
-                .map(|f| SourceKind::Tfrecord(s.with_files(f)))
+                .map(|(f, ids)| (SourceKind::Tfrecord(s.with_files(f)), Some(ids)))
                 .collect(),
         };
-        kinds
+        parts
             .into_iter()
-            .map(|kind| Source {
+            .map(|(kind, ids)| Source {
                 kind,
                 decimals: self.decimals,
                 schema: self.schema.clone(),
+                // A part of a part maps through its parent's indices.
+                file_ids: match (&self.file_ids, ids) {
+                    (Some(parent), Some(ids)) => Some(ids.iter().map(|&i| parent[i]).collect()),
+                    (parent, ids) => ids.or_else(|| parent.clone()),
+                },
             })
             .collect()
     }
@@ -289,38 +312,68 @@ impl Source {
 
     /// All batches in input order.
     pub fn batches(&self) -> Box<dyn Iterator<Item = Result<SourceBatch>> + Send> {
-        fn plain(
-            it: impl Iterator<Item = Result<(usize, RecordBatch)>> + Send + 'static,
+        /// Numbers the rows of readers that read whole files in order.
+        fn numbered(
+            it: impl Iterator<Item = Result<(usize, RecordBatch, Option<u64>, Option<BinaryArray>)>>
+                + Send
+                + 'static,
         ) -> Box<dyn Iterator<Item = Result<SourceBatch>> + Send> {
-            Box::new(it.map(|r| {
-                r.map(|(file, batch)| SourceBatch {
-                    file,
-                    batch,
-                    serialized: None,
-                    position: None,
+            let mut at: Option<(usize, u64)> = None;
+            Box::new(it.map(move |r| {
+                r.map(|(file, batch, position, serialized)| {
+                    let row = match at {
+                        Some((f, next)) if f == file => next,
+                        _ => 0,
+                    };
+                    at = Some((file, row + batch.num_rows() as u64));
+                    SourceBatch {
+                        file,
+                        row,
+                        batch,
+                        serialized,
+                        position,
+                    }
                 })
             }))
         }
         let batches: Box<dyn Iterator<Item = Result<SourceBatch>> + Send> = match &self.kind {
-            SourceKind::Csv(s) => Box::new(s.batches().map(|r| {
-                r.map(|(file, batch, position)| SourceBatch {
+            SourceKind::Csv(s) => numbered(
+                s.batches()
+                    .map(|r| r.map(|(file, batch, position)| (file, batch, Some(position), None))),
+            ),
+            SourceKind::Parquet(s) => Box::new(s.batches().map(|r| {
+                r.map(|(file, row, batch)| SourceBatch {
                     file,
+                    row,
                     batch,
                     serialized: None,
-                    position: Some(position),
-                })
-            })),
-            SourceKind::Parquet(s) => plain(s.batches()),
-            SourceKind::Avro(s) => plain(s.batches()),
-            SourceKind::Jsonl(s) => plain(s.batches()),
-            SourceKind::Tfrecord(s) => Box::new(s.batches().map(|r| {
-                r.map(|(file, batch, records)| SourceBatch {
-                    file,
-                    batch,
-                    serialized: Some(records),
                     position: None,
                 })
             })),
+            SourceKind::Avro(s) => numbered(
+                s.batches()
+                    .map(|r| r.map(|(file, batch)| (file, batch, None, None))),
+            ),
+            SourceKind::Jsonl(s) => numbered(
+                s.batches()
+                    .map(|r| r.map(|(file, batch)| (file, batch, None, None))),
+            ),
+            SourceKind::Tfrecord(s) => numbered(
+                s.batches()
+                    .map(|r| r.map(|(file, batch, records)| (file, batch, None, Some(records)))),
+            ),
+        };
+        let batches: Box<dyn Iterator<Item = Result<SourceBatch>> + Send> = match &self.file_ids {
+            Some(ids) => {
+                let ids = ids.clone();
+                Box::new(batches.map(move |r| {
+                    r.map(|mut b| {
+                        b.file = ids[b.file];
+                        b
+                    })
+                }))
+            }
+            None => batches,
         };
         if self.schema.fields() == self.kind.schema().fields() {
             return batches;

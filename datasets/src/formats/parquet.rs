@@ -76,31 +76,49 @@ impl ParquetSource {
         self.schema.clone()
     }
 
-    /// Batches of every unit in order, with the index of their file.
-    pub fn batches(&self) -> impl Iterator<Item = Result<(usize, RecordBatch)>> + Send + 'static {
+    /// Batches of every unit in order, with the index of their file and the
+    /// index in that file of their first row.
+    pub fn batches(
+        &self,
+    ) -> impl Iterator<Item = Result<(usize, u64, RecordBatch)>> + Send + 'static {
         let files = self.files.clone();
         let batch_size = self.batch_size;
         self.units.clone().into_iter().flat_map(move |(i, groups)| {
             let f = files[i].clone();
             let reader = builder(&f).and_then(|b| {
+                // Rows of the row groups before the unit's first one.
+                let first_row: u64 = match groups.as_ref().and_then(|g| g.first()) {
+                    Some(&g) => b.metadata().row_groups()[..g]
+                        .iter()
+                        .map(|m| m.num_rows().max(0) as u64)
+                        .sum(),
+                    None => 0,
+                };
                 let b = match groups {
                     Some(g) => b.with_row_groups(g),
                     None => b,
                 };
                 b.with_batch_size(batch_size)
                     .build()
+                    .map(|r| (first_row, r))
                     .map_err(|e| DatasetError::file(&f.path, e.to_string()))
             });
-            let iter: Box<dyn Iterator<Item = Result<(usize, RecordBatch)>> + Send> = match reader {
-                Err(e) => Box::new(std::iter::once(Err(e))),
-                Ok(r) => {
-                    let path = f.path.clone();
-                    Box::new(r.map(move |b| {
-                        b.map(|b| (i, b))
+            let iter: Box<dyn Iterator<Item = Result<(usize, u64, RecordBatch)>> + Send> =
+                match reader {
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                    Ok((first_row, r)) => {
+                        let path = f.path.clone();
+                        let mut next = first_row;
+                        Box::new(r.map(move |b| {
+                            b.map(|b| {
+                                let row = next;
+                                next += b.num_rows() as u64;
+                                (i, row, b)
+                            })
                             .map_err(|e| DatasetError::file(&path, format!("decoding failed: {e}")))
-                    }))
-                }
-            };
+                        }))
+                    }
+                };
             iter
         })
     }

@@ -142,6 +142,22 @@ impl StagedDir {
         &self.staging
     }
 
+    /// A scratch directory beside the staging directory, named like it
+    /// (`weir-<what>-PID-NANOS`), so it is outside the output (nothing
+    /// written there can be committed by accident) and a later run for the
+    /// same output removes it once this process is gone. Not created.
+    pub fn scratch(&self, what: &str) -> PathBuf {
+        let name = self
+            .staging
+            .file_name()
+            .map(|n| {
+                n.to_string_lossy()
+                    .replacen("weir-staging-", &format!("weir-{what}-"), 1)
+            })
+            .unwrap_or_else(|| format!("weir-{what}-{}", run_tag()));
+        self.staging.with_file_name(name)
+    }
+
     /// The final location.
     pub fn target(&self) -> &Path {
         &self.target

@@ -25,12 +25,19 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use prost::Message;
 use weir_datasets::formats::SourceSpec;
 
+use crate::examplegen::distributed::{
+    ExampleMapConfig, ShardSinkConfig, ShardSinkExec, ShardSinkNode,
+};
 use crate::scan::{as_source_scan, source_scan, ScanShape, SourceTable};
 
 /// Ballista's own encoding follows.
 const TAG_BALLISTA: u8 = 0;
 /// A [`SourceTable`] / a weir source scan (`crate::scan::source_scan`).
 const TAG_SOURCE: u8 = 1;
+/// A [`SourceTable`] in ExampleGen's map mode.
+const TAG_MAP_SOURCE: u8 = 2;
+/// ExampleGen's shard sink ([`ShardSinkNode`] / [`ShardSinkExec`]).
+const TAG_SHARD_SINK: u8 = 3;
 
 fn decode_error(what: &str, e: impl std::fmt::Display) -> DataFusionError {
     DataFusionError::Internal(format!("weir codec: cannot decode {what}: {e}"))
@@ -64,6 +71,17 @@ fn decode_schema(bytes: &[u8]) -> Result<Schema> {
     let proto =
         datafusion_proto::protobuf::Schema::decode(bytes).map_err(|e| decode_error("schema", e))?;
     Schema::try_from(&proto).map_err(|e| decode_error("schema", e))
+}
+
+/// The one input of a node with one input.
+fn single_input<'a, T>(inputs: &'a [T], what: &str) -> Result<&'a T> {
+    match inputs {
+        [one] => Ok(one),
+        _ => Err(decode_error(
+            what,
+            format!("{} inputs, expected 1", inputs.len()),
+        )),
+    }
 }
 
 /// weir's scalar function `name`, else what `inner` decodes.
@@ -103,11 +121,24 @@ impl LogicalExtensionCodec for WeirLogicalCodec {
     ) -> Result<Extension> {
         match buf.split_first() {
             Some((&TAG_BALLISTA, rest)) => self.inner.try_decode(rest, inputs, ctx),
+            Some((&TAG_SHARD_SINK, rest)) => {
+                let what = "shard sink node";
+                let config = ShardSinkConfig::from_json(rest).map_err(|e| decode_error(what, e))?;
+                let input = single_input(inputs, what)?.clone();
+                Ok(Extension {
+                    node: Arc::new(ShardSinkNode::new(input, config)?),
+                })
+            }
             _ => Err(decode_error("logical extension node", "unknown tag")),
         }
     }
 
     fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        if let Some(sink) = node.node.as_any().downcast_ref::<ShardSinkNode>() {
+            buf.push(TAG_SHARD_SINK);
+            buf.extend_from_slice(&sink.config().to_json());
+            return Ok(());
+        }
         buf.push(TAG_BALLISTA);
         self.inner.try_encode(node, buf)
     }
@@ -120,14 +151,22 @@ impl LogicalExtensionCodec for WeirLogicalCodec {
         ctx: &TaskContext,
     ) -> Result<Arc<dyn TableProvider>> {
         match buf.split_first() {
-            Some((&TAG_SOURCE, rest)) => {
+            Some((&tag @ (TAG_SOURCE | TAG_MAP_SOURCE), mut rest)) => {
                 let what = format!("table {table_ref}");
-                let (id, spec) = rest
+                let (id, tail) = rest
                     .split_first_chunk::<8>()
                     .ok_or_else(|| decode_error(&what, "truncated opening id"))?;
-                let spec = SourceSpec::from_json(spec).map_err(|e| decode_error(&what, e))?;
+                rest = tail;
+                let spec = SourceSpec::from_json(take_chunk(&mut rest, &what)?)
+                    .map_err(|e| decode_error(&what, e))?;
+                let map: Option<ExampleMapConfig> = if tag == TAG_MAP_SOURCE {
+                    Some(serde_json::from_slice(rest).map_err(|e| decode_error(&what, e))?)
+                } else {
+                    None
+                };
                 let table = SourceTable::reopen(spec, u64::from_le_bytes(*id))
-                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?
+                    .with_map(map);
                 if table.schema().fields() != schema.fields() {
                     return Err(decode_error(
                         &what,
@@ -150,9 +189,15 @@ impl LogicalExtensionCodec for WeirLogicalCodec {
         buf: &mut Vec<u8>,
     ) -> Result<()> {
         if let Some(table) = node.downcast_ref::<SourceTable>() {
-            buf.push(TAG_SOURCE);
+            buf.push(match table.map() {
+                Some(_) => TAG_MAP_SOURCE,
+                None => TAG_SOURCE,
+            });
             buf.extend_from_slice(&table.open_id().to_le_bytes());
-            buf.extend_from_slice(&table.spec().to_json());
+            put_chunk(buf, &table.spec().to_json());
+            if let Some(map) = table.map() {
+                buf.extend_from_slice(&serde_json::to_vec(map).expect("plain values serialize"));
+            }
             return Ok(());
         }
         buf.push(TAG_BALLISTA);
@@ -214,6 +259,12 @@ impl PhysicalExtensionCodec for WeirPhysicalCodec {
                 }
                 Ok(source_scan(Arc::new(spec), Arc::new(schema), shape))
             }
+            Some((&TAG_SHARD_SINK, rest)) => {
+                let what = "shard sink";
+                let config = ShardSinkConfig::from_json(rest).map_err(|e| decode_error(what, e))?;
+                let input = single_input(inputs, what)?.clone();
+                Ok(Arc::new(ShardSinkExec::new(input, Arc::new(config))))
+            }
             _ => Err(decode_error("physical plan node", "unknown tag")),
         }
     }
@@ -230,6 +281,11 @@ impl PhysicalExtensionCodec for WeirPhysicalCodec {
             put_chunk(buf, &encode_schema(&schema)?);
             let shape = serde_json::to_vec(&shape).expect("plain values serialize");
             put_chunk(buf, &shape);
+            return Ok(());
+        }
+        if let Some(sink) = node.downcast_ref::<ShardSinkExec>() {
+            buf.push(TAG_SHARD_SINK);
+            buf.extend_from_slice(&sink.config().to_json());
             return Ok(());
         }
         buf.push(TAG_BALLISTA);

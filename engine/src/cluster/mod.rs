@@ -6,6 +6,7 @@
 //! executors, and [`session`] builds every process's session the same way.
 
 pub mod codec;
+pub mod planner;
 pub mod session;
 
 use std::time::Duration;
@@ -28,7 +29,12 @@ pub enum Execution {
 }
 
 /// How tasks reach executors (`--scheduling-policy` of the scheduler,
-/// `--task-scheduling-policy` of the executors; they must agree).
+/// `--task-scheduling-policy` of the executors; they must agree). weir's
+/// default is pull: when an executor dies mid-stage, Ballista 55 ignores
+/// the status updates of the tasks it aborts, and with push scheduling the
+/// slots of those tasks are never given back, so a cluster whose slots all
+/// leaked runs no job again; a pulling executor asks for work when it has
+/// a free slot by its own count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SchedulingPolicy {
     /// The scheduler pushes tasks to executors as slots free up (lower latency).

@@ -22,6 +22,7 @@ use object_store::ObjectStore;
 use url::Url;
 
 use super::codec::{WeirLogicalCodec, WeirPhysicalCodec};
+use super::planner::WeirQueryPlanner;
 
 /// DataFusion settings weir's results depend on, set in every session:
 /// no round-robin repartitioning (it would hand batches to partial
@@ -36,9 +37,17 @@ pub fn cluster_config() -> SessionConfig {
     deterministic(
         SessionConfig::new_with_ballista()
             .with_ballista_logical_extension_codec(Arc::new(WeirLogicalCodec::default()))
-            .with_ballista_physical_extension_codec(Arc::new(WeirPhysicalCodec::default())),
+            .with_ballista_physical_extension_codec(Arc::new(WeirPhysicalCodec::default()))
+            .set_bool(ADAPTIVE_PLANNER, false),
     )
 }
+
+/// Ballista's adaptive planner: off. With it, a job whose executor dies in
+/// the final stage can hang for good, holding task slots that later jobs
+/// need (apache/datafusion-ballista#1986). The static planner instead may
+/// report duplicated result rows, which weir's result checks and
+/// ExampleGen's per-shard commit absorb.
+const ADAPTIVE_PLANNER: &str = "ballista.planner.adaptive.enabled";
 
 /// The runtime of every weir session: DataFusion's defaults with weir's
 /// object-store registry.
@@ -61,6 +70,7 @@ pub fn cluster_state(config: SessionConfig) -> Result<SessionState> {
         .with_scalar_functions(ballista_scalar_functions())
         .with_aggregate_functions(ballista_aggregate_functions())
         .with_window_functions(ballista_window_functions())
+        .with_query_planner(Arc::new(WeirQueryPlanner))
         .build();
     register_weir_functions(&mut state)?;
     Ok(state)
@@ -79,6 +89,7 @@ pub fn local_context() -> SessionContext {
         .with_default_features()
         .with_config(deterministic(SessionConfig::new()))
         .with_runtime_env(runtime_env().expect("a default runtime builds"))
+        .with_query_planner(Arc::new(WeirQueryPlanner))
         .build();
     let ctx = SessionContext::new_with_state(state);
     weir_udfs::register_all(&ctx);

@@ -4,6 +4,8 @@
 //! (`Split-<name>/data_tfrecord-00000-of-000NN.gz`) or as Parquet, with a
 //! manifest, atomically.
 
+pub mod distributed;
+mod route;
 mod splitter;
 mod workers;
 
@@ -12,20 +14,21 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use weir_datasets::formats::{DecimalMode, ReadOptions, Source};
+use weir_datasets::formats::{DecimalMode, ReadOptions, Source, SourceSpec};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
 use weir_datasets::sink::manifest::{fingerprint, ExampleGenManifest, SchemaField, SplitRecord};
 use weir_datasets::sink::StagedDir;
 use weir_datasets::split::SplitSpec;
 use weir_datasets::{Compression, DatasetError, Format, InputFile, SplitConfig};
 
+use crate::cluster::Execution;
 use crate::error::{EngineError, Result};
 use crate::progress::Progress;
 pub use splitter::StatsMode;
 use splitter::{SplitPlan, Splitter};
 
 /// How ExampleGen writes the splits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     /// TFRecord files of serialized tf.Example (TFX's layout).
@@ -85,6 +88,8 @@ pub struct ExampleGenBuilder {
     progress: Option<Arc<Progress>>,
     stats: StatsMode,
     decimals: DecimalMode,
+    execution: Execution,
+    dataflow: bool,
 }
 
 /// Input bytes per output shard when the shard count is automatic.
@@ -109,7 +114,24 @@ impl ExampleGenBuilder {
             progress: None,
             stats: StatsMode::Off,
             decimals: DecimalMode::Float,
+            execution: Execution::InProcess,
+            dataflow: false,
         }
+    }
+
+    /// Where to run: in-process (default) or on a Ballista cluster, whose
+    /// executors must reach the input and the output's directory. The
+    /// output is the same bytes either way.
+    pub fn with_execution(mut self, execution: Execution) -> Self {
+        self.execution = execution;
+        self
+    }
+
+    /// In-process, run the cluster's plan (`distributed`) instead of the
+    /// threaded splitter: the same bytes, slower; for tests and comparison.
+    pub fn with_dataflow(mut self, yes: bool) -> Self {
+        self.dataflow = yes;
+        self
     }
 
     /// How decimal columns (BigQuery NUMERIC/BIGNUMERIC) become features:
@@ -255,6 +277,12 @@ impl ExampleGenBuilder {
             p.total_bytes
                 .store(input_bytes, std::sync::atomic::Ordering::Relaxed);
         }
+        let distributed = self.dataflow || self.execution != Execution::InProcess;
+        if distributed && self.stats != StatsMode::Off {
+            return Err(EngineError::Invalid(
+                "--stats is not yet fused into a cluster run; run `weir stats --cluster` on the output".into(),
+            ));
+        }
         let source = Source::open(files.clone(), format, &options)?;
         let schema = source.schema();
         check_declared_types(&schema, options.declared.as_ref())?;
@@ -283,29 +311,28 @@ impl ExampleGenBuilder {
             file_split,
             files: files.iter().map(|f| f.path.clone()).collect(),
         };
-        let mut splitter = Splitter::new(plan, &schema, source.is_serialized(), self.stats)?;
-        let reader = spawn_reader(source);
-        let mut done_bytes = 0u64;
-        let mut last_file = 0usize;
-        for msg in reader {
-            let batch = msg?;
-            if batch.file != last_file {
-                done_bytes += files[last_file..batch.file]
-                    .iter()
-                    .map(|f| f.size)
-                    .sum::<u64>();
-                last_file = batch.file;
-            }
-            splitter.push(&batch)?;
+        let (written, stats) = if distributed {
+            let spec = SourceSpec::new(files.clone(), format, options.clone());
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| EngineError::Internal(format!("tokio runtime: {e}")))?;
+            let attempts = staged.scratch("attempts");
+            let written = runtime.block_on(distributed::write_splits(
+                &self.execution,
+                spec,
+                &plan,
+                &attempts,
+            ))?;
             if let Some(p) = &self.progress {
-                p.add_rows(batch.batch.num_rows() as u64);
-                p.set_input_bytes(done_bytes + batch.position.unwrap_or(0));
+                let rows = written.iter().map(|(n, _)| n).sum();
+                p.add_rows(rows);
+                p.set_input_bytes(input_bytes);
             }
-        }
-        if let Some(p) = &self.progress {
-            p.set_input_bytes(input_bytes);
-        }
-        let (written, stats) = splitter.finish()?;
+            (written, None)
+        } else {
+            self.split_in_process(plan, source, &schema, &files, input_bytes)?
+        };
         let statistics = match stats {
             Some(collector) => {
                 let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
@@ -369,6 +396,42 @@ impl ExampleGenBuilder {
             manifest,
             statistics,
         })
+    }
+}
+
+impl ExampleGenBuilder {
+    /// The threaded splitter: read, route and write in this process.
+    fn split_in_process(
+        &self,
+        plan: SplitPlan,
+        source: Source,
+        schema: &datafusion::arrow::datatypes::SchemaRef,
+        files: &[InputFile],
+        input_bytes: u64,
+    ) -> Result<splitter::SplitterOutput> {
+        let mut splitter = Splitter::new(plan, schema, source.is_serialized(), self.stats)?;
+        let reader = spawn_reader(source);
+        let mut done_bytes = 0u64;
+        let mut last_file = 0usize;
+        for msg in reader {
+            let batch = msg?;
+            if batch.file != last_file {
+                done_bytes += files[last_file..batch.file]
+                    .iter()
+                    .map(|f| f.size)
+                    .sum::<u64>();
+                last_file = batch.file;
+            }
+            splitter.push(&batch)?;
+            if let Some(p) = &self.progress {
+                p.add_rows(batch.batch.num_rows() as u64);
+                p.set_input_bytes(done_bytes + batch.position.unwrap_or(0));
+            }
+        }
+        if let Some(p) = &self.progress {
+            p.set_input_bytes(input_bytes);
+        }
+        splitter.finish()
     }
 }
 

@@ -1,29 +1,24 @@
 //! Routes each encoded example to its split and shard and feeds the shard
-//! writers. The k-th example of a split (in input order) goes to shard
-//! `k mod shards`, so output is deterministic.
+//! writers. The shard of an example is [`shard_of`] its place in the input
+//! (file, row), and each shard receives its examples in input order, so
+//! output is deterministic and the same as a cluster's (see `distributed`).
 
 use std::path::PathBuf;
 
-use datafusion::arrow::array::{Array, BinaryArray, UInt32Array};
+use datafusion::arrow::array::{BinaryArray, UInt32Array};
 use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use prost::Message;
-use weir_datasets::example::{EncodedBatch, ExampleEncoder};
 use weir_datasets::formats::SourceBatch;
-use weir_datasets::proto::{Example, FeatureKind};
 use weir_datasets::sink::{shard_name, WrittenFile};
 use weir_datasets::split::SplitSpec;
-use weir_datasets::tfrecord::frame_record;
 use weir_datasets::{Compression, DatasetError, SplitConfig};
 
-use super::workers::{ShardInput, ShardWorker};
+use super::route::{shard_of, ExampleRouter};
+use super::workers::{FramedBuffer, RowChunker, ShardInput, ShardWorker};
 use super::OutputFormat;
 use crate::error::{EngineError, Result};
 use crate::stats::SplitStatsCollector;
-
-/// Framed bytes buffered per shard before handing them to its thread.
-const FLUSH_BYTES: usize = 1 << 20;
 
 /// Everything the splitter needs to know about the output.
 pub struct SplitPlan {
@@ -39,6 +34,23 @@ pub struct SplitPlan {
     /// Split of each input file (used without hashing).
     pub file_split: Vec<usize>,
     pub files: Vec<PathBuf>,
+}
+
+impl SplitPlan {
+    /// The relative path of shard `shard` of split `split`.
+    pub fn shard_path(&self, split: usize, shard: usize) -> String {
+        let n = self.shards[split];
+        let name = &self.specs[split].name;
+        match self.output_format {
+            OutputFormat::Tfrecord => format!(
+                "Split-{name}/{}",
+                shard_name("data_tfrecord", shard, n, self.compression.suffix())
+            ),
+            OutputFormat::Parquet => {
+                format!("Split-{name}/{}", shard_name("data", shard, n, ".parquet"))
+            }
+        }
+    }
 }
 
 /// Whether and how ExampleGen computes statistics.
@@ -107,11 +119,11 @@ pub type SplitterOutput = (Vec<(u64, Vec<WrittenFile>)>, Option<SplitStatsCollec
 pub struct Splitter {
     stats: Option<StatsWorker>,
     plan: SplitPlan,
-    encoder: Option<ExampleEncoder>,
+    router: ExampleRouter,
     workers: Vec<Vec<ShardWorker>>,
-    buffers: Vec<Vec<(Vec<u8>, u64)>>,
+    framed: Vec<Vec<FramedBuffer>>,
+    chunkers: Vec<Vec<RowChunker>>,
     counts: Vec<u64>,
-    rows_in_file: Vec<u64>,
 }
 
 impl Splitter {
@@ -133,138 +145,78 @@ impl Splitter {
         } else {
             None
         };
-        let encoder = if serialized_input {
-            None
-        } else {
-            Some(
-                ExampleEncoder::new(
-                    schema,
-                    plan.partition_feature
-                        .as_deref()
-                        .filter(|_| plan.hash.is_some()),
-                )
-                .map_err(EngineError::Invalid)?,
-            )
-        };
+        let router = ExampleRouter::new(
+            schema,
+            serialized_input,
+            plan.hash.clone(),
+            plan.partition_feature.clone(),
+            plan.file_split.clone(),
+            plan.files.clone(),
+        )?;
         let mut workers = Vec::new();
-        for (spec, &n) in plan.specs.iter().zip(&plan.shards) {
-            let mut split = Vec::with_capacity(n);
+        for (split, &n) in plan.shards.iter().enumerate() {
+            let mut shards = Vec::with_capacity(n);
             for shard in 0..n {
+                let relative = plan.shard_path(split, shard);
                 let w = match plan.output_format {
                     OutputFormat::Tfrecord => ShardWorker::tfrecord(
                         &plan.root,
-                        format!(
-                            "Split-{}/{}",
-                            spec.name,
-                            shard_name("data_tfrecord", shard, n, plan.compression.suffix())
-                        ),
+                        relative,
                         plan.compression,
                         plan.compression_level,
                     )?,
-                    OutputFormat::Parquet => ShardWorker::parquet(
-                        &plan.root,
-                        format!(
-                            "Split-{}/{}",
-                            spec.name,
-                            shard_name("data", shard, n, ".parquet")
-                        ),
-                        schema.clone(),
-                    )?,
+                    OutputFormat::Parquet => {
+                        ShardWorker::parquet(&plan.root, relative, schema.clone())?
+                    }
                 };
-                split.push(w);
+                shards.push(w);
             }
-            workers.push(split);
+            workers.push(shards);
         }
-        let buffers = plan
+        let framed = plan
             .shards
             .iter()
-            .map(|&n| vec![(Vec::new(), 0u64); n])
+            .map(|&n| (0..n).map(|_| FramedBuffer::default()).collect())
+            .collect();
+        let chunkers = plan
+            .shards
+            .iter()
+            .map(|&n| (0..n).map(|_| RowChunker::new(schema.clone())).collect())
             .collect();
         Ok(Self {
             stats,
             counts: vec![0; plan.specs.len()],
-            rows_in_file: vec![0; plan.files.len()],
             plan,
-            encoder,
+            router,
             workers,
-            buffers,
+            framed,
+            chunkers,
         })
     }
 
     /// Routes one batch.
     pub fn push(&mut self, batch: &SourceBatch) -> Result<()> {
-        let encoded = match (&batch.serialized, &self.encoder) {
-            (Some(records), _) => EncodedBatch {
-                examples: records.clone(),
-                partition_spans: None,
-            },
-            (None, Some(enc)) => enc.encode(&batch.batch).map_err(|m| {
-                EngineError::Dataset(DatasetError::file(&self.plan.files[batch.file], m))
-            })?,
-            (None, None) => {
-                return Err(EngineError::Internal(
-                    "no encoder for a columnar batch".into(),
-                ))
-            }
-        };
-        let splits = self.assign(batch, &encoded)?;
-        self.rows_in_file[batch.file] += splits.len() as u64;
+        let (encoded, splits) = self.router.route(batch)?;
         if let Some(w) = self.stats.as_mut() {
             w.send(batch.batch.clone(), splits.clone())?;
         }
         match self.plan.output_format {
-            OutputFormat::Tfrecord => self.write_framed(&encoded.examples, &splits),
+            OutputFormat::Tfrecord => self.write_framed(batch, &encoded.examples, &splits),
             OutputFormat::Parquet => self.write_rows(batch, &splits),
         }
     }
 
-    /// The split of every row.
-    fn assign(&self, batch: &SourceBatch, encoded: &EncodedBatch) -> Result<Vec<usize>> {
-        let n = encoded.examples.len();
-        let Some(cfg) = &self.plan.hash else {
-            return Ok(vec![self.plan.file_split[batch.file]; n]);
-        };
-        let ex = &encoded.examples;
-        let path = &self.plan.files[batch.file];
-        let first_row = self.rows_in_file[batch.file];
-        let mut out = Vec::with_capacity(n);
-        match (&self.plan.partition_feature, &encoded.partition_spans) {
-            (None, _) => {
-                for r in 0..n {
-                    out.push(cfg.split_of(ex.value(r)));
-                }
-            }
-            (Some(name), Some(spans)) => {
-                for (r, &(s, l)) in spans.iter().enumerate() {
-                    if l == 0 {
-                        return Err(no_partition_value(path, first_row + r as u64 + 1, name));
-                    }
-                    let bytes = &ex.value(r)[s as usize..(s + l) as usize];
-                    out.push(cfg.split_of(bytes));
-                }
-            }
-            (Some(name), None) => {
-                for r in 0..n {
-                    let key = serialized_partition_key(ex, r, name)
-                        .map_err(|m| DatasetError::row(path, first_row + r as u64 + 1, 0, m))?;
-                    out.push(cfg.split_of(&key));
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    fn write_framed(&mut self, examples: &BinaryArray, splits: &[usize]) -> Result<()> {
+    fn write_framed(
+        &mut self,
+        batch: &SourceBatch,
+        examples: &BinaryArray,
+        splits: &[usize],
+    ) -> Result<()> {
         for (r, &s) in splits.iter().enumerate() {
-            let shard = (self.counts[s] % self.plan.shards[s] as u64) as usize;
+            let shard = shard_of(batch.file, batch.row + r as u64, self.plan.shards[s]);
             self.counts[s] += 1;
-            let (buf, n) = &mut self.buffers[s][shard];
-            frame_record(buf, examples.value(r));
-            *n += 1;
-            if buf.len() >= FLUSH_BYTES {
-                let full = std::mem::take(buf);
-                let count = std::mem::take(n);
-                self.workers[s][shard].send(ShardInput::Framed(full, count))?;
+            if let Some((bytes, n)) = self.framed[s][shard].push(examples.value(r)) {
+                self.workers[s][shard].send(ShardInput::Framed(bytes, n))?;
             }
         }
         Ok(())
@@ -278,7 +230,7 @@ impl Splitter {
             .map(|&n| vec![Vec::new(); n])
             .collect();
         for (r, &s) in splits.iter().enumerate() {
-            let shard = (self.counts[s] % self.plan.shards[s] as u64) as usize;
+            let shard = shard_of(batch.file, batch.row + r as u64, self.plan.shards[s]);
             self.counts[s] += 1;
             indices[s][shard].push(r as u32);
         }
@@ -289,7 +241,9 @@ impl Splitter {
                 }
                 let take = UInt32Array::from(idx);
                 let rows = take_record_batch(&batch.batch, &take).map_err(DatasetError::from)?;
-                self.workers[s][shard].send(ShardInput::Rows(rows))?;
+                for chunk in self.chunkers[s][shard].push(rows)? {
+                    self.workers[s][shard].send(ShardInput::Rows(chunk))?;
+                }
             }
         }
         Ok(())
@@ -302,11 +256,13 @@ impl Splitter {
             Some(w) => Some(w.join()?),
             None => None,
         };
-        for (s, bufs) in self.buffers.iter_mut().enumerate() {
-            for (shard, (buf, n)) in bufs.iter_mut().enumerate() {
-                if !buf.is_empty() {
-                    self.workers[s][shard]
-                        .send(ShardInput::Framed(std::mem::take(buf), std::mem::take(n)))?;
+        for (s, workers) in self.workers.iter_mut().enumerate() {
+            for (shard, w) in workers.iter_mut().enumerate() {
+                if let Some((bytes, n)) = self.framed[s][shard].finish() {
+                    w.send(ShardInput::Framed(bytes, n))?;
+                }
+                if let Some(rows) = self.chunkers[s][shard].finish()? {
+                    w.send(ShardInput::Rows(rows))?;
                 }
             }
         }
@@ -319,38 +275,5 @@ impl Splitter {
             out.push((self.counts[s], files));
         }
         Ok((out, stats))
-    }
-}
-
-fn no_partition_value(path: &std::path::Path, row: u64, name: &str) -> EngineError {
-    EngineError::Dataset(DatasetError::row(
-        path,
-        row,
-        0,
-        format!(
-            "partition feature '{name}' has no value (TFX requires an int64_list or bytes_list)"
-        ),
-    ))
-}
-
-/// The serialized `Feature` `name` of a serialized example, as TFX hashes it.
-fn serialized_partition_key(
-    examples: &BinaryArray,
-    row: usize,
-    name: &str,
-) -> Result<Vec<u8>, String> {
-    let ex =
-        Example::decode(examples.value(row)).map_err(|e| format!("not a tf.train.Example: {e}"))?;
-    let feature = ex
-        .feature_map()
-        .and_then(|m| m.get(name))
-        .ok_or_else(|| format!("partition feature '{name}' does not exist in the example"))?;
-    match &feature.kind {
-        Some(FeatureKind::Int64List(_)) | Some(FeatureKind::BytesList(_)) => {
-            Ok(feature.encode_to_vec())
-        }
-        _ => Err(format!(
-            "partition feature '{name}' must be an int64_list or bytes_list feature with a value"
-        )),
     }
 }

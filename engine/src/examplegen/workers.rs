@@ -1,16 +1,113 @@
 //! Shard writers on their own threads, so compression (the costly part of
-//! writing TFRecord.gz) runs in parallel with reading and encoding.
+//! writing TFRecord.gz) runs in parallel with reading and encoding, and the
+//! buffers that decide how a shard's rows reach its writer. Those depend on
+//! the shard's rows alone (never on how they arrived), so a shard written
+//! in-process and one written by a cluster's sink are the same bytes.
 
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::thread::JoinHandle;
 
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use weir_datasets::sink::{ParquetShardWriter, TfRecordShardWriter, WrittenFile};
+use weir_datasets::tfrecord::frame_record;
 use weir_datasets::{Compression, DatasetError};
 
 use crate::error::{EngineError, Result};
+
+/// Framed bytes buffered per shard before they go to its writer.
+pub const FLUSH_BYTES: usize = 1 << 20;
+
+/// Rows per write into a Parquet shard (page boundaries follow writes).
+pub const PARQUET_CHUNK_ROWS: usize = 8192;
+
+/// A TFRecord shard's framed records, handed on in chunks of at least
+/// [`FLUSH_BYTES`].
+#[derive(Default)]
+pub struct FramedBuffer {
+    buf: Vec<u8>,
+    records: u64,
+}
+
+impl FramedBuffer {
+    /// Frames `record`; gives the buffered bytes and their record count
+    /// once they reach [`FLUSH_BYTES`].
+    pub fn push(&mut self, record: &[u8]) -> Option<(Vec<u8>, u64)> {
+        frame_record(&mut self.buf, record);
+        self.records += 1;
+        (self.buf.len() >= FLUSH_BYTES).then(|| self.take_all())
+    }
+
+    /// What is left, if anything.
+    pub fn finish(&mut self) -> Option<(Vec<u8>, u64)> {
+        (!self.buf.is_empty()).then(|| self.take_all())
+    }
+
+    fn take_all(&mut self) -> (Vec<u8>, u64) {
+        (
+            std::mem::take(&mut self.buf),
+            std::mem::take(&mut self.records),
+        )
+    }
+}
+
+/// A Parquet shard's rows, handed on in batches of exactly
+/// [`PARQUET_CHUNK_ROWS`] (the last one shorter).
+pub struct RowChunker {
+    schema: SchemaRef,
+    pending: Vec<RecordBatch>,
+    rows: usize,
+}
+
+impl RowChunker {
+    /// A chunker for rows of `schema`.
+    pub fn new(schema: SchemaRef) -> Self {
+        Self {
+            schema,
+            pending: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    /// Adds rows; gives every full chunk.
+    pub fn push(&mut self, batch: RecordBatch) -> Result<Vec<RecordBatch>> {
+        if batch.num_rows() == 0 {
+            return Ok(Vec::new());
+        }
+        self.rows += batch.num_rows();
+        self.pending.push(batch);
+        let mut out = Vec::new();
+        if self.rows < PARQUET_CHUNK_ROWS {
+            return Ok(out);
+        }
+        let all = concat_batches(&self.schema, &self.pending).map_err(DatasetError::from)?;
+        let mut start = 0;
+        while all.num_rows() - start >= PARQUET_CHUNK_ROWS {
+            out.push(all.slice(start, PARQUET_CHUNK_ROWS));
+            start += PARQUET_CHUNK_ROWS;
+        }
+        self.rows = all.num_rows() - start;
+        self.pending = if self.rows > 0 {
+            vec![all.slice(start, self.rows)]
+        } else {
+            Vec::new()
+        };
+        Ok(out)
+    }
+
+    /// The rows left, if any.
+    pub fn finish(&mut self) -> Result<Option<RecordBatch>> {
+        if self.rows == 0 {
+            return Ok(None);
+        }
+        let all = concat_batches(&self.schema, &self.pending).map_err(DatasetError::from)?;
+        self.pending.clear();
+        self.rows = 0;
+        Ok(Some(all))
+    }
+}
 
 /// Work for a shard thread.
 pub enum ShardInput {

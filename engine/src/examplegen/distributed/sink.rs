@@ -1,0 +1,579 @@
+//! The sink side of a distributed ExampleGen. [`ShardSinkNode`] (logical)
+//! plans as [`ShardSinkExec`], which requires its input hash-partitioned by
+//! global shard and sorted by (shard, file, row), so each task sees whole
+//! shards in input order. A task writes each of its shards into its own
+//! attempt directory (`<attempts>/<task id>-<nonce>/…`) with the same
+//! buffering as in-process ExampleGen, checks the shard against the map's
+//! count markers (every part reported, rows adding up, no row twice), and
+//! returns one metadata row per shard. Nothing is visible until the driver
+//! commits exactly one attempt per shard (`distributed::commit`).
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::{DFSchema, DFSchemaRef};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNodeCore};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{
+    EquivalenceProperties, LexRequirement, OrderingRequirements, PhysicalSortRequirement,
+};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, Partitioning, PlanProperties,
+};
+use futures::StreamExt;
+use weir_datasets::sink::{ParquetShardWriter, TfRecordShardWriter, WrittenFile};
+use weir_datasets::{Compression, DatasetError};
+
+use super::map::{
+    example_column, payload_rows, FILE_COLUMN, KEY_COLUMNS, MARKER_FILE, ROW_COLUMN, SHARD_COLUMN,
+};
+use crate::error::{EngineError, Result};
+use crate::examplegen::workers::{FramedBuffer, RowChunker};
+use crate::examplegen::OutputFormat;
+
+/// What the sink writes and where.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardSinkConfig {
+    /// The run's attempt root (absolute, reachable from every executor,
+    /// outside the output). A task only creates its own directory in it,
+    /// so a task that starts after the run removed it fails.
+    pub attempts_dir: String,
+    /// The relative output path of every global shard.
+    pub shard_paths: Vec<String>,
+    /// TFRecord or Parquet.
+    pub output_format: OutputFormat,
+    /// TFRecord compression.
+    pub compression: Compression,
+    /// Deflate level.
+    pub compression_level: u32,
+    /// Parts of the map: count markers each shard must receive.
+    pub map_parts: u64,
+    /// Nullability of each payload column of a Parquet shard (the input's).
+    pub payload_nullable: Vec<bool>,
+}
+
+impl ShardSinkConfig {
+    /// The config as JSON (how the codecs carry it).
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("plain values serialize")
+    }
+
+    /// A config from [`ShardSinkConfig::to_json`]'s bytes.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// What a sink task reports per shard written.
+pub fn sink_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("shard", DataType::UInt32, false),
+        Field::new("path", DataType::Utf8, false),
+        Field::new("records", DataType::UInt64, false),
+        Field::new("bytes", DataType::UInt64, false),
+        Field::new("sha256", DataType::Utf8, false),
+    ]))
+}
+
+/// The logical sink over the map rows.
+#[derive(Debug, Clone)]
+pub struct ShardSinkNode {
+    input: LogicalPlan,
+    config: Arc<ShardSinkConfig>,
+    schema: DFSchemaRef,
+}
+
+impl ShardSinkNode {
+    /// A sink of the map rows `input`.
+    pub fn new(input: LogicalPlan, config: ShardSinkConfig) -> DfResult<Self> {
+        let schema = Arc::new(DFSchema::try_from(sink_schema().as_ref().clone())?);
+        Ok(Self {
+            input,
+            config: Arc::new(config),
+            schema,
+        })
+    }
+
+    /// Its config.
+    pub fn config(&self) -> &ShardSinkConfig {
+        &self.config
+    }
+}
+
+impl PartialEq for ShardSinkNode {
+    fn eq(&self, other: &Self) -> bool {
+        self.config == other.config && self.input == other.input
+    }
+}
+
+impl Eq for ShardSinkNode {}
+
+impl Hash for ShardSinkNode {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.config.to_json().hash(state);
+        self.input.hash(state);
+    }
+}
+
+impl PartialOrd for ShardSinkNode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        match self.config.to_json().cmp(&other.config.to_json()) {
+            std::cmp::Ordering::Equal => self.input.partial_cmp(&other.input),
+            o => Some(o),
+        }
+    }
+}
+
+impl UserDefinedLogicalNodeCore for ShardSinkNode {
+    fn name(&self) -> &str {
+        "ShardSink"
+    }
+
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        vec![&self.input]
+    }
+
+    fn schema(&self) -> &DFSchemaRef {
+        &self.schema
+    }
+
+    fn expressions(&self) -> Vec<Expr> {
+        Vec::new()
+    }
+
+    fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "ShardSink: shards={}", self.config.shard_paths.len())
+    }
+
+    fn with_exprs_and_inputs(&self, _exprs: Vec<Expr>, inputs: Vec<LogicalPlan>) -> DfResult<Self> {
+        let input = inputs
+            .into_iter()
+            .next()
+            .ok_or_else(|| DataFusionError::Internal("ShardSink takes one input".into()))?;
+        Ok(Self {
+            input,
+            config: self.config.clone(),
+            schema: self.schema.clone(),
+        })
+    }
+}
+
+/// Writes whole shards of sorted map rows into attempt directories.
+#[derive(Debug)]
+pub struct ShardSinkExec {
+    input: Arc<dyn ExecutionPlan>,
+    config: Arc<ShardSinkConfig>,
+    properties: Arc<PlanProperties>,
+}
+
+impl ShardSinkExec {
+    /// A sink over `input` (map rows).
+    pub fn new(input: Arc<dyn ExecutionPlan>, config: Arc<ShardSinkConfig>) -> Self {
+        let partitions = input.properties().output_partitioning().partition_count();
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(sink_schema()),
+            Partitioning::UnknownPartitioning(partitions),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        Self {
+            input,
+            config,
+            properties,
+        }
+    }
+
+    /// Its config.
+    pub fn config(&self) -> &Arc<ShardSinkConfig> {
+        &self.config
+    }
+
+    fn key(&self, name: &str) -> DfResult<Arc<dyn datafusion::physical_expr::PhysicalExpr>> {
+        Ok(Arc::new(Column::new_with_schema(
+            name,
+            &self.input.schema(),
+        )?))
+    }
+}
+
+impl DisplayAs for ShardSinkExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "ShardSinkExec: shards={}, format={:?}",
+            self.config.shard_paths.len(),
+            self.config.output_format
+        )
+    }
+}
+
+impl ExecutionPlan for ShardSinkExec {
+    fn name(&self) -> &str {
+        "ShardSinkExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let input = children
+            .into_iter()
+            .next()
+            .ok_or_else(|| DataFusionError::Internal("ShardSinkExec takes one input".into()))?;
+        Ok(Arc::new(Self::new(input, self.config.clone())))
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(
+            &Arc<dyn datafusion::physical_expr::PhysicalExpr>,
+        ) -> DfResult<datafusion::common::tree_node::TreeNodeRecursion>,
+    ) -> DfResult<datafusion::common::tree_node::TreeNodeRecursion> {
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    }
+
+    fn required_input_distribution(&self) -> Vec<Distribution> {
+        match self.key(SHARD_COLUMN) {
+            Ok(shard) => vec![Distribution::KeyPartitioned(vec![shard])],
+            Err(_) => vec![Distribution::SinglePartition],
+        }
+    }
+
+    fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
+        let keys: DfResult<Vec<_>> = [SHARD_COLUMN, FILE_COLUMN, ROW_COLUMN]
+            .iter()
+            .map(|c| self.key(c))
+            .collect();
+        let requirement = keys.ok().and_then(|keys| {
+            LexRequirement::new(
+                keys.into_iter()
+                    .map(|k| PhysicalSortRequirement::new(k, Some(Default::default()))),
+            )
+        });
+        vec![requirement.map(OrderingRequirements::new)]
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        let mut input = self.input.execute(partition, context.clone())?;
+        let config = self.config.clone();
+        let payload = payload_schema(&self.input.schema(), &config);
+        let task = context
+            .task_id()
+            .unwrap_or_else(|| format!("partition-{partition}"));
+        let fut = async move {
+            let attempt = attempt_dir(&config, &task)?;
+            let (tx, rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
+            let cfg = config.clone();
+            let dir = attempt.clone();
+            let writer =
+                tokio::task::spawn_blocking(move || write_sorted_shards(rx, &cfg, &dir, payload));
+            while let Some(batch) = input.next().await {
+                if tx.send(batch?).await.is_err() {
+                    break; // the writer stopped: its result says why
+                }
+            }
+            drop(tx);
+            let written = writer
+                .await
+                .map_err(|e| DataFusionError::Execution(format!("shard writer: {e}")))??;
+            let root = PathBuf::from(&config.attempts_dir);
+            report(&written, &attempt, &root)
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            sink_schema(),
+            futures::stream::once(fut),
+        )))
+    }
+}
+
+/// The input's own columns of a Parquet shard (names and types of the map
+/// payload, nullability of the input).
+fn payload_schema(map: &SchemaRef, config: &ShardSinkConfig) -> SchemaRef {
+    let fields: Vec<Field> = map
+        .fields()
+        .iter()
+        .skip(KEY_COLUMNS)
+        .zip(
+            config
+                .payload_nullable
+                .iter()
+                .chain(std::iter::repeat(&true)),
+        )
+        .map(|(f, &nullable)| f.as_ref().clone().with_nullable(nullable))
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// A fresh directory for this task attempt under the run's attempt root.
+fn attempt_dir(config: &ShardSinkConfig, task: &str) -> DfResult<PathBuf> {
+    let root = Path::new(&config.attempts_dir);
+    let safe: String = task
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let dir = root.join(format!("{safe}-{:016x}", nonce()));
+    std::fs::create_dir(&dir).map_err(|e| {
+        let e = if root.is_dir() {
+            DatasetError::io(&dir, e)
+        } else {
+            DatasetError::file(
+                root,
+                "the run's staging directory is gone (the run was abandoned or is not reachable from this executor)",
+            )
+        };
+        DataFusionError::External(Box::new(e))
+    })?;
+    Ok(dir)
+}
+
+fn nonce() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// The metadata rows of the shards written into `attempt`.
+fn report(written: &[(u32, WrittenFile)], attempt: &Path, root: &Path) -> DfResult<RecordBatch> {
+    let prefix = attempt
+        .strip_prefix(root)
+        .map_err(|e| DataFusionError::Internal(e.to_string()))?
+        .to_string_lossy()
+        .into_owned();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt32Array::from_iter_values(
+            written.iter().map(|(s, _)| *s),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            written.iter().map(|(_, f)| format!("{prefix}/{}", f.path)),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            written.iter().map(|(_, f)| f.records),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            written.iter().map(|(_, f)| f.bytes),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            written.iter().map(|(_, f)| f.sha256.as_str()),
+        )),
+    ];
+    Ok(RecordBatch::try_new(sink_schema(), columns)?)
+}
+
+/// One shard being written.
+struct OpenShard {
+    shard: u32,
+    writer: ShardFile,
+    framed: FramedBuffer,
+    chunker: RowChunker,
+    rows: u64,
+    markers: u64,
+    reported: u64,
+    last: Option<(u32, u64)>,
+}
+
+enum ShardFile {
+    Tfrecord(TfRecordShardWriter),
+    Parquet(Box<ParquetShardWriter>),
+}
+
+impl OpenShard {
+    fn open(shard: u32, config: &ShardSinkConfig, dir: &Path, payload: &SchemaRef) -> Result<Self> {
+        let relative = config.shard_paths.get(shard as usize).ok_or_else(|| {
+            EngineError::Internal(format!(
+                "shard {shard} of a run with {} shards",
+                config.shard_paths.len()
+            ))
+        })?;
+        let writer = match config.output_format {
+            OutputFormat::Tfrecord => ShardFile::Tfrecord(TfRecordShardWriter::create(
+                dir,
+                relative,
+                config.compression,
+                config.compression_level,
+            )?),
+            OutputFormat::Parquet => ShardFile::Parquet(Box::new(ParquetShardWriter::create(
+                dir,
+                relative,
+                payload.clone(),
+            )?)),
+        };
+        Ok(Self {
+            shard,
+            writer,
+            framed: FramedBuffer::default(),
+            chunker: RowChunker::new(payload.clone()),
+            rows: 0,
+            markers: 0,
+            reported: 0,
+            last: None,
+        })
+    }
+
+    /// Rows `start..end` of `batch`, all of this shard.
+    fn write(
+        &mut self,
+        batch: &RecordBatch,
+        start: usize,
+        end: usize,
+        payload: &SchemaRef,
+    ) -> Result<()> {
+        let files = u32_column(batch, 1)?;
+        let rows = u64_column(batch, 2)?;
+        let mut data = Vec::new();
+        for i in start..end {
+            let (file, row) = (files.value(i), rows.value(i));
+            if file == MARKER_FILE {
+                self.markers += 1;
+                self.reported += row;
+                continue;
+            }
+            if self.markers > 0 || self.last.is_some_and(|last| last >= (file, row)) {
+                return Err(EngineError::Internal(format!(
+                    "shard {}: rows out of order or repeated at file {file} row {row} (the shuffle delivered a row twice)",
+                    self.shard
+                )));
+            }
+            self.last = Some((file, row));
+            data.push(i as u32);
+        }
+        self.rows += data.len() as u64;
+        match &mut self.writer {
+            ShardFile::Tfrecord(w) => {
+                let examples = example_column(batch)?;
+                for &i in &data {
+                    if let Some((bytes, n)) = self.framed.push(examples.value(i as usize)) {
+                        w.write_framed(&bytes, n)?;
+                    }
+                }
+            }
+            ShardFile::Parquet(w) => {
+                if !data.is_empty() {
+                    let rows = payload_rows(payload, batch, &UInt32Array::from(data))?;
+                    for chunk in self.chunker.push(rows)? {
+                        w.write(&chunk)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the shard against its markers and closes the file.
+    fn finish(mut self, config: &ShardSinkConfig) -> Result<(u32, WrittenFile)> {
+        if self.markers != config.map_parts || self.reported != self.rows {
+            return Err(EngineError::Internal(format!(
+                "shard {}: received {} rows and {} of {} count markers reporting {} rows (shuffle data lost or duplicated)",
+                self.shard, self.rows, self.markers, config.map_parts, self.reported
+            )));
+        }
+        let file = match self.writer {
+            ShardFile::Tfrecord(mut w) => {
+                if let Some((bytes, n)) = self.framed.finish() {
+                    w.write_framed(&bytes, n)?;
+                }
+                w.finish()?
+            }
+            ShardFile::Parquet(mut w) => {
+                if let Some(rows) = self.chunker.finish()? {
+                    w.write(&rows)?;
+                }
+                w.finish()?
+            }
+        };
+        Ok((self.shard, file))
+    }
+}
+
+fn u32_column(batch: &RecordBatch, i: usize) -> Result<&UInt32Array> {
+    batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<UInt32Array>()
+        .ok_or_else(|| EngineError::Internal(format!("map column {i} is not UInt32")))
+}
+
+fn u64_column(batch: &RecordBatch, i: usize) -> Result<&UInt64Array> {
+    batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .ok_or_else(|| EngineError::Internal(format!("map column {i} is not UInt64")))
+}
+
+/// Writes the shards of sorted map rows arriving on `rx` into `dir`.
+fn write_sorted_shards(
+    mut rx: tokio::sync::mpsc::Receiver<RecordBatch>,
+    config: &ShardSinkConfig,
+    dir: &Path,
+    payload: SchemaRef,
+) -> DfResult<Vec<(u32, WrittenFile)>> {
+    let mut done = Vec::new();
+    let mut open: Option<OpenShard> = None;
+    while let Some(batch) = rx.blocking_recv() {
+        let shards = u32_column(&batch, 0)?;
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let shard = shards.value(start);
+            let mut end = start + 1;
+            while end < batch.num_rows() && shards.value(end) == shard {
+                end += 1;
+            }
+            if open.as_ref().is_none_or(|o| o.shard != shard) {
+                if let Some(o) = open.take() {
+                    if shard < o.shard {
+                        return Err(EngineError::Internal(format!(
+                            "shard {shard} arrived after shard {} (input not sorted)",
+                            o.shard
+                        ))
+                        .into());
+                    }
+                    done.push(o.finish(config)?);
+                }
+                open = Some(OpenShard::open(shard, config, dir, &payload)?);
+            }
+            if let Some(o) = open.as_mut() {
+                o.write(&batch, start, end, &payload)?;
+            }
+            start = end;
+        }
+    }
+    if let Some(o) = open.take() {
+        done.push(o.finish(config)?);
+    }
+    Ok(done)
+}
