@@ -2,13 +2,16 @@
 //! built on `weir-datasets`, each an operation with a `*Builder`.
 
 pub mod cluster;
+pub mod commit;
 pub mod error;
 pub mod examplegen;
 pub mod progress;
 pub mod scan;
+pub mod sink_node;
 pub mod stats;
 pub mod store_args;
 pub mod transform;
+pub mod transform_sink;
 
 pub use error::{EngineError, Result};
 pub use examplegen::{ExampleGenBuilder, ExampleGenSummary, OutputFormat};

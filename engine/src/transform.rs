@@ -12,22 +12,22 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::prelude::SessionContext;
-use futures::StreamExt;
+use datafusion::logical_expr::{Extension, LogicalPlan};
+use datafusion::prelude::{DataFrame, SessionContext};
 use serde::Serialize;
-use weir_datasets::example::ExampleEncoder;
 use weir_datasets::formats::{ReadOptions, SourceSpec};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
-use weir_datasets::sink::{
-    shard_name, ParquetShardWriter, StagedDir, TfRecordShardWriter, WrittenFile,
-};
-use weir_datasets::tfrecord::frame_record;
-use weir_datasets::{Compression, DatasetError, Format};
+use weir_datasets::sink::{shard_name, StagedDir, WrittenFile};
+use weir_datasets::{DatasetError, Format};
 use weir_sql::artifact::TransformJson;
 use weir_sql::{analyze, register_analyzers, FrozenTransform, TransformArtifact, TransformError};
 
+use crate::cluster::Execution;
+use crate::commit::{commit_shard, reports};
 use crate::error::{EngineError, Result};
 use crate::scan::SourceTable;
+use crate::sink_node::{SinkNode, SinkSpec};
+use crate::transform_sink::PartitionSinkConfig;
 use crate::OutputFormat;
 
 /// The folder of the artifact inside a transform output.
@@ -116,8 +116,12 @@ fn presented_schema(raw: &SchemaRef) -> SchemaRef {
 /// A session with weir's functions where `input` is `source` as the
 /// columns of `schema` (absent columns NULL, others cast), so every split
 /// presents the analyzed schema.
-async fn session(source: SourceTable, schema: &SchemaRef) -> Result<SessionContext> {
-    let ctx = crate::cluster::session::local_context();
+async fn session(
+    execution: &Execution,
+    source: SourceTable,
+    schema: &SchemaRef,
+) -> Result<SessionContext> {
+    let ctx = execution.context().await?;
     register_analyzers(&ctx);
     let raw = source.source().schema();
     ctx.register_table("raw", Arc::new(source))?;
@@ -166,82 +170,89 @@ fn sql_type(t: &DataType) -> Result<String> {
     })
 }
 
+/// Where a transform writes: the execution, the staged output and the
+/// attempt root beside it.
+struct ApplyTarget<'a> {
+    execution: &'a Execution,
+    root: &'a Path,
+    attempts: &'a Path,
+    format: OutputFormat,
+}
+
 /// Applies `frozen` over `source` into `root/relative_dir`, one shard per
-/// partition; returns the split's rows and files.
+/// input part (written by `PartitionSinkExec` and committed once each);
+/// returns the split's rows and files.
 async fn write_split(
+    target: &ApplyTarget<'_>,
     frozen: &FrozenTransform,
     source: SourceTable,
     schema: &SchemaRef,
-    root: &Path,
     relative_dir: &str,
-    format: OutputFormat,
     split: &str,
 ) -> Result<TransformedSplit> {
-    let ctx = session(source, schema).await?;
+    let parts = source.parts();
+    let ctx = session(target.execution, source, schema).await?;
     let df = frozen.apply(&ctx).await?;
-    let out_schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let streams = df.execute_stream_partitioned().await?;
-    let shards = streams.len();
-    let mut tasks = Vec::new();
-    for (i, mut stream) in streams.into_iter().enumerate() {
-        let root = root.to_path_buf();
-        let schema = out_schema.clone();
-        let suffix = match format {
-            OutputFormat::Tfrecord => ".gz",
-            OutputFormat::Parquet => ".parquet",
-        };
-        let relative = format!(
-            "{relative_dir}/{}",
-            shard_name("transformed_examples", i, shards, suffix)
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut rows = 0u64;
-            match format {
-                OutputFormat::Tfrecord => {
-                    let encoder =
-                        ExampleEncoder::new(&schema, None).map_err(EngineError::Invalid)?;
-                    let mut w =
-                        TfRecordShardWriter::create(&root, &relative, Compression::Gzip, 6)?;
-                    let mut framed = Vec::new();
-                    while let Some(batch) = stream.next().await {
-                        let batch = batch?;
-                        let encoded = encoder.encode(&batch).map_err(|m| {
-                            EngineError::Invalid(format!("encoding transformed rows: {m}"))
-                        })?;
-                        framed.clear();
-                        for ex in encoded.examples.iter().flatten() {
-                            frame_record(&mut framed, ex);
-                        }
-                        w.write_framed(&framed, batch.num_rows() as u64)?;
-                        rows += batch.num_rows() as u64;
-                    }
-                    Ok::<_, EngineError>((rows, w.finish()?))
-                }
-                OutputFormat::Parquet => {
-                    let mut w = ParquetShardWriter::create(&root, &relative, schema)?;
-                    while let Some(batch) = stream.next().await {
-                        let batch = batch?;
-                        rows += batch.num_rows() as u64;
-                        w.write(&batch)?;
-                    }
-                    Ok((rows, w.finish()?))
-                }
-            }
-        }));
-    }
+    let suffix = match target.format {
+        OutputFormat::Tfrecord => ".gz",
+        OutputFormat::Parquet => ".parquet",
+    };
+    let shard_paths: Vec<String> = (0..parts)
+        .map(|i| {
+            format!(
+                "{relative_dir}/{}",
+                shard_name("transformed_examples", i, parts, suffix)
+            )
+        })
+        .collect();
+    let config = PartitionSinkConfig {
+        attempts_dir: target.attempts.to_string_lossy().into_owned(),
+        shard_paths: shard_paths.clone(),
+        output_format: target.format,
+    };
+    let plan = LogicalPlan::Extension(Extension {
+        node: Arc::new(SinkNode::new(
+            df.into_unoptimized_plan(),
+            SinkSpec::TransformParts(config),
+        )?),
+    });
+    let df = DataFrame::new(ctx.state(), plan);
+    let batches = target
+        .execution
+        .collect(df, |b| reports(b, parts).map(|_| ()))
+        .await?;
     let mut out = TransformedSplit {
         split: split.to_string(),
         rows: 0,
         files: Vec::new(),
     };
-    for t in tasks {
-        let (rows, file) = t
-            .await
-            .map_err(|e| EngineError::Internal(format!("transform writer: {e}")))??;
-        out.rows += rows;
+    for (part, candidates) in reports(&batches, parts).map_err(EngineError::Internal)? {
+        let file = commit_shard(
+            target.root,
+            target.attempts,
+            &shard_paths[part],
+            &candidates,
+        )?;
+        out.rows += file.records;
         out.files.push(file);
     }
     Ok(out)
+}
+
+/// Creates the attempt root of `staged` (beside it) and runs `body`; the
+/// root is removed afterwards, whatever happened.
+async fn with_attempts<T>(
+    staged: &StagedDir,
+    body: impl AsyncFnOnce(&Path, &Path) -> Result<T>,
+) -> Result<T> {
+    let root =
+        std::fs::canonicalize(staged.path()).map_err(|e| DatasetError::io(staged.path(), e))?;
+    let attempts = staged.scratch("attempts");
+    std::fs::create_dir(&attempts).map_err(|e| DatasetError::io(&attempts, e))?;
+    let attempts = std::fs::canonicalize(&attempts).map_err(|e| DatasetError::io(&attempts, e))?;
+    let result = body(&root, &attempts).await;
+    let _ = std::fs::remove_dir_all(&attempts);
+    result
 }
 
 fn write_manifest(dir: &Path, summary: &TransformSummary) -> Result<()> {
@@ -261,6 +272,7 @@ pub struct TransformBuilder {
     analyze_splits: Vec<String>,
     output_format: OutputFormat,
     format: Option<Format>,
+    execution: Execution,
 }
 
 impl TransformBuilder {
@@ -278,7 +290,15 @@ impl TransformBuilder {
             analyze_splits: vec!["train".into()],
             output_format: OutputFormat::Tfrecord,
             format: None,
+            execution: Execution::InProcess,
         }
+    }
+
+    /// Where to run: in-process (default) or on a Ballista cluster; the
+    /// output is the same bytes.
+    pub fn with_execution(mut self, execution: Execution) -> Self {
+        self.execution = execution;
+        self
     }
 
     /// The splits whose rows the analyzers see (default `train`).
@@ -322,30 +342,43 @@ impl TransformBuilder {
         let started = Instant::now();
         let source = open_sources(&analyze_dirs, self.format)?;
         let schema = presented_schema(&source.source().schema());
-        let ctx = session(source, &schema).await?;
-        let frozen = analyze(&ctx, &self.sql).await?;
+        let ctx = session(&self.execution, source, &schema).await?;
+        let frozen = self
+            .execution
+            .watched(|| async { Ok(analyze(&ctx, &self.sql).await?) })
+            .await?;
         let artifact = TransformArtifact::build(frozen.clone(), schema.clone()).await?;
         let analyze_seconds = started.elapsed().as_secs_f64();
 
         let staged = StagedDir::create(&self.output)?;
         let json = artifact.write_into(&staged.path().join(TRANSFORM_GRAPH))?;
         let started = Instant::now();
-        let mut written = Vec::new();
-        for (name, dir) in &splits {
-            let source = open_sources(&[dir.to_string_lossy().into_owned()], self.format)?;
-            written.push(
-                write_split(
-                    &frozen,
-                    source,
-                    &artifact.input_schema,
-                    staged.path(),
-                    &format!("{TRANSFORMED_EXAMPLES}/Split-{name}"),
-                    self.output_format,
-                    name,
-                )
-                .await?,
-            );
-        }
+        let written = with_attempts(&staged, async |root, attempts| {
+            let target = ApplyTarget {
+                execution: &self.execution,
+                root,
+                attempts,
+                format: self.output_format,
+            };
+            let mut written = Vec::new();
+            for (name, dir) in &splits {
+                let source = open_sources(&[dir.to_string_lossy().into_owned()], self.format)?;
+                let relative = format!("{TRANSFORMED_EXAMPLES}/Split-{name}");
+                written.push(
+                    write_split(
+                        &target,
+                        &frozen,
+                        source,
+                        &artifact.input_schema,
+                        &relative,
+                        name,
+                    )
+                    .await?,
+                );
+            }
+            Ok(written)
+        })
+        .await?;
         let analyze_rows = written
             .iter()
             .filter(|s| self.analyze_splits.contains(&s.split))
@@ -373,6 +406,7 @@ pub struct ApplyBuilder {
     output: PathBuf,
     output_format: OutputFormat,
     format: Option<Format>,
+    execution: Execution,
 }
 
 impl ApplyBuilder {
@@ -389,7 +423,14 @@ impl ApplyBuilder {
             output: output.into(),
             output_format: OutputFormat::Tfrecord,
             format: None,
+            execution: Execution::InProcess,
         }
+    }
+
+    /// Where to run: in-process (default) or on a Ballista cluster.
+    pub fn with_execution(mut self, execution: Execution) -> Self {
+        self.execution = execution;
+        self
     }
 
     /// TFRecord of tf.Example (default) or Parquet.
@@ -429,22 +470,31 @@ impl ApplyBuilder {
         };
         let staged = StagedDir::create(&self.output)?;
         let started = Instant::now();
-        let mut written = Vec::new();
-        for (name, data, relative) in splits {
-            let source = open_sources(&[data], self.format)?;
-            written.push(
-                write_split(
-                    &artifact.frozen,
-                    source,
-                    &artifact.input_schema,
-                    staged.path(),
-                    &relative,
-                    self.output_format,
-                    &name,
-                )
-                .await?,
-            );
-        }
+        let written = with_attempts(&staged, async |root, attempts| {
+            let target = ApplyTarget {
+                execution: &self.execution,
+                root,
+                attempts,
+                format: self.output_format,
+            };
+            let mut written = Vec::new();
+            for (name, data, relative) in &splits {
+                let source = open_sources(std::slice::from_ref(data), self.format)?;
+                written.push(
+                    write_split(
+                        &target,
+                        &artifact.frozen,
+                        source,
+                        &artifact.input_schema,
+                        relative,
+                        name,
+                    )
+                    .await?,
+                );
+            }
+            Ok(written)
+        })
+        .await?;
         let summary = TransformSummary {
             output: self.output.clone(),
             analyze_rows: 0,

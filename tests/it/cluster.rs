@@ -16,7 +16,7 @@ use weir_datasets::input::resolve_input;
 use weir_datasets::Format;
 use weir_engine::cluster::{session, Execution, WeirLogicalCodec, WeirPhysicalCodec};
 use weir_engine::scan::SourceTable;
-use weir_engine::{ExampleGenBuilder, OutputFormat, StatsBuilder};
+use weir_engine::{ApplyBuilder, ExampleGenBuilder, OutputFormat, StatsBuilder, TransformBuilder};
 use weir_tests::cluster::{LocalCluster, LocalClusterOptions};
 use weir_tests::{runtime, testdata};
 
@@ -406,6 +406,68 @@ fn examplegen_on_a_cluster_is_the_bytes_of_in_process() {
     }
 }
 
+/// `weir transform --cluster` (analyze + apply of TFX's taxi preprocessing
+/// over TFX's ExampleGen splits) and `weir transform apply --cluster` write
+/// the bytes of in-process, artifact included.
+#[test]
+fn transform_on_a_cluster_is_the_bytes_of_in_process() {
+    let cluster = LocalCluster::start(LocalClusterOptions::default());
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let input = testdata().join("csv_example_gen");
+    for format in [OutputFormat::Tfrecord, OutputFormat::Parquet] {
+        let name = format!("{format:?}");
+        let run = |mode: &str, execution: Execution| {
+            let out = d.path().join(format!("transform-{name}-{mode}"));
+            rt.block_on(
+                TransformBuilder::new(crate::transform::TAXI_SQL, &input, &out)
+                    .with_output_format(format)
+                    .with_execution(execution)
+                    .execute(),
+            )
+            .unwrap_or_else(|e| panic!("transform {name} {mode}: {e}\n{}", cluster.logs()));
+            out
+        };
+        let local = run("local", Execution::InProcess);
+        let remote = run("cluster", Execution::Cluster(cluster.url.clone()));
+        // The manifest holds timings; every data file and the artifact
+        // must be the same bytes.
+        let json = |dir: &Path| {
+            std::fs::read_to_string(dir.join("transform_graph/transform.json")).unwrap()
+        };
+        let (a, b) = (json(&local), json(&remote));
+        if a != b {
+            let diff: Vec<_> = a
+                .lines()
+                .zip(b.lines())
+                .filter(|(x, y)| x != y)
+                .take(10)
+                .collect();
+            panic!("transform.json differs: {diff:#?}");
+        }
+        std::fs::remove_file(local.join("manifest.json")).unwrap();
+        std::fs::remove_file(remote.join("manifest.json")).unwrap();
+        assert_same_tree(&local, &remote, &format!("transform {name}"));
+        let apply = |mode: &str, execution: Execution| {
+            let out = d.path().join(format!("apply-{name}-{mode}"));
+            rt.block_on(
+                ApplyBuilder::new(&local, input.join("Split-eval").to_string_lossy(), &out)
+                    .with_output_format(format)
+                    .with_execution(execution)
+                    .execute(),
+            )
+            .unwrap_or_else(|e| panic!("apply {name} {mode}: {e}\n{}", cluster.logs()));
+            std::fs::remove_file(out.join("manifest.json")).unwrap();
+            out
+        };
+        assert_same_tree(
+            &apply("local", Execution::InProcess),
+            &apply("cluster", Execution::Cluster(cluster.url.clone())),
+            &format!("apply {name}"),
+        );
+    }
+}
+
 /// `kill -9` one executor while `weir examplegen --cluster` runs: once
 /// early (the map stage) and three times while sink tasks write shards:
 /// the output is the in-process bytes or a clear error and nothing.
@@ -442,4 +504,38 @@ fn examplegen_survives_an_executor_killed_in_the_sink() {
         job,
     );
     assert!(recovered > 0, "no run recovered\n{}", cluster.logs());
+}
+
+/// Regression: the codecs carried weir's aggregates by name alone, so
+/// `numeric_stats` with the transform's larger KLL `k` was decoded with the
+/// default `k` on the cluster and its quantile boundaries differed from
+/// in-process.
+#[test]
+fn numeric_stats_keeps_its_kll_k_through_the_codecs() {
+    use datafusion::logical_expr::AggregateUDF;
+    use datafusion_proto::logical_plan::LogicalExtensionCodec;
+    use datafusion_proto::physical_plan::PhysicalExtensionCodec;
+    use weir_udfs::stats::{NumericStatsUdaf, DEFAULT_KLL_K};
+    let k = DEFAULT_KLL_K * 2;
+    let udaf = AggregateUDF::from(NumericStatsUdaf::with_k(k));
+    let mut buf = Vec::new();
+    WeirPhysicalCodec::default()
+        .try_encode_udaf(&udaf, &mut buf)
+        .unwrap();
+    let back = WeirPhysicalCodec::default()
+        .try_decode_udaf(udaf.name(), &buf)
+        .unwrap();
+    assert_eq!(*back, udaf);
+    let mut buf = Vec::new();
+    WeirLogicalCodec::default()
+        .try_encode_udaf(&udaf, &mut buf)
+        .unwrap();
+    let back = WeirLogicalCodec::default()
+        .try_decode_udaf(udaf.name(), &buf)
+        .unwrap();
+    assert_eq!(*back, udaf);
+    assert_ne!(
+        *back,
+        AggregateUDF::from(NumericStatsUdaf::with_k(DEFAULT_KLL_K))
+    );
 }

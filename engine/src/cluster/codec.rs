@@ -25,10 +25,10 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use prost::Message;
 use weir_datasets::formats::SourceSpec;
 
-use crate::examplegen::distributed::{
-    ExampleMapConfig, ShardSinkConfig, ShardSinkExec, ShardSinkNode,
-};
+use crate::examplegen::distributed::{ExampleMapConfig, ShardSinkConfig, ShardSinkExec};
 use crate::scan::{as_source_scan, source_scan, ScanShape, SourceTable};
+use crate::sink_node::{SinkNode, SinkSpec};
+use crate::transform_sink::{PartitionSinkConfig, PartitionSinkExec};
 
 /// Ballista's own encoding follows.
 const TAG_BALLISTA: u8 = 0;
@@ -36,8 +36,10 @@ const TAG_BALLISTA: u8 = 0;
 const TAG_SOURCE: u8 = 1;
 /// A [`SourceTable`] in ExampleGen's map mode.
 const TAG_MAP_SOURCE: u8 = 2;
-/// ExampleGen's shard sink ([`ShardSinkNode`] / [`ShardSinkExec`]).
-const TAG_SHARD_SINK: u8 = 3;
+/// A weir sink: [`SinkNode`] (logical) / ExampleGen's [`ShardSinkExec`].
+const TAG_SINK: u8 = 3;
+/// Transform's [`PartitionSinkExec`].
+const TAG_PARTITION_SINK: u8 = 4;
 
 fn decode_error(what: &str, e: impl std::fmt::Display) -> DataFusionError {
     DataFusionError::Internal(format!("weir codec: cannot decode {what}: {e}"))
@@ -92,11 +94,41 @@ fn weir_udf(name: &str, inner: impl FnOnce() -> Result<Arc<ScalarUDF>>) -> Resul
     }
 }
 
-/// weir's aggregate function `name`, else what `inner` decodes.
+/// Marks the parameters of a weir aggregate in its encoding.
+const UDAF_PARAMS: u8 = b'w';
+
+/// The parameters of a parameterized weir aggregate (`numeric_stats`' KLL
+/// `k`, which the transform's quantile analyzers raise): `[w][k: u16 LE]`.
+/// Nothing for the others, which travel by name alone.
+fn encode_weir_udaf(node: &AggregateUDF, buf: &mut Vec<u8>) -> bool {
+    match node
+        .inner()
+        .downcast_ref::<weir_udfs::stats::NumericStatsUdaf>()
+    {
+        Some(f) => {
+            buf.push(UDAF_PARAMS);
+            buf.extend_from_slice(&f.k().to_le_bytes());
+            true
+        }
+        None => false,
+    }
+}
+
+/// weir's aggregate function `name` (with its encoded parameters), else
+/// what `inner` decodes.
 fn weir_udaf(
     name: &str,
+    buf: &[u8],
     inner: impl FnOnce() -> Result<Arc<AggregateUDF>>,
 ) -> Result<Arc<AggregateUDF>> {
+    if let [UDAF_PARAMS, k0, k1] = buf {
+        if name == "numeric_stats" {
+            let k = u16::from_le_bytes([*k0, *k1]);
+            return Ok(Arc::new(AggregateUDF::from(
+                weir_udfs::stats::NumericStatsUdaf::with_k(k),
+            )));
+        }
+    }
     match weir_udfs::all_udafs()
         .into_iter()
         .find(|f| f.name() == name)
@@ -121,12 +153,12 @@ impl LogicalExtensionCodec for WeirLogicalCodec {
     ) -> Result<Extension> {
         match buf.split_first() {
             Some((&TAG_BALLISTA, rest)) => self.inner.try_decode(rest, inputs, ctx),
-            Some((&TAG_SHARD_SINK, rest)) => {
-                let what = "shard sink node";
-                let config = ShardSinkConfig::from_json(rest).map_err(|e| decode_error(what, e))?;
+            Some((&TAG_SINK, rest)) => {
+                let what = "sink node";
+                let spec = SinkSpec::from_json(rest).map_err(|e| decode_error(what, e))?;
                 let input = single_input(inputs, what)?.clone();
                 Ok(Extension {
-                    node: Arc::new(ShardSinkNode::new(input, config)?),
+                    node: Arc::new(SinkNode::new(input, spec)?),
                 })
             }
             _ => Err(decode_error("logical extension node", "unknown tag")),
@@ -134,9 +166,9 @@ impl LogicalExtensionCodec for WeirLogicalCodec {
     }
 
     fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
-        if let Some(sink) = node.node.as_any().downcast_ref::<ShardSinkNode>() {
-            buf.push(TAG_SHARD_SINK);
-            buf.extend_from_slice(&sink.config().to_json());
+        if let Some(sink) = node.node.as_any().downcast_ref::<SinkNode>() {
+            buf.push(TAG_SINK);
+            buf.extend_from_slice(&sink.spec().to_json());
             return Ok(());
         }
         buf.push(TAG_BALLISTA);
@@ -225,7 +257,14 @@ impl LogicalExtensionCodec for WeirLogicalCodec {
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        weir_udaf(name, || self.inner.try_decode_udaf(name, buf))
+        weir_udaf(name, buf, || self.inner.try_decode_udaf(name, buf))
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if encode_weir_udaf(node, buf) {
+            return Ok(());
+        }
+        self.inner.try_encode_udaf(node, buf)
     }
 }
 
@@ -259,11 +298,18 @@ impl PhysicalExtensionCodec for WeirPhysicalCodec {
                 }
                 Ok(source_scan(Arc::new(spec), Arc::new(schema), shape))
             }
-            Some((&TAG_SHARD_SINK, rest)) => {
+            Some((&TAG_SINK, rest)) => {
                 let what = "shard sink";
                 let config = ShardSinkConfig::from_json(rest).map_err(|e| decode_error(what, e))?;
                 let input = single_input(inputs, what)?.clone();
                 Ok(Arc::new(ShardSinkExec::new(input, Arc::new(config))))
+            }
+            Some((&TAG_PARTITION_SINK, rest)) => {
+                let what = "partition sink";
+                let config =
+                    PartitionSinkConfig::from_json(rest).map_err(|e| decode_error(what, e))?;
+                let input = single_input(inputs, what)?.clone();
+                Ok(Arc::new(PartitionSinkExec::new(input, Arc::new(config))))
             }
             _ => Err(decode_error("physical plan node", "unknown tag")),
         }
@@ -284,7 +330,12 @@ impl PhysicalExtensionCodec for WeirPhysicalCodec {
             return Ok(());
         }
         if let Some(sink) = node.downcast_ref::<ShardSinkExec>() {
-            buf.push(TAG_SHARD_SINK);
+            buf.push(TAG_SINK);
+            buf.extend_from_slice(&sink.config().to_json());
+            return Ok(());
+        }
+        if let Some(sink) = node.downcast_ref::<PartitionSinkExec>() {
+            buf.push(TAG_PARTITION_SINK);
             buf.extend_from_slice(&sink.config().to_json());
             return Ok(());
         }
@@ -297,6 +348,13 @@ impl PhysicalExtensionCodec for WeirPhysicalCodec {
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        weir_udaf(name, || self.inner.try_decode_udaf(name, buf))
+        weir_udaf(name, buf, || self.inner.try_decode_udaf(name, buf))
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if encode_weir_udaf(node, buf) {
+            return Ok(());
+        }
+        self.inner.try_encode_udaf(node, buf)
     }
 }

@@ -117,19 +117,31 @@ impl Execution {
         df: DataFrame,
         check: impl Fn(&[RecordBatch]) -> std::result::Result<(), String>,
     ) -> Result<Vec<RecordBatch>> {
-        let Execution::Cluster(url) = self else {
-            let batches = df.collect().await?;
+        self.watched(|| async {
+            let batches = df.clone().collect().await?;
             check(&batches).map_err(|m| EngineError::Internal(format!("bad result: {m}")))?;
-            return Ok(batches);
+            Ok(batches)
+        })
+        .await
+    }
+
+    /// Runs `job` (any number of queries, each started afresh by every
+    /// call) under the watchdog of [`Execution::collect`]: in-process once;
+    /// on a cluster bounded by the job timeout and submitted again after a
+    /// failure or a hang, up to [`JOB_ATTEMPTS`] times.
+    pub async fn watched<T, F, Fut>(&self, job: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let Execution::Cluster(url) = self else {
+            return job().await;
         };
         let timeout = job_timeout();
         let mut last = String::new();
         for attempt in 1..=JOB_ATTEMPTS {
-            match tokio::time::timeout(timeout, df.clone().collect()).await {
-                Ok(Ok(batches)) => match check(&batches) {
-                    Ok(()) => return Ok(batches),
-                    Err(m) => last = format!("bad result: {m}"),
-                },
+            match tokio::time::timeout(timeout, job()).await {
+                Ok(Ok(value)) => return Ok(value),
                 Ok(Err(e)) => last = e.to_string(),
                 Err(_) => last = format!("no result within {} s", timeout.as_secs()),
             }

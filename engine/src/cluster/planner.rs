@@ -1,5 +1,5 @@
 //! weir's query planner: DataFusion's physical planner with weir's
-//! extension nodes (ExampleGen's [`ShardSinkNode`]) planned as weir's
+//! extension nodes (weir's sinks, [`SinkNode`]) planned as weir's
 //! operators. Every session that plans weir's queries uses it: in-process
 //! sessions and the scheduler's (a Ballista client plans nothing itself).
 
@@ -14,7 +14,9 @@ use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 
-use crate::examplegen::distributed::{ShardSinkExec, ShardSinkNode};
+use crate::examplegen::distributed::ShardSinkExec;
+use crate::sink_node::{SinkNode, SinkSpec};
+use crate::transform_sink::PartitionSinkExec;
 
 /// DataFusion's planner plus weir's extension nodes.
 #[derive(Debug, Default)]
@@ -47,15 +49,17 @@ impl ExtensionPlanner for WeirExtensionPlanner {
         _session_state: &dyn Session,
         _planning_ctx: &PhysicalPlanningContext,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-        let Some(sink) = node.as_any().downcast_ref::<ShardSinkNode>() else {
+        let Some(sink) = node.as_any().downcast_ref::<SinkNode>() else {
             return Ok(None);
         };
         let input = physical_inputs.first().cloned().ok_or_else(|| {
-            datafusion::error::DataFusionError::Internal("ShardSink without input".into())
+            datafusion::error::DataFusionError::Internal("WeirSink without input".into())
         })?;
-        Ok(Some(Arc::new(ShardSinkExec::new(
-            input,
-            Arc::new(sink.config().clone()),
-        ))))
+        Ok(Some(match sink.spec() {
+            SinkSpec::ExampleShards(c) => Arc::new(ShardSinkExec::new(input, Arc::new(c.clone()))),
+            SinkSpec::TransformParts(c) => {
+                Arc::new(PartitionSinkExec::new(input, Arc::new(c.clone())))
+            }
+        }))
     }
 }

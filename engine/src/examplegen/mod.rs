@@ -7,7 +7,7 @@
 pub mod distributed;
 mod route;
 mod splitter;
-mod workers;
+pub(crate) mod workers;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -109,6 +109,108 @@ impl RowChunker {
     }
 }
 
+/// A shard file fed record by record (TFRecord) or rows at a time
+/// (Parquet) through the same buffers as in-process ExampleGen, written on
+/// the caller's thread: what a cluster's sink task uses.
+pub struct BufferedShardWriter {
+    file: BufferedFile,
+    framed: FramedBuffer,
+    chunker: Option<RowChunker>,
+}
+
+enum BufferedFile {
+    Tfrecord(TfRecordShardWriter),
+    Parquet(Box<ParquetShardWriter>),
+}
+
+impl BufferedShardWriter {
+    /// A TFRecord shard at `root/relative`.
+    pub fn tfrecord(
+        root: &Path,
+        relative: &str,
+        compression: Compression,
+        level: u32,
+    ) -> Result<Self> {
+        Ok(Self {
+            file: BufferedFile::Tfrecord(TfRecordShardWriter::create(
+                root,
+                relative,
+                compression,
+                level,
+            )?),
+            framed: FramedBuffer::default(),
+            chunker: None,
+        })
+    }
+
+    /// A Parquet shard at `root/relative` for rows of `schema`.
+    pub fn parquet(root: &Path, relative: &str, schema: SchemaRef) -> Result<Self> {
+        Ok(Self {
+            file: BufferedFile::Parquet(Box::new(ParquetShardWriter::create(
+                root,
+                relative,
+                schema.clone(),
+            )?)),
+            framed: FramedBuffer::default(),
+            chunker: Some(RowChunker::new(schema)),
+        })
+    }
+
+    /// True for a TFRecord shard.
+    pub fn is_tfrecord(&self) -> bool {
+        matches!(self.file, BufferedFile::Tfrecord(_))
+    }
+
+    /// Appends one serialized example (TFRecord shards).
+    pub fn push_example(&mut self, example: &[u8]) -> Result<()> {
+        let BufferedFile::Tfrecord(w) = &mut self.file else {
+            return Err(EngineError::Internal(
+                "an example for a Parquet shard".into(),
+            ));
+        };
+        if let Some((bytes, n)) = self.framed.push(example) {
+            w.write_framed(&bytes, n)?;
+        }
+        Ok(())
+    }
+
+    /// Appends rows (Parquet shards).
+    pub fn push_rows(&mut self, rows: RecordBatch) -> Result<()> {
+        let (BufferedFile::Parquet(w), Some(chunker)) = (&mut self.file, self.chunker.as_mut())
+        else {
+            return Err(EngineError::Internal("rows for a TFRecord shard".into()));
+        };
+        for chunk in chunker.push(rows)? {
+            w.write(&chunk)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the buffers and closes the file.
+    pub fn finish(mut self) -> Result<WrittenFile> {
+        Ok(match self.file {
+            BufferedFile::Tfrecord(mut w) => {
+                if let Some((bytes, n)) = self.framed.finish() {
+                    w.write_framed(&bytes, n)?;
+                }
+                w.finish()?
+            }
+            BufferedFile::Parquet(mut w) => {
+                if let Some(rows) = self
+                    .chunker
+                    .as_mut()
+                    .map(|c| c.finish())
+                    .transpose()?
+                    .flatten()
+                {
+                    w.write(&rows)?;
+                }
+                w.finish()?
+            }
+        })
+    }
+}
+
 /// Work for a shard thread.
 pub enum ShardInput {
     /// Framed TFRecord bytes holding this many records.

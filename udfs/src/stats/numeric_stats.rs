@@ -91,6 +91,11 @@ impl NumericStatsUdaf {
         }
     }
 
+    /// Its KLL parameter.
+    pub fn k(&self) -> u16 {
+        self.k
+    }
+
     /// Fields of the result struct.
     pub fn fields() -> Fields {
         RESULT_FIELDS.clone()

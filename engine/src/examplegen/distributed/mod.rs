@@ -24,11 +24,9 @@
 mod map;
 mod sink;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
 use datafusion::logical_expr::{Extension, LogicalPlan};
 use datafusion::prelude::DataFrame;
 use weir_datasets::formats::SourceSpec;
@@ -36,21 +34,14 @@ use weir_datasets::sink::WrittenFile;
 use weir_datasets::DatasetError;
 
 pub use map::{map_schema, ExampleMapConfig, ExampleMapper};
-pub use sink::{sink_schema, ShardSinkConfig, ShardSinkExec, ShardSinkNode};
+pub use sink::{ShardSinkConfig, ShardSinkExec};
 
 use super::splitter::SplitPlan;
 use crate::cluster::Execution;
+use crate::commit::{commit_shard, reports};
 use crate::error::{EngineError, Result};
 use crate::scan::SourceTable;
-
-/// One shard as a sink task reported it.
-#[derive(Debug, Clone)]
-struct ShardReport {
-    path: String,
-    records: u64,
-    bytes: u64,
-    sha256: String,
-}
+use crate::sink_node::{SinkNode, SinkSpec};
 
 /// Runs ExampleGen's plan for `spec` on `execution` into `plan.root` (the
 /// staged output, on a filesystem every executor reaches) and gives per
@@ -113,7 +104,7 @@ async fn run_and_commit(
     };
     let ctx = execution.context().await?;
     let input = ctx.read_table(Arc::new(table))?.into_unoptimized_plan();
-    let node = ShardSinkNode::new(input, config)?;
+    let node = SinkNode::new(input, SinkSpec::ExampleShards(config))?;
     let df = DataFrame::new(
         ctx.state(),
         LogicalPlan::Extension(Extension {
@@ -140,76 +131,4 @@ async fn run_and_commit(
         out.push((split.iter().map(|f| f.records).sum(), split));
     }
     Ok(out)
-}
-
-/// The reports of every shard `0..total` (a shard may be reported more than
-/// once when the cluster reran a task), or what is wrong with the result.
-fn reports(
-    batches: &[RecordBatch],
-    total: usize,
-) -> std::result::Result<BTreeMap<usize, Vec<ShardReport>>, String> {
-    let mut out: BTreeMap<usize, Vec<ShardReport>> = BTreeMap::new();
-    for b in batches {
-        let col = |i: usize| b.column(i).as_any();
-        let (Some(shard), Some(path), Some(records), Some(bytes), Some(sha)) = (
-            col(0).downcast_ref::<UInt32Array>(),
-            col(1).downcast_ref::<StringArray>(),
-            col(2).downcast_ref::<UInt64Array>(),
-            col(3).downcast_ref::<UInt64Array>(),
-            col(4).downcast_ref::<StringArray>(),
-        ) else {
-            return Err("the sink's result has unexpected columns".into());
-        };
-        for i in 0..b.num_rows() {
-            let s = shard.value(i) as usize;
-            if s >= total {
-                return Err(format!("shard {s} reported, the run has {total}"));
-            }
-            out.entry(s).or_default().push(ShardReport {
-                path: path.value(i).to_string(),
-                records: records.value(i),
-                bytes: bytes.value(i),
-                sha256: sha.value(i).to_string(),
-            });
-        }
-    }
-    if let Some(missing) = (0..total).find(|s| !out.contains_key(s)) {
-        return Err(format!(
-            "shard {missing} of {total} was not reported by any task"
-        ));
-    }
-    Ok(out)
-}
-
-/// Moves one complete attempt of a shard to its place in the output.
-fn commit_shard(
-    root: &Path,
-    attempts: &Path,
-    relative: &str,
-    candidates: &[ShardReport],
-) -> Result<WrittenFile> {
-    let mut sorted: Vec<&ShardReport> = candidates.iter().collect();
-    sorted.sort_by(|a, b| a.path.cmp(&b.path));
-    for c in sorted {
-        let from: PathBuf = attempts.join(&c.path);
-        match std::fs::metadata(&from) {
-            Ok(m) if m.len() == c.bytes => {}
-            _ => continue,
-        }
-        let to = root.join(relative);
-        if let Some(dir) = to.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| DatasetError::io(dir, e))?;
-        }
-        std::fs::rename(&from, &to).map_err(|e| DatasetError::io(&to, e))?;
-        return Ok(WrittenFile {
-            path: relative.to_string(),
-            bytes: c.bytes,
-            sha256: c.sha256.clone(),
-            records: c.records,
-        });
-    }
-    Err(EngineError::Invalid(format!(
-        "no complete attempt of {relative} is readable under {} (is the output on a filesystem every executor shares?)",
-        attempts.display()
-    )))
 }

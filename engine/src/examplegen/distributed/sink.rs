@@ -1,5 +1,5 @@
-//! The sink side of a distributed ExampleGen. [`ShardSinkNode`] (logical)
-//! plans as [`ShardSinkExec`], which requires its input hash-partitioned by
+//! The sink side of a distributed ExampleGen. A `SinkNode` of
+//! `SinkSpec::ExampleShards` plans as [`ShardSinkExec`], which requires its input hash-partitioned by
 //! global shard and sorted by (shard, file, row), so each task sees whole
 //! shards in input order. A task writes each of its shards into its own
 //! attempt directory (`<attempts>/<task id>-<nonce>/…`) with the same
@@ -9,18 +9,13 @@
 //! commits exactly one attempt per shard (`distributed::commit`).
 
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array,
-};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::common::{DFSchema, DFSchemaRef};
+use datafusion::arrow::array::{Array, RecordBatch, UInt32Array, UInt64Array};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNodeCore};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{
     EquivalenceProperties, LexRequirement, OrderingRequirements, PhysicalSortRequirement,
@@ -31,14 +26,15 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, Partitioning, PlanProperties,
 };
 use futures::StreamExt;
-use weir_datasets::sink::{ParquetShardWriter, TfRecordShardWriter, WrittenFile};
-use weir_datasets::{Compression, DatasetError};
+use weir_datasets::sink::WrittenFile;
+use weir_datasets::Compression;
 
 use super::map::{
     example_column, payload_rows, FILE_COLUMN, KEY_COLUMNS, MARKER_FILE, ROW_COLUMN, SHARD_COLUMN,
 };
+use crate::commit::{attempt_dir, report, sink_schema};
 use crate::error::{EngineError, Result};
-use crate::examplegen::workers::{FramedBuffer, RowChunker};
+use crate::examplegen::workers::BufferedShardWriter;
 use crate::examplegen::OutputFormat;
 
 /// What the sink writes and where.
@@ -71,100 +67,6 @@ impl ShardSinkConfig {
     /// A config from [`ShardSinkConfig::to_json`]'s bytes.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
         serde_json::from_slice(bytes).map_err(|e| e.to_string())
-    }
-}
-
-/// What a sink task reports per shard written.
-pub fn sink_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("shard", DataType::UInt32, false),
-        Field::new("path", DataType::Utf8, false),
-        Field::new("records", DataType::UInt64, false),
-        Field::new("bytes", DataType::UInt64, false),
-        Field::new("sha256", DataType::Utf8, false),
-    ]))
-}
-
-/// The logical sink over the map rows.
-#[derive(Debug, Clone)]
-pub struct ShardSinkNode {
-    input: LogicalPlan,
-    config: Arc<ShardSinkConfig>,
-    schema: DFSchemaRef,
-}
-
-impl ShardSinkNode {
-    /// A sink of the map rows `input`.
-    pub fn new(input: LogicalPlan, config: ShardSinkConfig) -> DfResult<Self> {
-        let schema = Arc::new(DFSchema::try_from(sink_schema().as_ref().clone())?);
-        Ok(Self {
-            input,
-            config: Arc::new(config),
-            schema,
-        })
-    }
-
-    /// Its config.
-    pub fn config(&self) -> &ShardSinkConfig {
-        &self.config
-    }
-}
-
-impl PartialEq for ShardSinkNode {
-    fn eq(&self, other: &Self) -> bool {
-        self.config == other.config && self.input == other.input
-    }
-}
-
-impl Eq for ShardSinkNode {}
-
-impl Hash for ShardSinkNode {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.config.to_json().hash(state);
-        self.input.hash(state);
-    }
-}
-
-impl PartialOrd for ShardSinkNode {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        match self.config.to_json().cmp(&other.config.to_json()) {
-            std::cmp::Ordering::Equal => self.input.partial_cmp(&other.input),
-            o => Some(o),
-        }
-    }
-}
-
-impl UserDefinedLogicalNodeCore for ShardSinkNode {
-    fn name(&self) -> &str {
-        "ShardSink"
-    }
-
-    fn inputs(&self) -> Vec<&LogicalPlan> {
-        vec![&self.input]
-    }
-
-    fn schema(&self) -> &DFSchemaRef {
-        &self.schema
-    }
-
-    fn expressions(&self) -> Vec<Expr> {
-        Vec::new()
-    }
-
-    fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "ShardSink: shards={}", self.config.shard_paths.len())
-    }
-
-    fn with_exprs_and_inputs(&self, _exprs: Vec<Expr>, inputs: Vec<LogicalPlan>) -> DfResult<Self> {
-        let input = inputs
-            .into_iter()
-            .next()
-            .ok_or_else(|| DataFusionError::Internal("ShardSink takes one input".into()))?;
-        Ok(Self {
-            input,
-            config: self.config.clone(),
-            schema: self.schema.clone(),
-        })
     }
 }
 
@@ -291,7 +193,7 @@ impl ExecutionPlan for ShardSinkExec {
             .task_id()
             .unwrap_or_else(|| format!("partition-{partition}"));
         let fut = async move {
-            let attempt = attempt_dir(&config, &task)?;
+            let attempt = attempt_dir(&config.attempts_dir, &task)?;
             let (tx, rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
             let cfg = config.clone();
             let dir = attempt.clone();
@@ -334,81 +236,14 @@ fn payload_schema(map: &SchemaRef, config: &ShardSinkConfig) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// A fresh directory for this task attempt under the run's attempt root.
-fn attempt_dir(config: &ShardSinkConfig, task: &str) -> DfResult<PathBuf> {
-    let root = Path::new(&config.attempts_dir);
-    let safe: String = task
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let dir = root.join(format!("{safe}-{:016x}", nonce()));
-    std::fs::create_dir(&dir).map_err(|e| {
-        let e = if root.is_dir() {
-            DatasetError::io(&dir, e)
-        } else {
-            DatasetError::file(
-                root,
-                "the run's staging directory is gone (the run was abandoned or is not reachable from this executor)",
-            )
-        };
-        DataFusionError::External(Box::new(e))
-    })?;
-    Ok(dir)
-}
-
-fn nonce() -> u64 {
-    use std::hash::BuildHasher;
-    std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
-}
-
-/// The metadata rows of the shards written into `attempt`.
-fn report(written: &[(u32, WrittenFile)], attempt: &Path, root: &Path) -> DfResult<RecordBatch> {
-    let prefix = attempt
-        .strip_prefix(root)
-        .map_err(|e| DataFusionError::Internal(e.to_string()))?
-        .to_string_lossy()
-        .into_owned();
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(UInt32Array::from_iter_values(
-            written.iter().map(|(s, _)| *s),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            written.iter().map(|(_, f)| format!("{prefix}/{}", f.path)),
-        )),
-        Arc::new(UInt64Array::from_iter_values(
-            written.iter().map(|(_, f)| f.records),
-        )),
-        Arc::new(UInt64Array::from_iter_values(
-            written.iter().map(|(_, f)| f.bytes),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            written.iter().map(|(_, f)| f.sha256.as_str()),
-        )),
-    ];
-    Ok(RecordBatch::try_new(sink_schema(), columns)?)
-}
-
 /// One shard being written.
 struct OpenShard {
     shard: u32,
-    writer: ShardFile,
-    framed: FramedBuffer,
-    chunker: RowChunker,
+    writer: BufferedShardWriter,
     rows: u64,
     markers: u64,
     reported: u64,
     last: Option<(u32, u64)>,
-}
-
-enum ShardFile {
-    Tfrecord(TfRecordShardWriter),
-    Parquet(Box<ParquetShardWriter>),
 }
 
 impl OpenShard {
@@ -420,23 +255,17 @@ impl OpenShard {
             ))
         })?;
         let writer = match config.output_format {
-            OutputFormat::Tfrecord => ShardFile::Tfrecord(TfRecordShardWriter::create(
+            OutputFormat::Tfrecord => BufferedShardWriter::tfrecord(
                 dir,
                 relative,
                 config.compression,
                 config.compression_level,
-            )?),
-            OutputFormat::Parquet => ShardFile::Parquet(Box::new(ParquetShardWriter::create(
-                dir,
-                relative,
-                payload.clone(),
-            )?)),
+            )?,
+            OutputFormat::Parquet => BufferedShardWriter::parquet(dir, relative, payload.clone())?,
         };
         Ok(Self {
             shard,
             writer,
-            framed: FramedBuffer::default(),
-            chunker: RowChunker::new(payload.clone()),
             rows: 0,
             markers: 0,
             reported: 0,
@@ -472,50 +301,32 @@ impl OpenShard {
             data.push(i as u32);
         }
         self.rows += data.len() as u64;
-        match &mut self.writer {
-            ShardFile::Tfrecord(w) => {
+        if data.is_empty() {
+            return Ok(());
+        }
+        match self.writer.is_tfrecord() {
+            true => {
                 let examples = example_column(batch)?;
                 for &i in &data {
-                    if let Some((bytes, n)) = self.framed.push(examples.value(i as usize)) {
-                        w.write_framed(&bytes, n)?;
-                    }
+                    self.writer.push_example(examples.value(i as usize))?;
                 }
+                Ok(())
             }
-            ShardFile::Parquet(w) => {
-                if !data.is_empty() {
-                    let rows = payload_rows(payload, batch, &UInt32Array::from(data))?;
-                    for chunk in self.chunker.push(rows)? {
-                        w.write(&chunk)?;
-                    }
-                }
-            }
+            false => self
+                .writer
+                .push_rows(payload_rows(payload, batch, &UInt32Array::from(data))?),
         }
-        Ok(())
     }
 
     /// Checks the shard against its markers and closes the file.
-    fn finish(mut self, config: &ShardSinkConfig) -> Result<(u32, WrittenFile)> {
+    fn finish(self, config: &ShardSinkConfig) -> Result<(u32, WrittenFile)> {
         if self.markers != config.map_parts || self.reported != self.rows {
             return Err(EngineError::Internal(format!(
                 "shard {}: received {} rows and {} of {} count markers reporting {} rows (shuffle data lost or duplicated)",
                 self.shard, self.rows, self.markers, config.map_parts, self.reported
             )));
         }
-        let file = match self.writer {
-            ShardFile::Tfrecord(mut w) => {
-                if let Some((bytes, n)) = self.framed.finish() {
-                    w.write_framed(&bytes, n)?;
-                }
-                w.finish()?
-            }
-            ShardFile::Parquet(mut w) => {
-                if let Some(rows) = self.chunker.finish()? {
-                    w.write(&rows)?;
-                }
-                w.finish()?
-            }
-        };
-        Ok((self.shard, file))
+        Ok((self.shard, self.writer.finish()?))
     }
 }
 

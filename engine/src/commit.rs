@@ -1,0 +1,183 @@
+//! Exactly-once output on a cluster that may rerun, lose or duplicate
+//! tasks. A sink task writes its shards into its own attempt directory
+//! ([`attempt_dir`]: `<attempts>/<task id>-<nonce>/…`, the attempt root
+//! beside the output, never inside it) and returns one [`sink_schema`] row
+//! per shard ([`report`]). The driver accepts a job's result only when
+//! every shard is reported ([`reports`]), moves exactly one complete
+//! attempt of each shard into the staged output ([`commit_shard`]) and
+//! removes the attempt root; duplicate and abandoned attempts are never
+//! seen.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use weir_datasets::sink::WrittenFile;
+use weir_datasets::DatasetError;
+
+use crate::error::{EngineError, Result};
+
+/// What a sink task reports per shard written.
+pub fn sink_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("shard", DataType::UInt32, false),
+        Field::new("path", DataType::Utf8, false),
+        Field::new("records", DataType::UInt64, false),
+        Field::new("bytes", DataType::UInt64, false),
+        Field::new("sha256", DataType::Utf8, false),
+    ]))
+}
+
+/// A fresh directory for this task attempt under the run's attempt root.
+pub fn attempt_dir(attempts: &str, task: &str) -> DfResult<PathBuf> {
+    let root = Path::new(attempts);
+    let safe: String = task
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let dir = root.join(format!("{safe}-{:016x}", nonce()));
+    std::fs::create_dir(&dir).map_err(|e| {
+        let e = if root.is_dir() {
+            DatasetError::io(&dir, e)
+        } else {
+            DatasetError::file(
+                root,
+                "the run's staging directory is gone (the run was abandoned or is not reachable from this executor)",
+            )
+        };
+        DataFusionError::External(Box::new(e))
+    })?;
+    Ok(dir)
+}
+
+fn nonce() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// The metadata rows of the shards written into `attempt`.
+pub fn report(
+    written: &[(u32, WrittenFile)],
+    attempt: &Path,
+    root: &Path,
+) -> DfResult<RecordBatch> {
+    let prefix = attempt
+        .strip_prefix(root)
+        .map_err(|e| DataFusionError::Internal(e.to_string()))?
+        .to_string_lossy()
+        .into_owned();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt32Array::from_iter_values(
+            written.iter().map(|(s, _)| *s),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            written.iter().map(|(_, f)| format!("{prefix}/{}", f.path)),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            written.iter().map(|(_, f)| f.records),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            written.iter().map(|(_, f)| f.bytes),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            written.iter().map(|(_, f)| f.sha256.as_str()),
+        )),
+    ];
+    Ok(RecordBatch::try_new(sink_schema(), columns)?)
+}
+
+/// One shard as a sink task reported it.
+#[derive(Debug, Clone)]
+pub struct ShardReport {
+    /// The file, relative to the attempt root.
+    pub path: String,
+    /// Records in it.
+    pub records: u64,
+    /// Its size.
+    pub bytes: u64,
+    /// Its sha256 (hex).
+    pub sha256: String,
+}
+
+/// The reports of every shard `0..total` (a shard may be reported more than
+/// once when the cluster reran a task), or what is wrong with the result.
+pub fn reports(
+    batches: &[RecordBatch],
+    total: usize,
+) -> std::result::Result<BTreeMap<usize, Vec<ShardReport>>, String> {
+    let mut out: BTreeMap<usize, Vec<ShardReport>> = BTreeMap::new();
+    for b in batches {
+        let col = |i: usize| b.column(i).as_any();
+        let (Some(shard), Some(path), Some(records), Some(bytes), Some(sha)) = (
+            col(0).downcast_ref::<UInt32Array>(),
+            col(1).downcast_ref::<StringArray>(),
+            col(2).downcast_ref::<UInt64Array>(),
+            col(3).downcast_ref::<UInt64Array>(),
+            col(4).downcast_ref::<StringArray>(),
+        ) else {
+            return Err("the sink's result has unexpected columns".into());
+        };
+        for i in 0..b.num_rows() {
+            let s = shard.value(i) as usize;
+            if s >= total {
+                return Err(format!("shard {s} reported, the run has {total}"));
+            }
+            out.entry(s).or_default().push(ShardReport {
+                path: path.value(i).to_string(),
+                records: records.value(i),
+                bytes: bytes.value(i),
+                sha256: sha.value(i).to_string(),
+            });
+        }
+    }
+    if let Some(missing) = (0..total).find(|s| !out.contains_key(s)) {
+        return Err(format!(
+            "shard {missing} of {total} was not reported by any task"
+        ));
+    }
+    Ok(out)
+}
+
+/// Moves one complete attempt of a shard to its place in the output.
+pub fn commit_shard(
+    root: &Path,
+    attempts: &Path,
+    relative: &str,
+    candidates: &[ShardReport],
+) -> Result<WrittenFile> {
+    let mut sorted: Vec<&ShardReport> = candidates.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    for c in sorted {
+        let from: PathBuf = attempts.join(&c.path);
+        match std::fs::metadata(&from) {
+            Ok(m) if m.len() == c.bytes => {}
+            _ => continue,
+        }
+        let to = root.join(relative);
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| DatasetError::io(dir, e))?;
+        }
+        std::fs::rename(&from, &to).map_err(|e| DatasetError::io(&to, e))?;
+        return Ok(WrittenFile {
+            path: relative.to_string(),
+            bytes: c.bytes,
+            sha256: c.sha256.clone(),
+            records: c.records,
+        });
+    }
+    Err(EngineError::Invalid(format!(
+        "no complete attempt of {relative} is readable under {} (is the output on a filesystem every executor shares?)",
+        attempts.display()
+    )))
+}
