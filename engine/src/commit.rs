@@ -17,6 +17,12 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{Partitioning, PlanProperties};
+use futures::StreamExt;
 use weir_datasets::sink::WrittenFile;
 use weir_datasets::DatasetError;
 
@@ -31,6 +37,57 @@ pub fn sink_schema() -> SchemaRef {
         Field::new("bytes", DataType::UInt64, false),
         Field::new("sha256", DataType::Utf8, false),
     ]))
+}
+
+/// The plan properties of a sink with `partitions` partitions: one
+/// [`sink_schema`] batch per partition, at the end.
+pub fn sink_properties(partitions: usize) -> Arc<PlanProperties> {
+    Arc::new(PlanProperties::new(
+        EquivalenceProperties::new(sink_schema()),
+        Partitioning::UnknownPartitioning(partitions),
+        EmissionType::Final,
+        Boundedness::Bounded,
+    ))
+}
+
+/// A sink task's output stream: creates the task's attempt directory under
+/// `attempts_dir`, runs `write` on a blocking thread with `input`'s batches
+/// and that directory, and reports the shards it wrote ([`report`]).
+pub fn sink_stream<W>(
+    mut input: SendableRecordBatchStream,
+    attempts_dir: String,
+    context: &TaskContext,
+    partition: usize,
+    write: W,
+) -> SendableRecordBatchStream
+where
+    W: FnOnce(tokio::sync::mpsc::Receiver<RecordBatch>, &Path) -> DfResult<Vec<(u32, WrittenFile)>>
+        + Send
+        + 'static,
+{
+    let task = context
+        .task_id()
+        .unwrap_or_else(|| format!("partition-{partition}"));
+    let fut = async move {
+        let attempt = attempt_dir(&attempts_dir, &task)?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
+        let dir = attempt.clone();
+        let writer = tokio::task::spawn_blocking(move || write(rx, &dir));
+        while let Some(batch) = input.next().await {
+            if tx.send(batch?).await.is_err() {
+                break; // the writer stopped: its result says why
+            }
+        }
+        drop(tx);
+        let written = writer
+            .await
+            .map_err(|e| DataFusionError::Execution(format!("sink writer: {e}")))??;
+        report(&written, &attempt, Path::new(&attempts_dir))
+    };
+    Box::pin(RecordBatchStreamAdapter::new(
+        sink_schema(),
+        futures::stream::once(fut),
+    ))
 }
 
 /// A fresh directory for this task attempt under the run's attempt root.

@@ -239,20 +239,69 @@ async fn write_split(
     Ok(out)
 }
 
-/// Creates the attempt root of `staged` (beside it) and runs `body`; the
-/// root is removed afterwards, whatever happened.
-async fn with_attempts<T>(
-    staged: &StagedDir,
-    body: impl AsyncFnOnce(&Path, &Path) -> Result<T>,
-) -> Result<T> {
-    let root =
-        std::fs::canonicalize(staged.path()).map_err(|e| DatasetError::io(staged.path(), e))?;
-    let attempts = staged.scratch("attempts");
-    std::fs::create_dir(&attempts).map_err(|e| DatasetError::io(&attempts, e))?;
-    let attempts = std::fs::canonicalize(&attempts).map_err(|e| DatasetError::io(&attempts, e))?;
-    let result = body(&root, &attempts).await;
-    let _ = std::fs::remove_dir_all(&attempts);
-    result
+/// One split to apply: its name, its data (folder, file or glob) and the
+/// folder of its shards inside the output.
+struct SplitToApply {
+    name: String,
+    data: String,
+    relative: String,
+}
+
+/// How to apply a frozen transform to splits.
+struct ApplyJob<'a> {
+    execution: &'a Execution,
+    format: OutputFormat,
+    input_format: Option<Format>,
+    frozen: &'a FrozenTransform,
+    schema: &'a SchemaRef,
+}
+
+impl ApplyJob<'_> {
+    /// Applies to every split into `staged`, with an attempt root beside it
+    /// that is removed afterwards, whatever happened.
+    async fn run(
+        &self,
+        staged: &StagedDir,
+        splits: &[SplitToApply],
+    ) -> Result<Vec<TransformedSplit>> {
+        let root =
+            std::fs::canonicalize(staged.path()).map_err(|e| DatasetError::io(staged.path(), e))?;
+        let attempts = staged.scratch("attempts");
+        std::fs::create_dir(&attempts).map_err(|e| DatasetError::io(&attempts, e))?;
+        let attempts =
+            std::fs::canonicalize(&attempts).map_err(|e| DatasetError::io(&attempts, e))?;
+        let target = ApplyTarget {
+            execution: self.execution,
+            root: &root,
+            attempts: &attempts,
+            format: self.format,
+        };
+        let mut written = Vec::with_capacity(splits.len());
+        let mut result = Ok(());
+        for split in splits {
+            let step = async {
+                let source = open_sources(std::slice::from_ref(&split.data), self.input_format)?;
+                write_split(
+                    &target,
+                    self.frozen,
+                    source,
+                    self.schema,
+                    &split.relative,
+                    &split.name,
+                )
+                .await
+            };
+            match step.await {
+                Ok(s) => written.push(s),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&attempts);
+        result.map(|()| written)
+    }
 }
 
 fn write_manifest(dir: &Path, summary: &TransformSummary) -> Result<()> {
@@ -353,32 +402,22 @@ impl TransformBuilder {
         let staged = StagedDir::create(&self.output)?;
         let json = artifact.write_into(&staged.path().join(TRANSFORM_GRAPH))?;
         let started = Instant::now();
-        let written = with_attempts(&staged, async |root, attempts| {
-            let target = ApplyTarget {
-                execution: &self.execution,
-                root,
-                attempts,
-                format: self.output_format,
-            };
-            let mut written = Vec::new();
-            for (name, dir) in &splits {
-                let source = open_sources(&[dir.to_string_lossy().into_owned()], self.format)?;
-                let relative = format!("{TRANSFORMED_EXAMPLES}/Split-{name}");
-                written.push(
-                    write_split(
-                        &target,
-                        &frozen,
-                        source,
-                        &artifact.input_schema,
-                        &relative,
-                        name,
-                    )
-                    .await?,
-                );
-            }
-            Ok(written)
-        })
-        .await?;
+        let to_apply: Vec<SplitToApply> = splits
+            .iter()
+            .map(|(name, dir)| SplitToApply {
+                name: name.clone(),
+                data: dir.to_string_lossy().into_owned(),
+                relative: format!("{TRANSFORMED_EXAMPLES}/Split-{name}"),
+            })
+            .collect();
+        let job = ApplyJob {
+            execution: &self.execution,
+            format: self.output_format,
+            input_format: self.format,
+            frozen: &frozen,
+            schema: &artifact.input_schema,
+        };
+        let written = job.run(&staged, &to_apply).await?;
         let analyze_rows = written
             .iter()
             .filter(|s| self.analyze_splits.contains(&s.split))
@@ -470,31 +509,22 @@ impl ApplyBuilder {
         };
         let staged = StagedDir::create(&self.output)?;
         let started = Instant::now();
-        let written = with_attempts(&staged, async |root, attempts| {
-            let target = ApplyTarget {
-                execution: &self.execution,
-                root,
-                attempts,
-                format: self.output_format,
-            };
-            let mut written = Vec::new();
-            for (name, data, relative) in &splits {
-                let source = open_sources(std::slice::from_ref(data), self.format)?;
-                written.push(
-                    write_split(
-                        &target,
-                        &artifact.frozen,
-                        source,
-                        &artifact.input_schema,
-                        relative,
-                        name,
-                    )
-                    .await?,
-                );
-            }
-            Ok(written)
-        })
-        .await?;
+        let to_apply: Vec<SplitToApply> = splits
+            .into_iter()
+            .map(|(name, data, relative)| SplitToApply {
+                name,
+                data,
+                relative,
+            })
+            .collect();
+        let job = ApplyJob {
+            execution: &self.execution,
+            format: self.output_format,
+            input_format: self.format,
+            frozen: &artifact.frozen,
+            schema: &artifact.input_schema,
+        };
+        let written = job.run(&staged, &to_apply).await?;
         let summary = TransformSummary {
             output: self.output.clone(),
             analyze_rows: 0,

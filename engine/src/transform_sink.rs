@@ -15,18 +15,13 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-};
-use futures::StreamExt;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use weir_datasets::example::ExampleEncoder;
 use weir_datasets::sink::WrittenFile;
 use weir_datasets::Compression;
 
-use crate::commit::{attempt_dir, report, sink_schema};
+use crate::commit::{sink_properties, sink_stream};
 use crate::error::{EngineError, Result};
 use crate::examplegen::workers::BufferedShardWriter;
 use crate::scan::as_source_scan;
@@ -69,13 +64,8 @@ pub struct PartitionSinkExec {
 impl PartitionSinkExec {
     /// A sink over `input` (transformed rows straight from a weir scan).
     pub fn new(input: Arc<dyn ExecutionPlan>, config: Arc<PartitionSinkConfig>) -> Self {
-        let partitions = input.properties().output_partitioning().partition_count();
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(sink_schema()),
-            Partitioning::UnknownPartitioning(partitions),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
+        let properties =
+            sink_properties(input.properties().output_partitioning().partition_count());
         Self {
             input,
             config,
@@ -185,36 +175,19 @@ impl ExecutionPlan for PartitionSinkExec {
                 self.config.shard_paths.len()
             ))
         })?;
-        let mut input = self.input.execute(partition, context.clone())?;
+        let input = self.input.execute(partition, context.clone())?;
         let schema = self.input.schema();
-        let config = self.config.clone();
-        let task = context
-            .task_id()
-            .unwrap_or_else(|| format!("partition-{partition}"));
-        let fut = async move {
-            let attempt = attempt_dir(&config.attempts_dir, &task)?;
-            let (tx, rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
-            let dir = attempt.clone();
-            let format = config.output_format;
-            let writer = tokio::task::spawn_blocking(move || {
-                write_part(rx, format, &dir, &relative, schema)
-            });
-            while let Some(batch) = input.next().await {
-                if tx.send(batch?).await.is_err() {
-                    break; // the writer stopped: its result says why
-                }
-            }
-            drop(tx);
-            let written = writer
-                .await
-                .map_err(|e| DataFusionError::Execution(format!("transform writer: {e}")))??;
-            let root = std::path::PathBuf::from(&config.attempts_dir);
-            report(&[(unit as u32, written)], &attempt, &root)
-        };
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            sink_schema(),
-            futures::stream::once(fut),
-        )))
+        let format = self.config.output_format;
+        Ok(sink_stream(
+            input,
+            self.config.attempts_dir.clone(),
+            &context,
+            partition,
+            move |rx, dir| {
+                let file = write_part(rx, format, dir, &relative, schema)?;
+                Ok(vec![(unit as u32, file)])
+            },
+        ))
     }
 }
 

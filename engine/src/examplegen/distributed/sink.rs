@@ -9,7 +9,7 @@
 //! commits exactly one attempt per shard (`distributed::commit`).
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, RecordBatch, UInt32Array, UInt64Array};
@@ -17,22 +17,17 @@ use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_expr::{
-    EquivalenceProperties, LexRequirement, OrderingRequirements, PhysicalSortRequirement,
-};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_expr::{LexRequirement, OrderingRequirements, PhysicalSortRequirement};
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, Partitioning, PlanProperties,
+    DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, PlanProperties,
 };
-use futures::StreamExt;
 use weir_datasets::sink::WrittenFile;
 use weir_datasets::Compression;
 
 use super::map::{
     example_column, payload_rows, FILE_COLUMN, KEY_COLUMNS, MARKER_FILE, ROW_COLUMN, SHARD_COLUMN,
 };
-use crate::commit::{attempt_dir, report, sink_schema};
+use crate::commit::{sink_properties, sink_stream};
 use crate::error::{EngineError, Result};
 use crate::examplegen::workers::BufferedShardWriter;
 use crate::examplegen::OutputFormat;
@@ -81,13 +76,8 @@ pub struct ShardSinkExec {
 impl ShardSinkExec {
     /// A sink over `input` (map rows).
     pub fn new(input: Arc<dyn ExecutionPlan>, config: Arc<ShardSinkConfig>) -> Self {
-        let partitions = input.properties().output_partitioning().partition_count();
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(sink_schema()),
-            Partitioning::UnknownPartitioning(partitions),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
+        let properties =
+            sink_properties(input.properties().output_partitioning().partition_count());
         Self {
             input,
             config,
@@ -186,35 +176,16 @@ impl ExecutionPlan for ShardSinkExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        let mut input = self.input.execute(partition, context.clone())?;
+        let input = self.input.execute(partition, context.clone())?;
         let config = self.config.clone();
         let payload = payload_schema(&self.input.schema(), &config);
-        let task = context
-            .task_id()
-            .unwrap_or_else(|| format!("partition-{partition}"));
-        let fut = async move {
-            let attempt = attempt_dir(&config.attempts_dir, &task)?;
-            let (tx, rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
-            let cfg = config.clone();
-            let dir = attempt.clone();
-            let writer =
-                tokio::task::spawn_blocking(move || write_sorted_shards(rx, &cfg, &dir, payload));
-            while let Some(batch) = input.next().await {
-                if tx.send(batch?).await.is_err() {
-                    break; // the writer stopped: its result says why
-                }
-            }
-            drop(tx);
-            let written = writer
-                .await
-                .map_err(|e| DataFusionError::Execution(format!("shard writer: {e}")))??;
-            let root = PathBuf::from(&config.attempts_dir);
-            report(&written, &attempt, &root)
-        };
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            sink_schema(),
-            futures::stream::once(fut),
-        )))
+        Ok(sink_stream(
+            input,
+            config.attempts_dir.clone(),
+            &context,
+            partition,
+            move |rx, dir| write_sorted_shards(rx, &config, dir, payload),
+        ))
     }
 }
 
