@@ -539,3 +539,39 @@ fn numeric_stats_keeps_its_kll_k_through_the_codecs() {
         AggregateUDF::from(NumericStatsUdaf::with_k(DEFAULT_KLL_K))
     );
 }
+
+/// `kill -9` one executor while `weir transform --cluster` runs (analyze,
+/// then apply): early, and while apply tasks write their shards.
+#[test]
+fn transform_survives_an_executor_killed_mid_job() {
+    let options = fault_options();
+    let mut cluster = LocalCluster::start(options.clone());
+    let d = tempfile::tempdir().unwrap();
+    let input = testdata().join("csv_example_gen");
+    let transform = move |out: &Path, execution: Execution| {
+        runtime()
+            .block_on(
+                TransformBuilder::new(crate::transform::TAXI_SQL, &input, out)
+                    .with_execution(execution)
+                    .execute(),
+            )
+            .map(|_| {
+                // Timings differ run to run; every other file must not.
+                std::fs::remove_file(out.join("manifest.json")).unwrap();
+            })
+            .map_err(|e| e.to_string())
+    };
+    let local = d.path().join("local");
+    transform(&local, Execution::InProcess).unwrap();
+    let url = cluster.url.clone();
+    let job = move |out: PathBuf| transform(&out, Execution::Cluster(url.clone()));
+    let recovered = kill_during_runs(
+        &mut cluster,
+        &options,
+        d.path(),
+        &local,
+        &[Kill::At(0.2), Kill::SinkFiles(1), Kill::SinkFiles(8)],
+        job,
+    );
+    assert!(recovered > 0, "no run recovered\n{}", cluster.logs());
+}
