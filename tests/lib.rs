@@ -25,6 +25,22 @@ pub fn testdata() -> PathBuf {
     p
 }
 
+/// TFX's ExampleGen eval split of the taxi data, read with single-valued
+/// features as scalars (as the transform reads it).
+pub fn taxi_eval_split() -> weir_datasets::formats::SourceSpec {
+    let files = weir_datasets::input::resolve_input(
+        &testdata()
+            .join("csv_example_gen/Split-eval")
+            .to_string_lossy(),
+    )
+    .expect("TFX's eval split");
+    let options = weir_datasets::formats::ReadOptions {
+        tfrecord_scalars: true,
+        ..Default::default()
+    };
+    weir_datasets::formats::SourceSpec::new(files, weir_datasets::Format::Tfrecord, options)
+}
+
 /// A multi-threaded Tokio runtime for tests that drive async builders.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

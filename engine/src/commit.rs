@@ -3,10 +3,10 @@
 //! ([`attempt_dir`]: `<attempts>/<task id>-<nonce>/…`, the attempt root
 //! beside the output, never inside it) and returns one [`sink_schema`] row
 //! per shard ([`report`]). The driver accepts a job's result only when
-//! every shard is reported ([`reports`]), moves exactly one complete
-//! attempt of each shard into the staged output ([`commit_shard`]) and
-//! removes the attempt root; duplicate and abandoned attempts are never
-//! seen.
+//! every shard is reported, moves exactly one complete attempt of each
+//! shard into the staged output and removes the attempt root; duplicate
+//! and abandoned attempts are never seen. [`Attempts`] owns an attempt root and runs a sink plan through
+//! all of this ([`Attempts::run_sink`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,15 +18,83 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Extension, LogicalPlan};
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{Partitioning, PlanProperties};
+use datafusion::prelude::{DataFrame, SessionContext};
 use futures::StreamExt;
-use weir_datasets::sink::WrittenFile;
+use weir_datasets::sink::{StagedDir, WrittenFile};
 use weir_datasets::DatasetError;
 
+use crate::cluster::Execution;
 use crate::error::{EngineError, Result};
+use crate::sink_node::{SinkNode, SinkSpec};
+
+/// The attempt root of one run, beside its staged output (so nothing a
+/// task writes there can be committed by accident); removed when dropped,
+/// whatever happened.
+#[derive(Debug)]
+pub struct Attempts {
+    /// The staged output (canonical: executors resolve it on their side).
+    root: PathBuf,
+    /// The attempt root (canonical).
+    dir: PathBuf,
+}
+
+impl Attempts {
+    /// Creates the attempt root of `staged`.
+    pub fn create(staged: &StagedDir) -> Result<Self> {
+        let root =
+            std::fs::canonicalize(staged.path()).map_err(|e| DatasetError::io(staged.path(), e))?;
+        let dir = staged.scratch("attempts");
+        std::fs::create_dir(&dir).map_err(|e| DatasetError::io(&dir, e))?;
+        let dir = std::fs::canonicalize(&dir).map_err(|e| DatasetError::io(&dir, e))?;
+        Ok(Self { root, dir })
+    }
+
+    /// The attempt root as sink configs carry it.
+    pub fn dir(&self) -> String {
+        self.dir.to_string_lossy().into_owned()
+    }
+
+    /// Runs `input` into the sink `spec` (whose attempt root is this one)
+    /// on `execution`, accepts the result only when every shard of the
+    /// spec is reported, and commits one attempt of each into the staged
+    /// output. The files, in shard order.
+    pub async fn run_sink(
+        &self,
+        execution: &Execution,
+        ctx: &SessionContext,
+        input: LogicalPlan,
+        spec: SinkSpec,
+    ) -> Result<Vec<WrittenFile>> {
+        let shard_paths = spec.shard_paths().to_vec();
+        let total = shard_paths.len();
+        let plan = LogicalPlan::Extension(Extension {
+            node: Arc::new(SinkNode::new(input, spec)?),
+        });
+        let df = DataFrame::new(ctx.state(), plan);
+        let batches = execution
+            .collect(df, |b| reports(b, total).map(|_| ()))
+            .await?;
+        reports(&batches, total)
+            .map_err(EngineError::Internal)?
+            .into_iter()
+            .map(|(shard, candidates)| {
+                commit_shard(&self.root, &self.dir, &shard_paths[shard], &candidates)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Attempts {
+    fn drop(&mut self) {
+        // Abandoned and duplicate attempts go.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
 
 /// What a sink task reports per shard written.
 pub fn sink_schema() -> SchemaRef {
@@ -156,7 +224,7 @@ pub fn report(
 
 /// One shard as a sink task reported it.
 #[derive(Debug, Clone)]
-pub struct ShardReport {
+struct ShardReport {
     /// The file, relative to the attempt root.
     pub path: String,
     /// Records in it.
@@ -169,7 +237,7 @@ pub struct ShardReport {
 
 /// The reports of every shard `0..total` (a shard may be reported more than
 /// once when the cluster reran a task), or what is wrong with the result.
-pub fn reports(
+fn reports(
     batches: &[RecordBatch],
     total: usize,
 ) -> std::result::Result<BTreeMap<usize, Vec<ShardReport>>, String> {
@@ -207,7 +275,7 @@ pub fn reports(
 }
 
 /// Moves one complete attempt of a shard to its place in the output.
-pub fn commit_shard(
+fn commit_shard(
     root: &Path,
     attempts: &Path,
     relative: &str,

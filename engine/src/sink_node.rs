@@ -2,7 +2,8 @@
 //! output shards, by [`SinkSpec`]: ExampleGen's shards (routed and
 //! shuffled map rows, `examplegen::distributed`) or Transform's parts (each
 //! input part one shard, `transform_sink`). `cluster::planner` plans it as
-//! the matching `*Exec`; the codecs carry the spec as JSON.
+//! the matching `*Exec` ([`SinkSpec::exec`]); both codecs carry the spec
+//! as JSON, for the logical node and for either `*Exec`.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -12,9 +13,11 @@ use datafusion::common::{DFSchema, DFSchemaRef};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNodeCore};
 
+use datafusion::physical_plan::ExecutionPlan;
+
 use crate::commit::sink_schema;
-use crate::examplegen::distributed::ShardSinkConfig;
-use crate::transform_sink::PartitionSinkConfig;
+use crate::examplegen::distributed::{ShardSinkConfig, ShardSinkExec};
+use crate::transform_sink::{PartitionSinkConfig, PartitionSinkExec};
 
 /// What a [`SinkNode`] writes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -35,6 +38,33 @@ impl SinkSpec {
     /// A spec from [`SinkSpec::to_json`]'s bytes.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
         serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    /// The relative output path of every shard.
+    pub fn shard_paths(&self) -> &[String] {
+        match self {
+            SinkSpec::ExampleShards(c) => &c.shard_paths,
+            SinkSpec::TransformParts(c) => &c.shard_paths,
+        }
+    }
+
+    /// The physical sink of this spec over `input`.
+    pub fn exec(&self, input: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+        match self {
+            SinkSpec::ExampleShards(c) => Arc::new(ShardSinkExec::new(input, Arc::new(c.clone()))),
+            SinkSpec::TransformParts(c) => {
+                Arc::new(PartitionSinkExec::new(input, Arc::new(c.clone())))
+            }
+        }
+    }
+
+    /// The spec of a physical sink, if `plan` is one.
+    pub fn of_exec(plan: &dyn ExecutionPlan) -> Option<Self> {
+        if let Some(s) = plan.downcast_ref::<ShardSinkExec>() {
+            return Some(SinkSpec::ExampleShards(s.config().as_ref().clone()));
+        }
+        plan.downcast_ref::<PartitionSinkExec>()
+            .map(|s| SinkSpec::TransformParts(s.config().as_ref().clone()))
     }
 
     fn describe(&self) -> String {

@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::logical_expr::{Extension, LogicalPlan};
-use datafusion::prelude::{DataFrame, SessionContext};
+use datafusion::prelude::SessionContext;
 use serde::Serialize;
 use weir_datasets::formats::{ReadOptions, SourceSpec};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
@@ -23,10 +22,10 @@ use weir_sql::artifact::TransformJson;
 use weir_sql::{analyze, register_analyzers, FrozenTransform, TransformArtifact, TransformError};
 
 use crate::cluster::Execution;
-use crate::commit::{commit_shard, reports};
+use crate::commit::Attempts;
 use crate::error::{EngineError, Result};
 use crate::scan::SourceTable;
-use crate::sink_node::{SinkNode, SinkSpec};
+use crate::sink_node::SinkSpec;
 use crate::transform_sink::PartitionSinkConfig;
 use crate::OutputFormat;
 
@@ -170,18 +169,16 @@ fn sql_type(t: &DataType) -> Result<String> {
     })
 }
 
-/// Where a transform writes: the execution, the staged output and the
-/// attempt root beside it.
+/// Where a transform writes: the execution and the run's attempt root.
 struct ApplyTarget<'a> {
     execution: &'a Execution,
-    root: &'a Path,
-    attempts: &'a Path,
+    attempts: &'a Attempts,
     format: OutputFormat,
 }
 
-/// Applies `frozen` over `source` into `root/relative_dir`, one shard per
-/// input part (written by `PartitionSinkExec` and committed once each);
-/// returns the split's rows and files.
+/// Applies `frozen` over `source` into `relative_dir` of the staged output,
+/// one shard per input part (written by `PartitionSinkExec` and committed
+/// once each); returns the split's rows and files.
 async fn write_split(
     target: &ApplyTarget<'_>,
     frozen: &FrozenTransform,
@@ -197,46 +194,32 @@ async fn write_split(
         OutputFormat::Tfrecord => ".gz",
         OutputFormat::Parquet => ".parquet",
     };
-    let shard_paths: Vec<String> = (0..parts)
-        .map(|i| {
-            format!(
-                "{relative_dir}/{}",
-                shard_name("transformed_examples", i, parts, suffix)
-            )
-        })
-        .collect();
     let config = PartitionSinkConfig {
-        attempts_dir: target.attempts.to_string_lossy().into_owned(),
-        shard_paths: shard_paths.clone(),
+        attempts_dir: target.attempts.dir(),
+        shard_paths: (0..parts)
+            .map(|i| {
+                format!(
+                    "{relative_dir}/{}",
+                    shard_name("transformed_examples", i, parts, suffix)
+                )
+            })
+            .collect(),
         output_format: target.format,
     };
-    let plan = LogicalPlan::Extension(Extension {
-        node: Arc::new(SinkNode::new(
+    let files = target
+        .attempts
+        .run_sink(
+            target.execution,
+            &ctx,
             df.into_unoptimized_plan(),
             SinkSpec::TransformParts(config),
-        )?),
-    });
-    let df = DataFrame::new(ctx.state(), plan);
-    let batches = target
-        .execution
-        .collect(df, |b| reports(b, parts).map(|_| ()))
+        )
         .await?;
-    let mut out = TransformedSplit {
+    Ok(TransformedSplit {
         split: split.to_string(),
-        rows: 0,
-        files: Vec::new(),
-    };
-    for (part, candidates) in reports(&batches, parts).map_err(EngineError::Internal)? {
-        let file = commit_shard(
-            target.root,
-            target.attempts,
-            &shard_paths[part],
-            &candidates,
-        )?;
-        out.rows += file.records;
-        out.files.push(file);
-    }
-    Ok(out)
+        rows: files.iter().map(|f| f.records).sum(),
+        files,
+    })
 }
 
 /// One split to apply: its name, its data (folder, file or glob) and the
@@ -264,23 +247,16 @@ impl ApplyJob<'_> {
         staged: &StagedDir,
         splits: &[SplitToApply],
     ) -> Result<Vec<TransformedSplit>> {
-        let root =
-            std::fs::canonicalize(staged.path()).map_err(|e| DatasetError::io(staged.path(), e))?;
-        let attempts = staged.scratch("attempts");
-        std::fs::create_dir(&attempts).map_err(|e| DatasetError::io(&attempts, e))?;
-        let attempts =
-            std::fs::canonicalize(&attempts).map_err(|e| DatasetError::io(&attempts, e))?;
+        let attempts = Attempts::create(staged)?;
         let target = ApplyTarget {
             execution: self.execution,
-            root: &root,
             attempts: &attempts,
             format: self.format,
         };
         let mut written = Vec::with_capacity(splits.len());
-        let mut result = Ok(());
         for split in splits {
-            let step = async {
-                let source = open_sources(std::slice::from_ref(&split.data), self.input_format)?;
+            let source = open_sources(std::slice::from_ref(&split.data), self.input_format)?;
+            written.push(
                 write_split(
                     &target,
                     self.frozen,
@@ -289,18 +265,10 @@ impl ApplyJob<'_> {
                     &split.relative,
                     &split.name,
                 )
-                .await
-            };
-            match step.await {
-                Ok(s) => written.push(s),
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
+                .await?,
+            );
         }
-        let _ = std::fs::remove_dir_all(&attempts);
-        result.map(|()| written)
+        Ok(written)
     }
 }
 

@@ -41,18 +41,6 @@ pub struct PartitionSinkConfig {
     pub output_format: OutputFormat,
 }
 
-impl PartitionSinkConfig {
-    /// The config as JSON (how the physical codec carries it).
-    pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("plain values serialize")
-    }
-
-    /// A config from [`PartitionSinkConfig::to_json`]'s bytes.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
-    }
-}
-
 /// Writes each input partition as the shard of the input part it reads.
 #[derive(Debug)]
 pub struct PartitionSinkExec {

@@ -11,9 +11,6 @@ use datafusion_proto::bytes::{
     logical_plan_from_bytes_with_extension_codec, logical_plan_to_bytes_with_extension_codec,
     physical_plan_from_bytes_with_extension_codec, physical_plan_to_bytes_with_extension_codec,
 };
-use weir_datasets::formats::{ReadOptions, SourceSpec};
-use weir_datasets::input::resolve_input;
-use weir_datasets::Format;
 use weir_engine::cluster::{session, Execution, WeirLogicalCodec, WeirPhysicalCodec};
 use weir_engine::scan::SourceTable;
 use weir_engine::{ApplyBuilder, ExampleGenBuilder, OutputFormat, StatsBuilder, TransformBuilder};
@@ -118,17 +115,7 @@ fn cluster_flag_rejects_other_urls() {
 fn every_weir_function_and_node_round_trips_through_the_codecs() {
     let rt = runtime();
     rt.block_on(async {
-        let files = resolve_input(
-            &testdata()
-                .join("csv_example_gen/Split-eval")
-                .to_string_lossy(),
-        )
-        .unwrap();
-        let options = ReadOptions {
-            tfrecord_scalars: true,
-            ..Default::default()
-        };
-        let table = SourceTable::open(SourceSpec::new(files, Format::Tfrecord, options)).unwrap();
+        let table = SourceTable::open(weir_tests::taxi_eval_split()).unwrap();
         let ctx = session::local_context();
         ctx.register_table("raw", Arc::new(table)).unwrap();
         // One call of each function weir defines (udfs::all_udafs/all_udfs).

@@ -9,9 +9,6 @@ use std::process::Command;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type, Int64Type};
-use weir_datasets::formats::{ReadOptions, Source};
-use weir_datasets::input::resolve_input;
-use weir_datasets::Format;
 use weir_engine::transform::{TRANSFORMED_EXAMPLES, TRANSFORM_GRAPH};
 use weir_engine::{ApplyBuilder, TransformBuilder};
 use weir_sql::TransformArtifact;
@@ -52,17 +49,7 @@ fn key(r: &Row) -> (Vec<i64>, Vec<u32>) {
 /// The raw eval split, single-valued features as scalars (what the
 /// transform reads).
 fn raw_eval() -> Vec<RecordBatch> {
-    let files = resolve_input(
-        &testdata()
-            .join("csv_example_gen/Split-eval")
-            .to_string_lossy(),
-    )
-    .unwrap();
-    let options = ReadOptions {
-        tfrecord_scalars: true,
-        ..Default::default()
-    };
-    let source = Source::open(files, Format::Tfrecord, &options).unwrap();
+    let source = weir_tests::taxi_eval_split().open().unwrap();
     source.batches().map(|b| b.unwrap().batch).collect()
 }
 

@@ -25,10 +25,9 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use prost::Message;
 use weir_datasets::formats::SourceSpec;
 
-use crate::examplegen::distributed::{ExampleMapConfig, ShardSinkConfig, ShardSinkExec};
+use crate::examplegen::distributed::ExampleMapConfig;
 use crate::scan::{as_source_scan, source_scan, ScanShape, SourceTable};
 use crate::sink_node::{SinkNode, SinkSpec};
-use crate::transform_sink::{PartitionSinkConfig, PartitionSinkExec};
 
 /// Ballista's own encoding follows.
 const TAG_BALLISTA: u8 = 0;
@@ -36,10 +35,9 @@ const TAG_BALLISTA: u8 = 0;
 const TAG_SOURCE: u8 = 1;
 /// A [`SourceTable`] in ExampleGen's map mode.
 const TAG_MAP_SOURCE: u8 = 2;
-/// A weir sink: [`SinkNode`] (logical) / ExampleGen's [`ShardSinkExec`].
+/// A weir sink, by its [`SinkSpec`]: the logical [`SinkNode`] or the
+/// physical sink it plans as.
 const TAG_SINK: u8 = 3;
-/// Transform's [`PartitionSinkExec`].
-const TAG_PARTITION_SINK: u8 = 4;
 
 fn decode_error(what: &str, e: impl std::fmt::Display) -> DataFusionError {
     DataFusionError::Internal(format!("weir codec: cannot decode {what}: {e}"))
@@ -299,17 +297,9 @@ impl PhysicalExtensionCodec for WeirPhysicalCodec {
                 Ok(source_scan(Arc::new(spec), Arc::new(schema), shape))
             }
             Some((&TAG_SINK, rest)) => {
-                let what = "shard sink";
-                let config = ShardSinkConfig::from_json(rest).map_err(|e| decode_error(what, e))?;
-                let input = single_input(inputs, what)?.clone();
-                Ok(Arc::new(ShardSinkExec::new(input, Arc::new(config))))
-            }
-            Some((&TAG_PARTITION_SINK, rest)) => {
-                let what = "partition sink";
-                let config =
-                    PartitionSinkConfig::from_json(rest).map_err(|e| decode_error(what, e))?;
-                let input = single_input(inputs, what)?.clone();
-                Ok(Arc::new(PartitionSinkExec::new(input, Arc::new(config))))
+                let what = "sink";
+                let spec = SinkSpec::from_json(rest).map_err(|e| decode_error(what, e))?;
+                Ok(spec.exec(single_input(inputs, what)?.clone()))
             }
             _ => Err(decode_error("physical plan node", "unknown tag")),
         }
@@ -329,14 +319,9 @@ impl PhysicalExtensionCodec for WeirPhysicalCodec {
             put_chunk(buf, &shape);
             return Ok(());
         }
-        if let Some(sink) = node.downcast_ref::<ShardSinkExec>() {
+        if let Some(spec) = SinkSpec::of_exec(node.as_ref()) {
             buf.push(TAG_SINK);
-            buf.extend_from_slice(&sink.config().to_json());
-            return Ok(());
-        }
-        if let Some(sink) = node.downcast_ref::<PartitionSinkExec>() {
-            buf.push(TAG_PARTITION_SINK);
-            buf.extend_from_slice(&sink.config().to_json());
+            buf.extend_from_slice(&spec.to_json());
             return Ok(());
         }
         buf.push(TAG_BALLISTA);

@@ -14,9 +14,7 @@ use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 
-use crate::examplegen::distributed::ShardSinkExec;
-use crate::sink_node::{SinkNode, SinkSpec};
-use crate::transform_sink::PartitionSinkExec;
+use crate::sink_node::SinkNode;
 
 /// DataFusion's planner plus weir's extension nodes.
 #[derive(Debug, Default)]
@@ -55,11 +53,6 @@ impl ExtensionPlanner for WeirExtensionPlanner {
         let input = physical_inputs.first().cloned().ok_or_else(|| {
             datafusion::error::DataFusionError::Internal("WeirSink without input".into())
         })?;
-        Ok(Some(match sink.spec() {
-            SinkSpec::ExampleShards(c) => Arc::new(ShardSinkExec::new(input, Arc::new(c.clone()))),
-            SinkSpec::TransformParts(c) => {
-                Arc::new(PartitionSinkExec::new(input, Arc::new(c.clone())))
-            }
-        }))
+        Ok(Some(sink.spec().exec(input)))
     }
 }

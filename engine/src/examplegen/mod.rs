@@ -283,7 +283,15 @@ impl ExampleGenBuilder {
                 "--stats is not yet fused into a cluster run; run `weir stats --cluster` on the output".into(),
             ));
         }
-        let source = Source::open(files.clone(), format, &options)?;
+        // The dataflow path reads through a table; either way the input is
+        // opened (and its schema inferred) once.
+        let (source, table) = if distributed {
+            let spec = SourceSpec::new(files.clone(), format, options.clone());
+            let table = crate::scan::SourceTable::open(spec)?;
+            (table.source().clone(), Some(table))
+        } else {
+            (Source::open(files.clone(), format, &options)?, None)
+        };
         let schema = source.schema();
         check_declared_types(&schema, options.declared.as_ref())?;
 
@@ -311,16 +319,15 @@ impl ExampleGenBuilder {
             file_split,
             files: files.iter().map(|f| f.path.clone()).collect(),
         };
-        let (written, stats) = if distributed {
-            let spec = SourceSpec::new(files.clone(), format, options.clone());
+        let (written, stats) = if let Some(table) = table {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| EngineError::Internal(format!("tokio runtime: {e}")))?;
-            let attempts = staged.scratch("attempts");
+            let attempts = crate::commit::Attempts::create(&staged)?;
             let written = runtime.block_on(distributed::write_splits(
                 &self.execution,
-                spec,
+                table,
                 &plan,
                 &attempts,
             ))?;

@@ -24,53 +24,33 @@
 mod map;
 mod sink;
 
-use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::logical_expr::{Extension, LogicalPlan};
-use datafusion::prelude::DataFrame;
-use weir_datasets::formats::SourceSpec;
 use weir_datasets::sink::WrittenFile;
-use weir_datasets::DatasetError;
 
 pub use map::{map_schema, ExampleMapConfig, ExampleMapper};
 pub use sink::{ShardSinkConfig, ShardSinkExec};
 
 use super::splitter::SplitPlan;
 use crate::cluster::Execution;
-use crate::commit::{commit_shard, reports};
-use crate::error::{EngineError, Result};
+use crate::commit::Attempts;
+use crate::error::Result;
 use crate::scan::SourceTable;
-use crate::sink_node::{SinkNode, SinkSpec};
+use crate::sink_node::SinkSpec;
 
-/// Runs ExampleGen's plan for `spec` on `execution` into `plan.root` (the
-/// staged output, on a filesystem every executor reaches) and gives per
-/// split `(examples, files)`, as the in-process splitter does.
+/// Runs ExampleGen's plan over `table` (the input, opened once by the
+/// caller) on `execution` into `plan.root` (the staged output, on a
+/// filesystem every executor reaches) and gives per split
+/// `(examples, files)`, as the in-process splitter does.
 ///
-/// Tasks write into `attempts`, a directory outside the staged output, so
-/// a straggler task of an abandoned job (Ballista does not stop them) can
-/// never put a file into the output, whenever it runs.
+/// Tasks write into `attempts`, beside the staged output, so a straggler
+/// task of an abandoned job (Ballista does not stop them) can never put a
+/// file into the output, whenever it runs.
 pub async fn write_splits(
     execution: &Execution,
-    spec: SourceSpec,
+    table: SourceTable,
     plan: &SplitPlan,
-    attempts: &Path,
-) -> Result<Vec<(u64, Vec<WrittenFile>)>> {
-    let root = std::fs::canonicalize(&plan.root).map_err(|e| DatasetError::io(&plan.root, e))?;
-    std::fs::create_dir(attempts).map_err(|e| DatasetError::io(attempts, e))?;
-    let attempts = std::fs::canonicalize(attempts).map_err(|e| DatasetError::io(attempts, e))?;
-    let result = run_and_commit(execution, spec, plan, &root, &attempts).await;
-    // Abandoned and duplicate attempts go.
-    let _ = std::fs::remove_dir_all(&attempts);
-    result
-}
-
-async fn run_and_commit(
-    execution: &Execution,
-    spec: SourceSpec,
-    plan: &SplitPlan,
-    root: &Path,
-    attempts: &Path,
+    attempts: &Attempts,
 ) -> Result<Vec<(u64, Vec<WrittenFile>)>> {
     let map = ExampleMapConfig {
         hash: plan.hash.clone(),
@@ -80,7 +60,6 @@ async fn run_and_commit(
         output_format: plan.output_format,
     };
     let total = map.total_shards();
-    let table = SourceTable::open(spec)?;
     let payload_nullable = table
         .source()
         .schema()
@@ -94,8 +73,8 @@ async fn run_and_commit(
         shard_paths.extend((0..n).map(|shard| plan.shard_path(split, shard)));
     }
     let config = ShardSinkConfig {
-        attempts_dir: attempts.to_string_lossy().into_owned(),
-        shard_paths: shard_paths.clone(),
+        attempts_dir: attempts.dir(),
+        shard_paths,
         output_format: plan.output_format,
         compression: plan.compression,
         compression_level: plan.compression_level,
@@ -104,26 +83,9 @@ async fn run_and_commit(
     };
     let ctx = execution.context().await?;
     let input = ctx.read_table(Arc::new(table))?.into_unoptimized_plan();
-    let node = SinkNode::new(input, SinkSpec::ExampleShards(config))?;
-    let df = DataFrame::new(
-        ctx.state(),
-        LogicalPlan::Extension(Extension {
-            node: Arc::new(node),
-        }),
-    );
-    let batches = execution
-        .collect(df, |b| reports(b, total).map(|_| ()))
+    let files = attempts
+        .run_sink(execution, &ctx, input, SinkSpec::ExampleShards(config))
         .await?;
-    let reports = reports(&batches, total).map_err(EngineError::Internal)?;
-    let mut files = Vec::with_capacity(total);
-    for (shard, candidates) in reports {
-        files.push(commit_shard(
-            root,
-            attempts,
-            &shard_paths[shard],
-            &candidates,
-        )?);
-    }
     let mut out = Vec::with_capacity(plan.shards.len());
     let mut files = files.into_iter();
     for &n in &plan.shards {

@@ -53,18 +53,6 @@ pub struct ShardSinkConfig {
     pub payload_nullable: Vec<bool>,
 }
 
-impl ShardSinkConfig {
-    /// The config as JSON (how the codecs carry it).
-    pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("plain values serialize")
-    }
-
-    /// A config from [`ShardSinkConfig::to_json`]'s bytes.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
-    }
-}
-
 /// Writes whole shards of sorted map rows into attempt directories.
 #[derive(Debug)]
 pub struct ShardSinkExec {
