@@ -12,6 +12,9 @@ pub enum EngineError {
     /// Reading, encoding or writing data failed.
     #[error(transparent)]
     Dataset(#[from] DatasetError),
+    /// Reading or checking statistics, schemas or anomalies failed.
+    #[error(transparent)]
+    Validate(#[from] weir_validate::ValidateError),
     /// A bad option or combination of options.
     #[error("{0}")]
     Invalid(String),

@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod commit;
 pub mod error;
 pub mod examplegen;
+pub mod pipeline;
 pub mod progress;
 pub mod scan;
 pub mod sink_node;

@@ -1,10 +1,6 @@
 //! `weir`: the command line. A thin layer over `weir-engine`.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -13,6 +9,7 @@ use weir_datasets::{Compression, Format, SplitConfig};
 use weir_engine::progress::Progress;
 use weir_engine::{ExampleGenBuilder, OutputFormat};
 
+mod pipeline_cmd;
 mod store_cmd;
 mod transform_cmd;
 mod validate_cmd;
@@ -69,6 +66,26 @@ enum Command {
     /// DIR/transformed_examples/Split-<name>/. `weir transform apply`
     /// applies a frozen artifact to new data.
     Transform(transform_cmd::TransformArgs),
+    /// Run a pipeline (pipeline.toml) over new spans of its input.
+    ///
+    /// ExampleGen -> statistics (same read) -> schema -> validation (drift
+    /// against the previous span) -> transform, for the latest span (or
+    /// --span, --spans A..B, --last N). A span whose input and config are
+    /// unchanged since its last run is skipped; a changed one becomes a
+    /// new version. Outputs: ROOT/<component>/span=N/version=V/; a manifest
+    /// of the run: ROOT/_runs/<run>.json. Exit code 0 ok, 2 anomalies,
+    /// 1 error.
+    Run(pipeline_cmd::RunArgs),
+    /// Run a pipeline on the cron expression of its [schedule] table.
+    ///
+    /// Runs the latest span at each tick, waits for a new span if the
+    /// config says so, retries failures with backoff, never overlaps two
+    /// runs of the pipeline, and stops cleanly on SIGTERM (after the run in
+    /// progress).
+    Schedule(pipeline_cmd::ScheduleArgs),
+    /// SQL over a pipeline root: runs, statistics, histograms, top_values,
+    /// anomalies, drift.
+    Sql(pipeline_cmd::SqlArgs),
     /// Write the deterministic taxi-like sample dataset as CSV.
     Sample(SampleArgs),
     /// Remove what killed runs left under an object-store output.
@@ -216,6 +233,12 @@ fn main() {
         Command::Sample(a) => sample(a),
         Command::Transform(a) => transform_cmd::transform(a),
         Command::Schema(a) => validate_cmd::schema(a),
+        Command::Run(a) => match pipeline_cmd::run(a) {
+            Ok(code) => std::process::exit(code),
+            Err(e) => Err(e),
+        },
+        Command::Schedule(a) => pipeline_cmd::schedule(a),
+        Command::Sql(a) => pipeline_cmd::sql(a),
         Command::Validate(a) => match validate_cmd::validate(a) {
             Ok(code) => std::process::exit(code),
             Err(e) => Err(e),
@@ -229,7 +252,7 @@ fn main() {
 
 fn examplegen(a: ExampleGenArgs) -> Result<()> {
     let progress = Progress::shared();
-    let bar = spawn_progress_bar(progress.clone());
+    let bar = weir_engine::progress::spawn_bar(progress.clone());
     let summary = ExampleGenBuilder::new(a.input.clone(), a.output.clone())
         .with_format(a.format)
         .with_splits(a.split)
@@ -268,36 +291,6 @@ fn examplegen(a: ExampleGenArgs) -> Result<()> {
         s.input_bytes as f64 / 1e6 / s.seconds.max(1e-9)
     );
     Ok(())
-}
-
-/// Draws a progress bar on a terminal; returns a function that clears it.
-fn spawn_progress_bar(progress: Arc<Progress>) -> Option<Box<dyn FnOnce()>> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (b, s) = (bar.clone(), stop.clone());
-    let handle = std::thread::spawn(move || {
-        while !s.load(Ordering::Relaxed) {
-            b.set_length(progress.total_bytes.load(Ordering::Relaxed));
-            b.set_position(progress.input_bytes.load(Ordering::Relaxed));
-            b.set_message(format!("{} rows", progress.rows.load(Ordering::Relaxed)));
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        b.finish_and_clear();
-    });
-    Some(Box::new(move || {
-        stop.store(true, Ordering::Relaxed);
-        let _ = handle.join();
-    }))
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -562,3 +562,76 @@ fn transform_survives_an_executor_killed_mid_job() {
     );
     assert!(recovered > 0, "no run recovered\n{}", cluster.logs());
 }
+
+/// `weir run` with `cluster = ...` in its config: every component runs on
+/// the cluster (statistics as a distributed pass over the written splits)
+/// and the span's ExampleGen and transform outputs are the in-process bytes.
+#[test]
+fn a_pipeline_on_a_cluster_writes_the_bytes_of_in_process() {
+    use weir_engine::pipeline::manifest::SpanStatus;
+    use weir_engine::pipeline::{PipelineConfig, RunBuilder};
+    let cluster = LocalCluster::start(LocalClusterOptions::default());
+    let d = tempfile::tempdir().unwrap();
+    let day = d.path().join("data/20240102");
+    std::fs::create_dir_all(&day).unwrap();
+    std::fs::copy(
+        testdata().join("taxi/examplegen_input/data.csv"),
+        day.join("data.csv"),
+    )
+    .unwrap();
+    std::fs::write(d.path().join("t.sql"), crate::transform::TAXI_SQL).unwrap();
+    let run = |mode: &str, cluster_line: &str| {
+        let text = format!(
+            "name = \"taxi\"\nroot = \"root-{mode}\"\n{cluster_line}\n[input]\n\
+             pattern = \"data/{{YYYY}}{{MM}}{{DD}}/*.csv\"\n[validation]\n\
+             warn = [\"ENUM_TYPE_UNEXPECTED_STRING_VALUES\", \"FEATURE_TYPE_NOT_PRESENT\"]\n\
+             [transform]\nsql = \"t.sql\"\n"
+        );
+        let config = PipelineConfig::from_toml(&text, mode, d.path()).unwrap();
+        let s = RunBuilder::new(config)
+            .execute()
+            .unwrap_or_else(|e| panic!("{mode}: {e}\n{}", cluster.logs()));
+        assert_eq!(s.manifest.spans.len(), 1);
+        let span = s.manifest.spans[0].clone();
+        assert_eq!(
+            span.status,
+            SpanStatus::Ok,
+            "{mode}: {span:?}\n{}",
+            cluster.logs()
+        );
+        (d.path().join(format!("root-{mode}")), span)
+    };
+    let (local, a) = run("local", "");
+    let (remote, b) = run("cluster", &format!("cluster = \"{}\"", cluster.url));
+    assert_eq!(a.counts, b.counts);
+    assert_eq!(a.input, b.input);
+    let kinds = |s: &weir_engine::pipeline::manifest::SpanRecord| {
+        let mut k: Vec<_> = s
+            .anomalies
+            .iter()
+            .map(|x| (x.split.clone(), x.feature.clone(), x.kind.clone()))
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(kinds(&a), kinds(&b));
+    // In-process, ExampleGen computed the statistics in its read (its
+    // manifest says so); otherwise the same manifest and bytes.
+    let rel = "examplegen/span=19724/version=0";
+    let manifest = |root: &Path| {
+        let path = root.join(rel).join("manifest.json");
+        let mut m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let stats = m["options"].as_object_mut().unwrap().remove("stats");
+        std::fs::remove_file(&path).unwrap();
+        (m, stats)
+    };
+    let ((ma, sa), (mb, sb)) = (manifest(&local), manifest(&remote));
+    assert_eq!(ma, mb);
+    assert_eq!((sa.unwrap(), sb.unwrap()), ("exact".into(), "off".into()));
+    assert_same_tree(&local.join(rel), &remote.join(rel), "pipeline examplegen");
+    let rel = "transform/span=19724/version=0";
+    std::fs::remove_file(local.join(rel).join("manifest.json")).unwrap();
+    std::fs::remove_file(remote.join(rel).join("manifest.json")).unwrap();
+    assert_same_tree(&local.join(rel), &remote.join(rel), "pipeline transform");
+}

@@ -8,6 +8,7 @@ mod dataflow;
 mod formats;
 mod memory_store;
 mod output;
+mod pipeline;
 mod stats;
 mod tfidf;
 mod transform;

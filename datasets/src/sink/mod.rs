@@ -7,8 +7,7 @@ mod staging;
 mod tfrecord;
 
 pub use self::parquet::ParquetShardWriter;
-pub(crate) use self::staging::{pid_alive, run_tag};
-pub use self::staging::{StagedDir, MANIFEST_NAME};
+pub use self::staging::{pid_alive, run_tag, StagedDir, MANIFEST_NAME};
 pub use self::tfrecord::TfRecordShardWriter;
 
 use std::io::Write;

@@ -46,7 +46,7 @@ fn hidden_sibling(target: &Path, tag: &str) -> Result<PathBuf> {
 }
 
 /// `PID-NANOS`: names this run's staging places apart from any other's.
-pub(crate) fn run_tag() -> String {
+pub fn run_tag() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -55,7 +55,7 @@ pub(crate) fn run_tag() -> String {
 }
 
 /// Whether process `pid` of this host is alive.
-pub(crate) fn pid_alive(pid: u32) -> bool {
+pub fn pid_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 

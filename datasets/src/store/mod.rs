@@ -19,6 +19,7 @@
 
 mod aws_profile;
 pub mod list;
+pub mod lock;
 pub mod publish;
 pub mod read;
 

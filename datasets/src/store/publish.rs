@@ -23,15 +23,16 @@
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 
+use super::lock::{read_holder, try_lock, LockAttempt};
 use super::{block_on, list_under, store_error, ObjectUrl};
 use crate::error::{DatasetError, Result};
+use crate::sink::run_tag;
 use crate::sink::MANIFEST_NAME;
-use crate::sink::{pid_alive, run_tag};
 
 /// Bytes per multipart part (S3 needs at least 5 MiB for all but the last).
 pub const PART: usize = 8 << 20;
@@ -67,19 +68,6 @@ fn local_files(dir: &Path) -> Result<Vec<String>> {
     walk(dir, dir, &mut out)?;
     out.sort();
     Ok(out)
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
 }
 
 /// Runs a blocking local-file read off the I/O runtime's workers.
@@ -161,83 +149,20 @@ async fn keys_under(dir: &ObjectUrl) -> Result<Vec<(String, ObjectPath)>> {
         .collect())
 }
 
-/// The holder written into `lock`, if the lock's content parses.
-async fn read_holder(store: &dyn ObjectStore, lock: &ObjectUrl) -> Result<Option<LockHolder>> {
-    let url = lock.url();
-    let held = store
-        .get(&lock.key)
-        .await
-        .map_err(|e| store_error(&url, e))?
-        .bytes()
-        .await
-        .map_err(|e| store_error(&url, e))?;
-    Ok(serde_json::from_slice(&held).ok())
-}
-
-/// The lock's holder, as written into the lock object.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct LockHolder {
-    host: String,
-    pid: u32,
-    since: u64,
-    run: String,
-}
-
-impl LockHolder {
-    fn is_stale(&self) -> bool {
-        let same_host_dead = self.host == host() && !pid_alive(self.pid);
-        same_host_dead || now_secs().saturating_sub(self.since) > LOCK_TTL.as_secs()
-    }
-}
-
 async fn take_lock(store: &dyn ObjectStore, target: &ObjectUrl, run: &str) -> Result<ObjectPath> {
     let lock = target.join(LOCK);
     let url = lock.url();
-    let me = LockHolder {
-        host: host(),
-        pid: std::process::id(),
-        since: now_secs(),
-        run: run.to_string(),
-    };
-    let body = serde_json::to_vec(&me).expect("lock json");
-    for _ in 0..2 {
-        let put = store
-            .put_opts(
-                &lock.key,
-                PutPayload::from(body.clone()),
-                PutOptions::from(PutMode::Create),
-            )
-            .await;
-        match put {
-            Ok(_) => return Ok(lock.key),
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                match read_holder(store, &lock).await? {
-                    Some(h) if !h.is_stale() => {
-                        return Err(DatasetError::File {
-                            path: url,
-                            message: format!(
-                                "another weir run (host {}, pid {}, run {}) is committing into \
-                                 this output; wait for it, or run `weir gc` if it is gone",
-                                h.host, h.pid, h.run
-                            ),
-                        })
-                    }
-                    _ => {
-                        tracing::warn!("{url}: taking over a stale lock");
-                        store
-                            .delete(&lock.key)
-                            .await
-                            .map_err(|e| store_error(&url, e))?;
-                    }
-                }
-            }
-            Err(e) => return Err(store_error(&url, e)),
-        }
+    match try_lock(store, &lock.key, &url, run, LOCK_TTL).await? {
+        LockAttempt::Taken => Ok(lock.key),
+        LockAttempt::HeldBy(h) => Err(DatasetError::File {
+            path: url,
+            message: format!(
+                "another weir run (host {}, pid {}, run {}) is committing into \
+                 this output; wait for it, or run `weir gc` if it is gone",
+                h.host, h.pid, h.run
+            ),
+        }),
     }
-    Err(DatasetError::File {
-        path: url,
-        message: "could not take the commit lock".into(),
-    })
 }
 
 /// True when `key` (relative to the output) is weir's bookkeeping.
@@ -383,8 +308,8 @@ pub fn gc(target: &ObjectUrl) -> Result<GcReport> {
         let mut report = GcReport::default();
         if rels.iter().any(|(r, _)| r == LOCK) {
             let lock = target.join(LOCK);
-            match read_holder(store, &lock).await? {
-                Some(h) if !h.is_stale() => {
+            match read_holder(store, &lock.key, &lock.url()).await? {
+                Some(h) if !h.is_stale(LOCK_TTL) => {
                     return Err(DatasetError::File {
                         path: lock.url(),
                         message: format!(

@@ -90,6 +90,7 @@ pub struct ExampleGenBuilder {
     decimals: DecimalMode,
     execution: Execution,
     dataflow: bool,
+    write_stats: bool,
 }
 
 /// Input bytes per output shard when the shard count is automatic.
@@ -116,6 +117,7 @@ impl ExampleGenBuilder {
             decimals: DecimalMode::Float,
             execution: Execution::InProcess,
             dataflow: false,
+            write_stats: true,
         }
     }
 
@@ -149,6 +151,14 @@ impl ExampleGenBuilder {
         } else {
             StatsMode::Off
         };
+        self
+    }
+
+    /// With statistics, whether to write them to `OUTPUT/statistics/`
+    /// (default) or only return them in the summary (`weir run` writes
+    /// them beside the other components' outputs).
+    pub fn with_stats_written(mut self, yes: bool) -> Self {
+        self.write_stats = yes;
         self
     }
 
@@ -344,7 +354,9 @@ impl ExampleGenBuilder {
             Some(collector) => {
                 let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
                 let splits = collector.finish(&names)?;
-                crate::stats::write_outputs(&staged.path().join("statistics"), &splits)?;
+                if self.write_stats {
+                    crate::stats::write_outputs(&staged.path().join("statistics"), &splits)?;
+                }
                 Some(splits)
             }
             None => None,
