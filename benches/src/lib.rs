@@ -72,6 +72,17 @@ pub fn lineitem_csv(rows: usize, dir: &Path) -> Result<std::path::PathBuf> {
     Ok(csv)
 }
 
+/// `dir/lineitem-<rows>.parquet` (TPC-H lineitem's 16 columns), generated
+/// if missing.
+pub async fn lineitem_parquet(rows: usize, dir: &Path) -> Result<std::path::PathBuf> {
+    let parquet = dir.join(format!("lineitem-{rows}.parquet"));
+    if !parquet.exists() {
+        let csv = lineitem_csv(rows, dir)?;
+        csv_to_parquet(&csv, &parquet).await?;
+    }
+    Ok(parquet)
+}
+
 /// `dir/taxi-<rows>.csv`, generated (deterministically) if missing.
 pub fn taxi_csv(rows: usize, dir: &Path) -> Result<std::path::PathBuf> {
     let csv = dir.join(format!("taxi-{rows}.csv"));

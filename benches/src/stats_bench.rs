@@ -45,15 +45,6 @@ async fn phase(which: &str, parquet: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn make_parquet(rows: usize, dir: &Path) -> Result<PathBuf> {
-    let parquet = dir.join(format!("lineitem-{rows}.parquet"));
-    if !parquet.exists() {
-        let csv = weir_benches::lineitem_csv(rows, dir)?;
-        weir_benches::csv_to_parquet(&csv, &parquet).await?;
-    }
-    Ok(parquet)
-}
-
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let rows: usize = arg(&args, "--rows").map_or(Ok(6_000_000), |v| v.parse())?;
@@ -62,7 +53,7 @@ fn main() -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let parquet = rt.block_on(make_parquet(rows, &dir))?;
+    let parquet = rt.block_on(weir_benches::lineitem_parquet(rows, &dir))?;
     if let Some(p) = arg(&args, "--phase") {
         return rt.block_on(phase(&p, &parquet, &dir));
     }

@@ -224,7 +224,15 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    // Exit codes mean one thing each (0 ok, 2 anomalies, 1 any error), so
+    // a usage error exits 1, not clap's 2; --help and --version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     cli.store.configure();
     let result = match cli.command {
         Command::Gc(a) => store_cmd::gc(a),

@@ -28,6 +28,10 @@ pub struct RunArgs {
     /// Seconds to wait for another run of this pipeline to finish.
     #[arg(long, default_value_t = 3600)]
     lock_wait: u64,
+    /// Run on this Ballista cluster instead of the config's `cluster`
+    /// (the outputs are the same bytes; see docs/cluster.md).
+    #[arg(long, env = "WEIR_CLUSTER", value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
 }
 
 #[derive(Args)]
@@ -64,7 +68,10 @@ pub struct SqlArgs {
 
 /// `weir run`; returns the exit code (0 ok, 2 anomalies, 1 a span failed).
 pub fn run(a: RunArgs) -> Result<i32> {
-    let config = PipelineConfig::load(&a.config)?;
+    let mut config = PipelineConfig::load(&a.config)?;
+    if a.cluster.is_some() {
+        config.cluster = a.cluster;
+    }
     let selection = match (a.span, a.spans, a.last) {
         (Some(n), _, _) => SpanSelection::One(n),
         (_, Some(s), _) => s,

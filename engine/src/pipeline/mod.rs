@@ -159,7 +159,7 @@ impl RunBuilder {
                 }
                 other => {
                     return Err(EngineError::Invalid(format!(
-                        "no span {other:?} in '{}' (spans found: {})",
+                        "no {other} in '{}' (spans found: {})",
                         self.config.input.pattern,
                         if listed.is_empty() {
                             "none".into()

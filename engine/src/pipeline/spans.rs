@@ -93,6 +93,18 @@ impl std::str::FromStr for SpanSelection {
     }
 }
 
+impl std::fmt::Display for SpanSelection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpanSelection::Latest => write!(f, "the latest span"),
+            SpanSelection::One(n) => write!(f, "span {n}"),
+            SpanSelection::Range(a, b) => write!(f, "spans {a}..{b}"),
+            SpanSelection::Last(n) => write!(f, "the last {n} spans"),
+            SpanSelection::All => write!(f, "every span"),
+        }
+    }
+}
+
 /// Days since 1970-01-01 of a date.
 pub fn span_of_date(date: NaiveDate) -> u64 {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");

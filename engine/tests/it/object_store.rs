@@ -441,30 +441,26 @@ fn gcs_sharded_glob_reads_like_the_local_files() {
     }
 }
 
-/// A pipeline whose root is an S3 prefix: outputs, run manifests and the
-/// lock live in the bucket; the second run finds the span unchanged, and
-/// `weir sql` reads the root back.
+/// A pipeline whose input spans and root are on S3: outputs, run manifests
+/// and the lock live in the bucket; the second run finds the span unchanged
+/// (by the objects' ETags), and `weir sql` reads the root back.
 #[test]
 fn a_pipeline_with_its_root_on_s3_runs_caches_and_answers_sql() {
     let Some(s3) = server("WEIR_TEST_S3_ENDPOINT", "S3") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let day = dir.path().join("data/20240102");
-    std::fs::create_dir_all(&day).unwrap();
-    std::fs::copy(
-        testdata().join("taxi/examplegen_input/data.csv"),
-        day.join("data.csv"),
-    )
-    .unwrap();
     let bucket = unique("weir-pipeline");
     s3_bucket(&s3, &bucket);
+    // The input's daily spans are objects too.
+    let csv = std::fs::read(testdata().join("taxi/examplegen_input/data.csv")).unwrap();
+    s3_put(&s3, &bucket, "data/20240102/data.csv", &csv);
     let cfg = dir.path().join("pipeline.toml");
     std::fs::write(
         &cfg,
         format!(
             "name = \"taxi\"\nroot = \"s3://{bucket}/root\"\n[input]\n\
-             pattern = \"data/{{YYYY}}{{MM}}{{DD}}/*.csv\"\n[validation]\ndrift = true\n\
+             pattern = \"s3://{bucket}/data/{{YYYY}}{{MM}}{{DD}}/*.csv\"\n[validation]\ndrift = true\n\
              warn = [\"ENUM_TYPE_UNEXPECTED_STRING_VALUES\", \"FEATURE_TYPE_NOT_PRESENT\"]\n"
         ),
     )
