@@ -134,11 +134,78 @@ impl FeatureColumn {
         Ok(cast(&values, &DataType::Float64)?)
     }
 
-    /// The values as bytes (strings and binary).
-    pub fn byte_values(&self) -> Result<ArrayRef> {
-        Ok(match self.values.data_type() {
-            DataType::Binary => self.values.clone(),
-            _ => cast(&self.values, &DataType::Binary)?,
-        })
+    /// Calls `f` with every non-null value of a string or binary column, in
+    /// order, without copying: string columns (`Utf8`, `LargeUtf8`,
+    /// `Utf8View`, already valid UTF-8) as [`ByteValue::Str`], binary ones
+    /// as [`ByteValue::Bytes`]; other types are cast to binary first.
+    pub fn for_each_bytes(&self, mut f: impl FnMut(ByteValue<'_>)) -> Result<()> {
+        let v = &self.values;
+        match v.data_type() {
+            DataType::Utf8 => v
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .for_each(|s| f(ByteValue::Str(s))),
+            DataType::LargeUtf8 => v
+                .as_string::<i64>()
+                .iter()
+                .flatten()
+                .for_each(|s| f(ByteValue::Str(s))),
+            DataType::Utf8View => v
+                .as_string_view()
+                .iter()
+                .flatten()
+                .for_each(|s| f(ByteValue::Str(s))),
+            DataType::Binary => v
+                .as_binary::<i32>()
+                .iter()
+                .flatten()
+                .for_each(|b| f(ByteValue::Bytes(b))),
+            DataType::LargeBinary => v
+                .as_binary::<i64>()
+                .iter()
+                .flatten()
+                .for_each(|b| f(ByteValue::Bytes(b))),
+            DataType::BinaryView => v
+                .as_binary_view()
+                .iter()
+                .flatten()
+                .for_each(|b| f(ByteValue::Bytes(b))),
+            _ => {
+                let b = cast(v, &DataType::Binary)?;
+                b.as_binary::<i32>()
+                    .iter()
+                    .flatten()
+                    .for_each(|b| f(ByteValue::Bytes(b)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One value of a string or binary column.
+#[derive(Debug, Clone, Copy)]
+pub enum ByteValue<'a> {
+    /// From a string column: valid UTF-8.
+    Str(&'a str),
+    /// From a binary column: any bytes.
+    Bytes(&'a [u8]),
+}
+
+impl<'a> ByteValue<'a> {
+    /// The bytes.
+    pub fn bytes(self) -> &'a [u8] {
+        match self {
+            ByteValue::Str(s) => s.as_bytes(),
+            ByteValue::Bytes(b) => b,
+        }
+    }
+
+    /// The value as text, when it is valid UTF-8 (checked for binary only).
+    pub fn text(self) -> Option<&'a str> {
+        match self {
+            ByteValue::Str(s) => Some(s),
+            ByteValue::Bytes(b) => std::str::from_utf8(b).ok(),
+        }
     }
 }

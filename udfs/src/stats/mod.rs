@@ -15,7 +15,7 @@ mod string_stats;
 mod string_stats_approx;
 
 pub use common_stats::{CommonStatsAccumulator, CommonStatsUdaf};
-pub use feature_column::FeatureColumn;
+pub use feature_column::{ByteValue, FeatureColumn};
 pub use numeric_stats::{NumericStatsAccumulator, NumericStatsUdaf, QuantileSketch, DEFAULT_KLL_K};
 pub use string_stats::{StringStatsAccumulator, StringStatsUdaf, TOP_VALUES_KEPT};
 pub use string_stats_approx::{

@@ -139,21 +139,15 @@ impl StringStatsAccumulator {
 impl Accumulator for StringStatsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let col = FeatureColumn::new(&values[0])?;
-        let bytes = col.byte_values()?;
-        let bytes = bytes.as_binary::<i32>();
-        for i in 0..bytes.len() {
-            if bytes.is_null(i) {
-                continue;
-            }
-            let v = bytes.value(i);
+        col.for_each_bytes(|value| {
+            let v = value.bytes();
             self.num_values += 1;
             self.total_bytes += v.len() as u64;
-            if std::str::from_utf8(v).is_err() {
+            if value.text().is_none() {
                 self.invalid_utf8 += 1;
             }
             self.add(v, 1);
-        }
-        Ok(())
+        })
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {

@@ -146,26 +146,20 @@ impl ApproxStringStatsAccumulator {
 impl Accumulator for ApproxStringStatsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let col = FeatureColumn::new(&values[0])?;
-        let bytes = col.byte_values()?;
-        let bytes = bytes.as_binary::<i32>();
-        for i in 0..bytes.len() {
-            if bytes.is_null(i) {
-                continue;
-            }
-            let v = bytes.value(i);
+        col.for_each_bytes(|value| {
+            let v = value.bytes();
             self.num_values += 1;
             self.total_bytes += v.len() as u64;
             self.hll.update_value(v);
-            match std::str::from_utf8(v) {
-                Ok(s) => self.frequent.update_ref(s),
-                Err(_) => {
+            match value.text() {
+                Some(s) => self.frequent.update_ref(s),
+                None => {
                     self.invalid_utf8 += 1;
                     self.frequent
                         .update(String::from_utf8_lossy(v).into_owned());
                 }
             }
-        }
-        Ok(())
+        })
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {

@@ -469,3 +469,55 @@ async fn numeric_stats_over_many_partitions_repeat_exactly() {
         assert_eq!(again, first);
     }
 }
+
+/// String statistics read every string and binary layout in place (no cast
+/// to `Binary`) and agree across them; only binary values are checked for
+/// UTF-8.
+#[tokio::test]
+async fn string_stats_agree_across_string_and_binary_layouts() {
+    use datafusion::arrow::array::{
+        BinaryViewArray, LargeBinaryArray, LargeStringArray, StringViewArray,
+    };
+    let words: Vec<Option<String>> = lcg(9, 3000)
+        .into_iter()
+        .map(|x| (x % 17 != 0).then(|| format!("w{}-{}", x % 40, "x".repeat((x % 30) as usize))))
+        .collect();
+    let as_str = || words.iter().map(|w| w.as_deref());
+    let as_bytes = || words.iter().map(|w| w.as_deref().map(str::as_bytes));
+    let layouts: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter(as_str())),
+        Arc::new(LargeStringArray::from_iter(as_str())),
+        Arc::new(StringViewArray::from_iter(as_str())),
+        Arc::new(BinaryArray::from_iter(as_bytes())),
+        Arc::new(LargeBinaryArray::from_iter(as_bytes())),
+        Arc::new(BinaryViewArray::from_iter(as_bytes())),
+    ];
+    let mut results = Vec::new();
+    for column in layouts {
+        for f in ["string_stats", "string_stats_approx"] {
+            let b = run(column.clone(), 3, &format!("SELECT {f}(x) FROM t")).await;
+            results.push((
+                f,
+                u(&b, "num_values"),
+                u(&b, "total_bytes"),
+                u(&b, "invalid_utf8"),
+                u(&b, "unique"),
+            ));
+        }
+    }
+    let expected_values = words.iter().flatten().count() as u64;
+    let expected_bytes: u64 = words.iter().flatten().map(|w| w.len() as u64).sum();
+    for r in &results {
+        assert_eq!(
+            (r.1, r.2, r.3),
+            (expected_values, expected_bytes, 0),
+            "{r:?}"
+        );
+    }
+    let exact: Vec<_> = results
+        .iter()
+        .filter(|r| r.0 == "string_stats")
+        .map(|r| r.4)
+        .collect();
+    assert!(exact.windows(2).all(|w| w[0] == w[1]), "{exact:?}");
+}
