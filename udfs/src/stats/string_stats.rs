@@ -3,7 +3,9 @@
 //! frequencies (TFDV's order: frequency descending, then value descending),
 //! total and average length in bytes, and the count of values that are not
 //! valid UTF-8. The state is the full value→count map, so merging partial
-//! aggregates is exact.
+//! aggregates is exact. The map keeps every distinct value's bytes in one
+//! arena: no allocation (and no free) per distinct value, which dominated
+//! high-cardinality columns.
 
 use std::sync::{Arc, LazyLock};
 
@@ -11,10 +13,12 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, Float64Array, StructArray, UInt64Array,
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, UInt64Type};
-use datafusion::common::hash_map::EntryRef;
-use datafusion::common::{HashMap, Result, ScalarValue};
+use std::hash::BuildHasher;
+
+use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::arrays::{list_of, one_list, u64_array};
 use super::FeatureColumn;
@@ -93,12 +97,66 @@ impl AggregateUDFImpl for StringStatsUdaf {
     }
 }
 
+/// One distinct value: its bytes in the arena, and its count.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    start: usize,
+    len: usize,
+    count: u64,
+}
+
+/// Exact value counts: a hash table of slots into one byte arena.
+#[derive(Debug, Default)]
+struct ValueCounts {
+    table: HashTable<Slot>,
+    arena: Vec<u8>,
+    hasher: DefaultHashBuilder,
+}
+
+impl ValueCounts {
+    fn add(&mut self, value: &[u8], count: u64) {
+        let hash = self.hasher.hash_one(value);
+        let (table, arena, hasher) = (&mut self.table, &mut self.arena, &self.hasher);
+        if let Some(slot) = table.find_mut(hash, |s| &arena[s.start..s.start + s.len] == value) {
+            slot.count += count;
+            return;
+        }
+        let slot = Slot {
+            start: arena.len(),
+            len: value.len(),
+            count,
+        };
+        arena.extend_from_slice(value);
+        let arena = &*arena;
+        table.insert_unique(hash, slot, |s| {
+            hasher.hash_one(&arena[s.start..s.start + s.len])
+        });
+    }
+
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
+        self.table
+            .iter()
+            .map(|s| (&self.arena[s.start..s.start + s.len], s.count))
+    }
+
+    fn size(&self) -> usize {
+        self.arena.capacity() + self.table.capacity() * (std::mem::size_of::<Slot>() + 1)
+    }
+}
+
+/// TFDV's rank order: frequency descending, then value descending.
+fn by_rank(a: &(&[u8], u64), b: &(&[u8], u64)) -> std::cmp::Ordering {
+    b.1.cmp(&a.1).then_with(|| b.0.cmp(a.0))
+}
+
 /// Exact value counts.
 #[derive(Debug, Default)]
 pub struct StringStatsAccumulator {
-    counts: HashMap<Vec<u8>, u64>,
-    /// Bytes held by the keys, kept up to date for `size()`.
-    key_bytes: usize,
+    counts: ValueCounts,
     num_values: u64,
     total_bytes: u64,
     invalid_utf8: u64,
@@ -106,30 +164,32 @@ pub struct StringStatsAccumulator {
 
 impl StringStatsAccumulator {
     fn add(&mut self, value: &[u8], count: u64) {
-        match self.counts.entry_ref(value) {
-            EntryRef::Occupied(mut e) => *e.get_mut() += count,
-            EntryRef::Vacant(e) => {
-                self.key_bytes += value.len();
-                e.insert(count);
-            }
-        }
+        self.counts.add(value, count);
     }
 
     /// Values sorted as TFDV ranks them: frequency descending, then value
     /// descending.
     pub fn ranked(&self) -> Vec<(&[u8], u64)> {
-        let mut v: Vec<(&[u8], u64)> = self
-            .counts
-            .iter()
-            .map(|(k, c)| (k.as_slice(), *c))
-            .collect();
-        v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(a.0)));
+        self.top(usize::MAX)
+    }
+
+    /// The first `limit` values in rank order, selected in linear time
+    /// before only they are sorted.
+    fn top(&self, limit: usize) -> Vec<(&[u8], u64)> {
+        let mut v: Vec<(&[u8], u64)> = self.counts.iter().collect();
+        if limit < v.len() {
+            if limit == 0 {
+                return Vec::new();
+            }
+            v.select_nth_unstable_by(limit - 1, by_rank);
+            v.truncate(limit);
+        }
+        v.sort_unstable_by(by_rank);
         v
     }
 
     fn lists(&self, limit: usize) -> (ArrayRef, ArrayRef) {
-        let ranked = self.ranked();
-        let kept = &ranked[..ranked.len().min(limit)];
+        let kept = self.top(limit);
         let values = BinaryArray::from_iter_values(kept.iter().map(|(v, _)| *v));
         let counts = UInt64Array::from_iter_values(kept.iter().map(|(_, c)| *c));
         (one_list(Arc::new(values)), one_list(Arc::new(counts)))
@@ -174,13 +234,13 @@ impl Accumulator for StringStatsAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.key_bytes + self.counts.capacity() * 40
+        std::mem::size_of_val(self) + self.counts.size()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         // Partial state need not be ranked.
-        let values = BinaryArray::from_iter_values(self.counts.keys());
-        let counts = UInt64Array::from_iter_values(self.counts.values().copied());
+        let values = BinaryArray::from_iter_values(self.counts.iter().map(|(v, _)| v));
+        let counts = UInt64Array::from_iter_values(self.counts.iter().map(|(_, c)| c));
         let (values, counts) = (one_list(Arc::new(values)), one_list(Arc::new(counts)));
         [
             values,
