@@ -635,3 +635,73 @@ fn a_pipeline_on_a_cluster_writes_the_bytes_of_in_process() {
     std::fs::remove_file(remote.join(rel).join("manifest.json")).unwrap();
     assert_same_tree(&local.join(rel), &remote.join(rel), "pipeline transform");
 }
+
+/// The watchdog cancels the jobs of the attempts it abandons: with the only
+/// executor stopped (SIGSTOP), every attempt of a query hangs; each is given
+/// up after its timeout and its job is cancelled on the scheduler, and the
+/// error after the last attempt says what happened. Resumed, the cluster
+/// runs the next job.
+#[test]
+fn the_watchdog_cancels_the_jobs_it_abandons() {
+    use std::time::Duration;
+    use weir_engine::cluster::jobs;
+    let mut cluster = LocalCluster::start(LocalClusterOptions {
+        executors: 1,
+        concurrent_tasks: 1,
+        ..Default::default()
+    });
+    let d = tempfile::tempdir().unwrap();
+    let input = csv_input(d.path(), 2_000, 1);
+    let execution = Execution::Cluster(cluster.url.clone());
+    let rt = runtime();
+    let signal = |sig: &str, pid: u32| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} {pid}");
+    };
+    let pid = cluster.executors[0].child.id();
+    let stats = |timeout: Duration| {
+        let input = input.clone();
+        let execution = execution.clone();
+        rt.block_on(async move {
+            let ctx = execution.context().await?;
+            execution
+                .watched_for(timeout, || async {
+                    let df = ctx
+                        .read_csv(
+                            input.to_string_lossy().as_ref(),
+                            datafusion::prelude::CsvReadOptions::new(),
+                        )
+                        .await?;
+                    Ok(df.count().await?)
+                })
+                .await
+        })
+    };
+    signal("-STOP", pid);
+    let before = jobs::tracker(&cluster.url).cancelled().len();
+    let err = stats(Duration::from_secs(3)).unwrap_err().to_string();
+    signal("-CONT", pid);
+    assert!(
+        err.contains("after 3 attempts") && err.contains("no result within 3.0 s"),
+        "{err}"
+    );
+    let cancelled = jobs::tracker(&cluster.url).cancelled();
+    assert_eq!(
+        cancelled.len() - before,
+        3,
+        "one cancelled job per abandoned attempt: {cancelled:?}"
+    );
+    let mut distinct = cancelled.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), cancelled.len());
+    // Resumed: the next job runs to its end.
+    let rows =
+        stats(Duration::from_secs(120)).unwrap_or_else(|e| panic!("{e}\n{}", cluster.logs()));
+    assert_eq!(rows, 2_000);
+    cluster.kill_executor(0);
+}

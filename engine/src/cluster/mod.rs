@@ -6,6 +6,7 @@
 //! executors, and [`session`] builds every process's session the same way.
 
 pub mod codec;
+pub mod jobs;
 pub mod planner;
 pub mod session;
 
@@ -134,18 +135,34 @@ impl Execution {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
+        self.watched_for(job_timeout(), job).await
+    }
+
+    /// [`Execution::watched`] with the job timeout `timeout`. The jobs of
+    /// an attempt that failed or ran out of time are cancelled on the
+    /// scheduler before the next attempt is submitted.
+    pub async fn watched_for<T, F, Fut>(&self, timeout: Duration, job: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         let Execution::Cluster(url) = self else {
             return job().await;
         };
-        let timeout = job_timeout();
+        let tracker = jobs::tracker(url);
         let mut last = String::new();
         for attempt in 1..=JOB_ATTEMPTS {
+            let mark = tracker.mark();
             match tokio::time::timeout(timeout, job()).await {
-                Ok(Ok(value)) => return Ok(value),
+                Ok(Ok(value)) => {
+                    tracker.finished_since(mark);
+                    return Ok(value);
+                }
                 Ok(Err(e)) => last = e.to_string(),
-                Err(_) => last = format!("no result within {} s", timeout.as_secs()),
+                Err(_) => last = format!("no result within {:.1} s", timeout.as_secs_f64()),
             }
             tracing::warn!("cluster job attempt {attempt}/{JOB_ATTEMPTS} on {url} failed: {last}");
+            tracker.cancel_since(url, mark).await;
         }
         Err(EngineError::Invalid(format!(
             "the job failed on the cluster at {url} after {JOB_ATTEMPTS} attempts: {last}"

@@ -38,7 +38,8 @@ pub fn cluster_config() -> SessionConfig {
         SessionConfig::new_with_ballista()
             .with_ballista_logical_extension_codec(Arc::new(WeirLogicalCodec::default()))
             .with_ballista_physical_extension_codec(Arc::new(WeirPhysicalCodec::default()))
-            .set_bool(ADAPTIVE_PLANNER, false),
+            .set_bool(ADAPTIVE_PLANNER, false)
+            .set_bool(CLIENT_PULL, true),
     )
 }
 
@@ -48,6 +49,12 @@ pub fn cluster_config() -> SessionConfig {
 /// report duplicated result rows, which weir's result checks and
 /// ExampleGen's per-shard commit absorb.
 const ADAPTIVE_PLANNER: &str = "ballista.planner.adaptive.enabled";
+
+/// The client polls the job's status (instead of waiting on the
+/// scheduler's status stream): it learns the job id as soon as the job is
+/// accepted, so the watchdog can cancel a job that never reported a status
+/// (`jobs`).
+const CLIENT_PULL: &str = "ballista.client.pull";
 
 /// The runtime of every weir session: DataFusion's defaults with weir's
 /// object-store registry.
@@ -101,7 +108,16 @@ pub fn local_context() -> SessionContext {
 pub async fn connect(url: &str) -> Result<SessionContext> {
     use ballista::prelude::SessionContextExt;
     let state = cluster_state(cluster_config())?;
-    SessionContext::remote_with_state(url, state).await
+    let ctx = SessionContext::remote_with_state(url, state).await?;
+    // Every job this session submits is recorded, so that the watchdog can
+    // cancel the jobs of an attempt it abandons.
+    let state = ctx.state();
+    let planner =
+        super::jobs::TrackingPlanner::new(state.query_planner().clone(), super::jobs::tracker(url));
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_query_planner(Arc::new(planner))
+        .build();
+    Ok(SessionContext::new_with_state(state))
 }
 
 fn register_weir_functions(state: &mut SessionState) -> Result<()> {
