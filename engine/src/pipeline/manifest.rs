@@ -227,15 +227,7 @@ impl History {
         let mut h = History::default();
         for m in manifests {
             for s in &m.spans {
-                if s.status == SpanStatus::Cached {
-                    continue;
-                }
-                let v = h.versions.entry(s.span).or_insert(s.version);
-                *v = (*v).max(s.version);
-                if s.status.is_done() {
-                    h.current
-                        .insert(s.span, (m.run_id.clone(), m.config_hash.clone(), s.clone()));
-                }
+                h.record(&m.run_id, &m.config_hash, s);
             }
         }
         h
@@ -267,8 +259,12 @@ impl History {
             .map(|(_, _, r)| r)
     }
 
-    /// Records a span done in this run, so later spans of the run see it.
+    /// Records a span of a run (read back, or done in this run so later
+    /// spans of the run see it). A cached record changes nothing: its span's record stays current.
     pub fn record(&mut self, run_id: &str, config_hash: &str, s: &SpanRecord) {
+        if s.status == SpanStatus::Cached {
+            return;
+        }
         let v = self.versions.entry(s.span).or_insert(s.version);
         *v = (*v).max(s.version);
         if s.status.is_done() {

@@ -194,6 +194,23 @@ impl SpanJob<'_> {
         } else {
             None
         };
+        // Anomaly types that only warn: `warn`, and with `fail_on` every
+        // type it does not list.
+        let parse = |names: &[String]| {
+            names
+                .iter()
+                .map(|n| anomaly_type(n).map_err(EngineError::Invalid))
+                .collect::<Result<Vec<_>>>()
+        };
+        let mut warned = parse(&c.validation.warn)?;
+        let fail = parse(&c.validation.fail_on)?;
+        if !fail.is_empty() {
+            warned.extend(
+                weir_validate::AnomalyType::ALL
+                    .iter()
+                    .filter(|t| !fail.contains(t)),
+            );
+        }
         let mut files = Vec::new();
         let mut errors = false;
         for s in &statistics {
@@ -207,24 +224,8 @@ impl SpanJob<'_> {
             if let Some(prev) = previous {
                 b = b.with_previous(self.previous_statistics(prev, &s.split)?);
             }
-            for name in &c.validation.warn {
-                b = b.with_severity(
-                    anomaly_type(name).map_err(EngineError::Invalid)?,
-                    Severity::Warning,
-                );
-            }
-            if !c.validation.fail_on.is_empty() {
-                let fail: Vec<_> = c
-                    .validation
-                    .fail_on
-                    .iter()
-                    .map(|n| anomaly_type(n).map_err(EngineError::Invalid))
-                    .collect::<Result<_>>()?;
-                for t in weir_validate::AnomalyType::ALL {
-                    if !fail.contains(t) {
-                        b = b.with_severity(*t, Severity::Warning);
-                    }
-                }
+            for t in &warned {
+                b = b.with_severity(*t, Severity::Warning);
             }
             let anomalies = b.execute();
             errors |= anomalies.has_errors();

@@ -24,6 +24,20 @@ enum Token {
     Day,
 }
 
+impl Token {
+    /// The regex group that captures this placeholder's text.
+    fn group(&self) -> Option<&'static str> {
+        match self {
+            Token::Literal(_) => None,
+            Token::Span(_) => Some("span"),
+            Token::Version(_) => Some("version"),
+            Token::Year => Some("year"),
+            Token::Month => Some("month"),
+            Token::Day => Some("day"),
+        }
+    }
+}
+
 /// A parsed input pattern.
 #[derive(Debug, Clone)]
 pub struct InputPattern {
@@ -257,7 +271,7 @@ impl InputPattern {
             Err(e) => return Err(e.into()),
         };
         // (span, version) -> (texts of the placeholders, files)
-        type Found = BTreeMap<(u64, Option<u64>), (Vec<(Token, String)>, Vec<InputFile>)>;
+        type Found = BTreeMap<(u64, Option<u64>), (Vec<(&'static str, String)>, Vec<InputFile>)>;
         let mut found: Found = BTreeMap::new();
         for f in files {
             let path = f.path.to_string_lossy().into_owned();
@@ -266,7 +280,13 @@ impl InputPattern {
             };
             let text = |n: &str| c.name(n).map(|m| m.as_str().to_string());
             let num = |n: &str| text(n).and_then(|t| t.parse::<u64>().ok());
-            let mut texts = Vec::new();
+            // The text of every placeholder, to fill the span's glob with.
+            let texts: Vec<(&'static str, String)> = self
+                .tokens
+                .iter()
+                .filter_map(Token::group)
+                .map(|g| (g, text(g).unwrap_or_default()))
+                .collect();
             let span = if self.is_date() {
                 let (y, m, d) = (num("year"), num("month"), num("day"));
                 let date = match (y, m, d) {
@@ -279,16 +299,8 @@ impl InputPattern {
                     tracing::warn!("{path}: not a date in the pattern's place; skipped");
                     continue;
                 };
-                texts.push((Token::Year, text("year").unwrap_or_default()));
-                texts.push((Token::Month, text("month").unwrap_or_default()));
-                texts.push((Token::Day, text("day").unwrap_or_default()));
                 span_of_date(date)
             } else if let Some(s) = text("span") {
-                let width = self.tokens.iter().find_map(|t| match t {
-                    Token::Span(w) => Some(*w),
-                    _ => None,
-                });
-                texts.push((Token::Span(width.flatten()), s.clone()));
                 s.parse::<u64>().map_err(|_| {
                     EngineError::Invalid(format!("{path}: span '{s}' is not a number"))
                 })?
@@ -296,16 +308,9 @@ impl InputPattern {
                 0
             };
             let version = match text("version") {
-                Some(v) => {
-                    let width = self.tokens.iter().find_map(|t| match t {
-                        Token::Version(w) => Some(*w),
-                        _ => None,
-                    });
-                    texts.push((Token::Version(width.flatten()), v.clone()));
-                    Some(v.parse::<u64>().map_err(|_| {
-                        EngineError::Invalid(format!("{path}: version '{v}' is not a number"))
-                    })?)
-                }
+                Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                    EngineError::Invalid(format!("{path}: version '{v}' is not a number"))
+                })?),
                 None => None,
             };
             let entry = found
@@ -324,7 +329,10 @@ impl InputPattern {
         // Ascending (span, version): the last one of a span is its latest.
         for ((span, version), (texts, mut files)) in found {
             files.sort_by(|a, b| a.path.cmp(&b.path));
-            let glob = self.glob(&|t| texts.iter().find(|(k, _)| k == t).map(|(_, v)| v.clone()));
+            let glob = self.glob(&|t| {
+                let g = t.group()?;
+                texts.iter().find(|(k, _)| *k == g).map(|(_, v)| v.clone())
+            });
             let date = self
                 .is_date()
                 .then(|| date_of_span(span).format("%Y-%m-%d").to_string());
