@@ -73,14 +73,28 @@ pub fn lineitem_csv(rows: usize, dir: &Path) -> Result<std::path::PathBuf> {
 }
 
 /// `dir/lineitem-<rows>.parquet` (TPC-H lineitem's 16 columns), generated
-/// if missing.
+/// if missing or if it does not hold `rows` rows (an older benchmark wrote
+/// only one of the several files DataFusion split its output into).
 pub async fn lineitem_parquet(rows: usize, dir: &Path) -> Result<std::path::PathBuf> {
     let parquet = dir.join(format!("lineitem-{rows}.parquet"));
-    if !parquet.exists() {
+    if !parquet.exists() || parquet_rows(&parquet)? != rows as u64 {
         let csv = lineitem_csv(rows, dir)?;
         csv_to_parquet(&csv, &parquet).await?;
     }
+    anyhow::ensure!(
+        parquet_rows(&parquet)? == rows as u64,
+        "{} does not hold {rows} rows",
+        parquet.display()
+    );
     Ok(parquet)
+}
+
+/// Rows of a Parquet file, from its footer.
+pub fn parquet_rows(path: &Path) -> Result<u64> {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(std::fs::File::open(path)?)
+        .with_context(|| format!("reading the footer of {}", path.display()))?;
+    Ok(reader.metadata().file_metadata().num_rows().max(0) as u64)
 }
 
 /// `dir/taxi-<rows>.csv`, generated (deterministically) if missing.
@@ -98,34 +112,28 @@ pub fn taxi_csv(rows: usize, dir: &Path) -> Result<std::path::PathBuf> {
     Ok(csv)
 }
 
-/// Converts `csv` into the single Parquet file `parquet` with DataFusion.
+/// Converts `csv` into the single Parquet file `parquet` with DataFusion
+/// (row groups of DataFusion's default size).
 pub async fn csv_to_parquet(csv: &Path, parquet: &Path) -> Result<()> {
     use datafusion::dataframe::DataFrameWriteOptions;
     use datafusion::prelude::{CsvReadOptions, SessionContext};
     eprintln!("converting to {}", parquet.display());
     let ctx = SessionContext::new();
-    ctx.sql("SET datafusion.execution.target_partitions = 1")
-        .await?;
     let df = ctx
         .read_csv(csv.to_string_lossy().as_ref(), CsvReadOptions::new())
         .await?;
-    let tmp = parquet.with_extension("parquet-tmp");
-    let _ = std::fs::remove_dir_all(&tmp);
-    df.write_parquet(
-        &tmp.to_string_lossy(),
-        DataFrameWriteOptions::new().with_single_file_output(false),
-        None,
-    )
-    .await?;
-    let file = std::fs::read_dir(&tmp)?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .context("no parquet written")?;
     if let Some(parent) = parquet.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::rename(file, parquet)?;
-    let _ = std::fs::remove_dir_all(&tmp);
+    let tmp = parquet.with_extension("tmp.parquet");
+    let _ = std::fs::remove_file(&tmp);
+    df.write_parquet(
+        &tmp.to_string_lossy(),
+        DataFrameWriteOptions::new().with_single_file_output(true),
+        None,
+    )
+    .await?;
+    anyhow::ensure!(tmp.is_file(), "DataFusion did not write {}", tmp.display());
+    std::fs::rename(&tmp, parquet)?;
     Ok(())
 }

@@ -107,7 +107,7 @@ fn main() -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    if !parquet.exists() {
+    if !parquet.exists() || weir_benches::parquet_rows(&parquet)? != rows as u64 {
         let csv = weir_benches::taxi_csv(rows, &dir)?;
         rt.block_on(weir_benches::csv_to_parquet(&csv, &parquet))?;
     }

@@ -9,6 +9,7 @@
 pub(crate) mod arrays;
 mod common_stats;
 mod feature_column;
+mod few_values;
 pub mod kll;
 mod numeric_stats;
 mod string_stats;

@@ -1,0 +1,113 @@
+//! [`FewValues`]: exact counts of a numeric feature's distinct values while
+//! there are few of them (ids of a handful of categories, quantities,
+//! dates: most numeric features of real tables), in an open-addressing table
+//! small enough to stay in cache. Counting a value there costs a multiply
+//! and a probe, a fraction of a quantile sketch update; the counts enter the
+//! sketch exactly (`KllSketch::update_counts`) when the state is taken, or
+//! when the feature turns out to have too many distinct values.
+
+/// Key of an empty slot: the bits of a NaN, which is never counted.
+const EMPTY: u64 = u64::MAX;
+
+/// Exact counts of at most `limit` distinct non-NaN values.
+#[derive(Debug, Clone)]
+pub struct FewValues {
+    keys: Vec<u64>,
+    counts: Vec<u64>,
+    len: usize,
+    limit: usize,
+    shift: u32,
+}
+
+impl FewValues {
+    /// A table for at most `limit` distinct values (twice as many slots).
+    pub fn new(limit: usize) -> Self {
+        let slots = (limit.max(4) * 2).next_power_of_two();
+        Self {
+            keys: vec![EMPTY; slots],
+            counts: vec![0; slots],
+            len: 0,
+            limit,
+            shift: 64 - slots.trailing_zeros(),
+        }
+    }
+
+    /// True when nothing is counted.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Counts `values` (none NaN). Returns how many were counted: all of
+    /// them, or fewer when the next one would exceed the limit (the caller
+    /// then takes the rest elsewhere).
+    pub fn add(&mut self, values: &[f64]) -> usize {
+        let mask = self.keys.len() - 1;
+        for (i, v) in values.iter().enumerate() {
+            // +0.0 and -0.0 are the same value here, as for `==`.
+            let key = (v + 0.0).to_bits();
+            let mut at = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+            loop {
+                let k = self.keys[at];
+                if k == key {
+                    self.counts[at] += 1;
+                    break;
+                }
+                if k == EMPTY {
+                    if self.len == self.limit {
+                        return i;
+                    }
+                    self.keys[at] = key;
+                    self.counts[at] = 1;
+                    self.len += 1;
+                    break;
+                }
+                at = (at + 1) & mask;
+            }
+        }
+        values.len()
+    }
+
+    /// The counted values ascending with their counts; the table is left
+    /// empty.
+    pub fn drain_sorted(&mut self) -> Vec<(f64, u64)> {
+        let mut out: Vec<(f64, u64)> = self
+            .keys
+            .iter()
+            .zip(&self.counts)
+            .filter(|(&k, _)| k != EMPTY)
+            .map(|(&k, &c)| (f64::from_bits(k), c))
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        self.keys.fill(EMPTY);
+        self.len = 0;
+        out
+    }
+
+    /// Bytes held.
+    pub fn size(&self) -> usize {
+        self.keys.len() * 16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_exactly_up_to_the_limit_and_stops_there() {
+        let mut t = FewValues::new(3);
+        assert_eq!(t.add(&[2.0, 1.0, 2.0, -0.0, 0.0, 2.0]), 6);
+        assert_eq!(t.add(&[1.0, 5.0, 1.0]), 1, "5.0 would be a 4th value");
+        assert_eq!(
+            t.drain_sorted(),
+            vec![(0.0, 2), (1.0, 2), (2.0, 3)],
+            "-0.0 counts as 0.0"
+        );
+        assert!(t.is_empty());
+        assert_eq!(t.add(&[f64::INFINITY, f64::NEG_INFINITY]), 2);
+        assert_eq!(
+            t.drain_sorted(),
+            vec![(f64::NEG_INFINITY, 1), (f64::INFINITY, 1)]
+        );
+    }
+}
