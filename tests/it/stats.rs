@@ -413,3 +413,118 @@ fn a_file_rewritten_with_the_same_size_is_read_afresh() {
         ]
     );
 }
+
+/// A Parquet file of low- and high-cardinality strings, written with or
+/// without dictionary encoding.
+fn strings_parquet(path: &std::path::Path, dictionary: bool) {
+    use datafusion::arrow::array::{ArrayRef, BinaryArray, RecordBatch, StringArray};
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::file::properties::WriterProperties;
+    use std::sync::Arc;
+    let rows = 50_000;
+    let low: ArrayRef =
+        Arc::new(StringArray::from_iter((0..rows).map(|i| {
+            (i % 7 != 3).then(|| ["cash", "card", "", "dispute"][i % 4])
+        })));
+    let high: ArrayRef = Arc::new(StringArray::from_iter_values(
+        // Each value twice, 120 bytes: more than the writer's 1 MiB
+        // dictionary page holds per row group.
+        (0..rows).map(|i| format!("{:0>120}", i / 2)),
+    ));
+    let raw: ArrayRef = Arc::new(BinaryArray::from_iter_values(
+        (0..rows).map(|i| [&b"ok"[..], b"\xff\xfe", b"\x00"][i % 3]),
+    ));
+    let batch = RecordBatch::try_from_iter([("low", low), ("high", high), ("raw", raw)]).unwrap();
+    let props = WriterProperties::builder()
+        .set_dictionary_enabled(dictionary)
+        .set_max_row_group_size(20_000)
+        .build();
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        batch.schema(),
+        Some(props),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// Statistics read Parquet strings as the file stores them: dictionary
+/// columns are counted by their keys, the others read through views. The
+/// result is the same bytes as for the same strings stored plain.
+#[test]
+fn parquet_strings_read_as_stored_give_the_statistics_of_plain_strings() {
+    use datafusion::arrow::datatypes::DataType;
+    use weir_datasets::formats::{ParquetSource, StringDecoding};
+    let d = tempfile::tempdir().unwrap();
+    let (dict, plain) = (
+        d.path().join("dict.parquet"),
+        d.path().join("plain.parquet"),
+    );
+    strings_parquet(&dict, true);
+    strings_parquet(&plain, false);
+    let types = |p: &std::path::Path| {
+        let files = weir_datasets::input::resolve_input(&p.to_string_lossy()).unwrap();
+        let s = ParquetSource::open(files, 8192, StringDecoding::AsStored).unwrap();
+        s.schema()
+            .fields()
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect::<Vec<_>>()
+    };
+    let dict_of = |v: DataType| DataType::Dictionary(Box::new(DataType::Int32), Box::new(v));
+    // The unique column overflows the writer's dictionary and falls back
+    // to plain pages: read as views.
+    assert_eq!(
+        types(&dict),
+        vec![
+            dict_of(DataType::Utf8),
+            DataType::Utf8View,
+            dict_of(DataType::Binary)
+        ]
+    );
+    assert_eq!(
+        types(&plain),
+        vec![DataType::Utf8View, DataType::Utf8View, DataType::BinaryView]
+    );
+    let rt = runtime();
+    let stats = |input: &std::path::Path, out: &str, approx: bool| {
+        let out = d.path().join(out);
+        rt.block_on(
+            StatsBuilder::new(input.to_string_lossy(), &out)
+                .with_approx(approx)
+                .execute(),
+        )
+        .unwrap();
+        std::fs::read(out.join("Split-all/FeatureStats.pb")).unwrap()
+    };
+    for approx in [false, true] {
+        let a = stats(&dict, &format!("dict-{approx}"), approx);
+        let b = stats(&plain, &format!("plain-{approx}"), approx);
+        assert!(
+            a == b,
+            "approx={approx}: dictionary and plain statistics differ"
+        );
+        let s = DatasetFeatureStatisticsList::decode(a.as_slice()).unwrap();
+        let f = by_name(&s.datasets[0]);
+        let Some(Stats::StringStats(low)) = &f["low"].stats else {
+            panic!("low is a string feature")
+        };
+        assert_eq!(f["low"].common().unwrap().num_missing, 7_143);
+        assert_eq!(low.unique, 4, "the empty string is a value");
+        let Some(Stats::StringStats(raw)) = &f["raw"].stats else {
+            panic!("raw is a bytes feature")
+        };
+        assert_eq!(raw.unique, 3);
+        assert!(f["raw"]
+            .custom_stats
+            .iter()
+            .any(|c| c.name == "invalid_utf8_count"));
+        if !approx {
+            let Some(Stats::StringStats(high)) = &f["high"].stats else {
+                panic!("high is a string feature")
+            };
+            assert_eq!(high.unique, 25_000);
+        }
+    }
+}

@@ -24,7 +24,7 @@ use crate::input::{Format, InputFile};
 pub use self::avro::AvroSource;
 pub use self::csv::{CsvOptions, CsvSource};
 pub use self::jsonl::JsonlSource;
-pub use self::parquet::ParquetSource;
+pub use self::parquet::{ParquetSource, StringDecoding};
 pub use self::spec::SourceSpec;
 pub use self::tfrecord::TfRecordSource;
 
@@ -65,6 +65,9 @@ pub struct ReadOptions {
     pub tfrecord_scalars: bool,
     /// How decimal columns (BigQuery NUMERIC / BIGNUMERIC) are read.
     pub decimals: DecimalMode,
+    /// How Parquet string and binary columns are decoded.
+    #[serde(default)]
+    pub parquet_strings: StringDecoding,
 }
 
 /// How decimal columns (Avro `decimal`, Parquet DECIMAL: BigQuery's NUMERIC
@@ -161,6 +164,7 @@ impl Default for ReadOptions {
             tfrecord_compression: None,
             tfrecord_scalars: false,
             decimals: DecimalMode::Float,
+            parquet_strings: StringDecoding::Plain,
         }
     }
 }
@@ -220,7 +224,9 @@ impl Source {
                     declared: options.declared.clone(),
                 },
             )?),
-            Format::Parquet => SourceKind::Parquet(ParquetSource::open(files, bs)?),
+            Format::Parquet => {
+                SourceKind::Parquet(ParquetSource::open(files, bs, options.parquet_strings)?)
+            }
             Format::Avro => SourceKind::Avro(AvroSource::open(files, bs)?),
             Format::Jsonl => {
                 SourceKind::Jsonl(JsonlSource::open(files, bs, options.declared.as_ref())?)

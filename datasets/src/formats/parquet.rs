@@ -1,19 +1,121 @@
 //! Parquet input through the `parquet` crate DataFusion re-exports.
+//!
+//! String columns decode as plain `Utf8`/`Binary` arrays by default. A
+//! reader that looks at each distinct value once (statistics) asks for
+//! [`StringDecoding::AsStored`]: a column whose every chunk in every file
+//! is dictionary-encoded (what Parquet writers do to low-cardinality
+//! strings) then decodes to a `Dictionary` array holding the file's own
+//! dictionary, each distinct string decoded once per row group, and any
+//! other string column to a view array, whose values point into the
+//! decoded pages instead of being copied.
 
 use crate::store::read::InputReader;
 
-use datafusion::arrow::datatypes::SchemaRef;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::arrow_reader::{
+    ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use datafusion::parquet::basic::{Encoding, PageType};
+use datafusion::parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
 
 use crate::error::{DatasetError, Result};
 use crate::input::InputFile;
+
+/// How Parquet string and binary columns are decoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StringDecoding {
+    /// `Utf8` / `Binary` arrays, what every consumer reads (the default).
+    #[default]
+    Plain,
+    /// Dictionary arrays for columns dictionary-encoded throughout, view
+    /// arrays for the others (see the module docs).
+    AsStored,
+}
+
+/// True when every data page of `chunk` is dictionary-encoded.
+fn all_dictionary_encoded(chunk: &ColumnChunkMetaData) -> bool {
+    let is_dict = |e: Encoding| matches!(e, Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY);
+    chunk.dictionary_page_offset().is_some()
+        && match (
+            chunk.page_encoding_stats_mask(),
+            chunk.page_encoding_stats(),
+        ) {
+            (Some(mask), _) => {
+                mask.is_only(Encoding::PLAIN_DICTIONARY) || mask.is_only(Encoding::RLE_DICTIONARY)
+            }
+            (None, Some(stats)) => stats
+                .iter()
+                .filter(|s| matches!(s.page_type, PageType::DATA_PAGE | PageType::DATA_PAGE_V2))
+                .all(|s| is_dict(s.encoding)),
+            (None, None) => false,
+        }
+}
+
+/// Top-level string and binary columns of `schema` that are
+/// dictionary-encoded in every row group of `meta`, by field index.
+fn dictionary_columns(schema: &Schema, meta: &ParquetMetaData) -> Vec<bool> {
+    let leaves = meta.file_metadata().schema_descr();
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let Some(leaf) = (0..leaves.num_columns()).find(|&i| {
+                let path = leaves.column(i).path().parts().to_vec();
+                path.len() == 1 && path[0] == *f.name()
+            }) else {
+                return false;
+            };
+            meta.row_groups()
+                .iter()
+                .all(|rg| all_dictionary_encoded(rg.column(leaf)))
+        })
+        .collect()
+}
+
+/// `schema` with its string columns retyped as `decoding` and the files'
+/// encodings (`dictionary[i]`: column i is dictionary-encoded everywhere).
+fn read_schema(schema: &SchemaRef, decoding: StringDecoding, dictionary: &[bool]) -> SchemaRef {
+    if decoding == StringDecoding::Plain {
+        return schema.clone();
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .zip(dictionary)
+        .map(|(f, &dict)| {
+            let view = match f.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
+                DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
+                _ => return f.as_ref().clone(),
+            };
+            let t = if dict {
+                let value = match view {
+                    DataType::Utf8View => DataType::Utf8,
+                    _ => DataType::Binary,
+                };
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(value))
+            } else {
+                view
+            };
+            f.as_ref().clone().with_data_type(t)
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
 
 /// A set of Parquet files with one schema, read as units of row groups.
 #[derive(Debug, Clone)]
 pub struct ParquetSource {
     files: Vec<InputFile>,
+    /// The files' schema, as the batches have it.
     schema: SchemaRef,
+    /// Whether the reader is asked for `schema` (string decoding other
+    /// than the files' own).
+    retyped: bool,
     batch_size: usize,
     /// `(file index, row groups)` read in order; `None`: the whole file.
     units: Vec<(usize, Option<Vec<usize>>)>,
@@ -27,22 +129,47 @@ fn builder(f: &InputFile) -> Result<ParquetRecordBatchReaderBuilder<InputReader>
         .map_err(|e| DatasetError::file(&f.path, format!("not a readable Parquet file: {e}")))
 }
 
+/// A reader of `f` whose batches have `schema` (default: the file's).
+fn reader_builder(
+    f: &InputFile,
+    schema: Option<SchemaRef>,
+) -> Result<ParquetRecordBatchReaderBuilder<InputReader>> {
+    let Some(schema) = schema else {
+        return builder(f);
+    };
+    let file = crate::store::read::open(&f.path)?;
+    ParquetRecordBatchReaderBuilder::try_new_with_options(
+        file,
+        ArrowReaderOptions::new().with_schema(schema),
+    )
+    .map_err(|e| DatasetError::file(&f.path, format!("not a readable Parquet file: {e}")))
+}
+
 impl ParquetSource {
-    /// Reads every file's footer; all schemas must be equal.
-    pub fn open(files: Vec<InputFile>, batch_size: usize) -> Result<Self> {
+    /// Reads every file's footer; all schemas must be equal. String
+    /// columns decode as `strings` says.
+    pub fn open(files: Vec<InputFile>, batch_size: usize, strings: StringDecoding) -> Result<Self> {
         let mut schema: Option<SchemaRef> = None;
         let mut row_groups = Vec::with_capacity(files.len());
+        let mut dictionary: Option<Vec<bool>> = None;
         for f in &files {
             let b = builder(f)?;
             row_groups.push(b.metadata().num_row_groups());
             let s = b.schema().clone();
+            let here = dictionary_columns(&s, b.metadata());
+            dictionary = Some(match dictionary {
+                None => here,
+                Some(d) => d.iter().zip(here).map(|(a, b)| *a && b).collect(),
+            });
             super::require_same_schema(&mut schema, &f.path, s)?;
         }
         let schema = schema.ok_or_else(|| DatasetError::Invalid("no Parquet files".into()))?;
+        let read = read_schema(&schema, strings, &dictionary.unwrap_or_default());
         Ok(Self {
             units: (0..files.len()).map(|i| (i, None)).collect(),
             files,
-            schema,
+            retyped: read != schema,
+            schema: read,
             batch_size,
             row_groups,
         })
@@ -83,9 +210,10 @@ impl ParquetSource {
     ) -> impl Iterator<Item = Result<(usize, u64, RecordBatch)>> + Send + 'static {
         let files = self.files.clone();
         let batch_size = self.batch_size;
+        let schema = self.retyped.then(|| self.schema.clone());
         self.units.clone().into_iter().flat_map(move |(i, groups)| {
             let f = files[i].clone();
-            let reader = builder(&f).and_then(|b| {
+            let reader = reader_builder(&f, schema.clone()).and_then(|b| {
                 // Rows of the row groups before the unit's first one.
                 let first_row: u64 = match groups.as_ref().and_then(|g| g.first()) {
                     Some(&g) => b.metadata().row_groups()[..g]

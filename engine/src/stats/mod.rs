@@ -21,7 +21,7 @@ use datafusion::logical_expr::{col, lit, AggregateUDF, Expr};
 use datafusion::prelude::SessionContext;
 use prost::Message;
 use weir_datasets::example::FeatureType;
-use weir_datasets::formats::{DecimalMode, ReadOptions, SourceSpec};
+use weir_datasets::formats::{DecimalMode, ReadOptions, SourceSpec, StringDecoding};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
 use weir_datasets::proto::statistics::{
     DatasetFeatureStatistics, DatasetFeatureStatisticsList, FeatureNameStatistics,
@@ -149,6 +149,9 @@ impl StatsBuilder {
             let options = ReadOptions {
                 batch_size: self.batch_size,
                 decimals: self.decimals,
+                // Each distinct string of a dictionary-encoded column is
+                // then counted once per batch, not once per example.
+                parquet_strings: StringDecoding::AsStored,
                 ..Default::default()
             };
             let table = SourceTable::open(SourceSpec::new(files, format, options))?;

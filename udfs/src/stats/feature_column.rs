@@ -4,7 +4,7 @@
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, GenericListArray, OffsetSizeTrait};
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::{exec_err, Result};
 
 /// A feature column flattened into its values and per-example value ranges.
@@ -139,48 +139,80 @@ impl FeatureColumn {
     /// `Utf8View`, already valid UTF-8) as [`ByteValue::Str`], binary ones
     /// as [`ByteValue::Bytes`]; other types are cast to binary first.
     pub fn for_each_bytes(&self, mut f: impl FnMut(ByteValue<'_>)) -> Result<()> {
-        let v = &self.values;
-        match v.data_type() {
-            DataType::Utf8 => v
-                .as_string::<i32>()
+        each_bytes(&self.values, |_, b| f(b))
+    }
+
+    /// Calls `f` with every distinct value and how many times it occurs, or
+    /// with every value and a count of 1: a dictionary-encoded column (as
+    /// Parquet stores low-cardinality strings) is counted by its keys, so
+    /// each distinct value is looked at once per batch rather than once per
+    /// example. A value may be reported more than once (a dictionary may
+    /// repeat a value, and other columns report each occurrence).
+    pub fn for_each_bytes_counted(&self, mut f: impl FnMut(ByteValue<'_>, u64)) -> Result<()> {
+        let Some(dict) = self.values.as_dictionary_opt::<Int32Type>() else {
+            return each_bytes(&self.values, |_, b| f(b, 1));
+        };
+        let mut counts = vec![0u64; dict.values().len()];
+        let keys = dict.keys();
+        let values_valid = dict.values().logical_nulls();
+        let mut count = |k: i32| {
+            if let Some(c) = usize::try_from(k).ok().and_then(|k| counts.get_mut(k)) {
+                *c += 1;
+            }
+        };
+        match keys.nulls().filter(|n| n.null_count() > 0) {
+            None => keys.values().iter().for_each(|&k| count(k)),
+            Some(n) => keys
+                .values()
                 .iter()
-                .flatten()
-                .for_each(|s| f(ByteValue::Str(s))),
-            DataType::LargeUtf8 => v
-                .as_string::<i64>()
-                .iter()
-                .flatten()
-                .for_each(|s| f(ByteValue::Str(s))),
-            DataType::Utf8View => v
-                .as_string_view()
-                .iter()
-                .flatten()
-                .for_each(|s| f(ByteValue::Str(s))),
-            DataType::Binary => v
-                .as_binary::<i32>()
-                .iter()
-                .flatten()
-                .for_each(|b| f(ByteValue::Bytes(b))),
-            DataType::LargeBinary => v
-                .as_binary::<i64>()
-                .iter()
-                .flatten()
-                .for_each(|b| f(ByteValue::Bytes(b))),
-            DataType::BinaryView => v
-                .as_binary_view()
-                .iter()
-                .flatten()
-                .for_each(|b| f(ByteValue::Bytes(b))),
-            _ => {
-                let b = cast(v, &DataType::Binary)?;
-                b.as_binary::<i32>()
-                    .iter()
-                    .flatten()
-                    .for_each(|b| f(ByteValue::Bytes(b)));
+                .zip(n.iter())
+                .filter(|(_, ok)| *ok)
+                .for_each(|(&k, _)| count(k)),
+        }
+        if let Some(valid) = values_valid {
+            // Keys of null dictionary values are null examples.
+            for (i, c) in counts.iter_mut().enumerate() {
+                if valid.is_null(i) {
+                    *c = 0;
+                }
             }
         }
-        Ok(())
+        each_bytes(dict.values(), |i, b| {
+            if counts[i] > 0 {
+                f(b, counts[i]);
+            }
+        })
     }
+}
+
+/// Calls `f` with the index and bytes of every non-null value of `v`.
+fn each_bytes(v: &ArrayRef, mut f: impl FnMut(usize, ByteValue<'_>)) -> Result<()> {
+    fn each<T>(it: impl Iterator<Item = Option<T>>, mut f: impl FnMut(usize, T)) {
+        it.enumerate().for_each(|(i, x)| {
+            if let Some(x) = x {
+                f(i, x)
+            }
+        });
+    }
+    match v.data_type() {
+        DataType::Utf8 => each(v.as_string::<i32>().iter(), |i, s| f(i, ByteValue::Str(s))),
+        DataType::LargeUtf8 => each(v.as_string::<i64>().iter(), |i, s| f(i, ByteValue::Str(s))),
+        DataType::Utf8View => each(v.as_string_view().iter(), |i, s| f(i, ByteValue::Str(s))),
+        DataType::Binary => each(v.as_binary::<i32>().iter(), |i, b| {
+            f(i, ByteValue::Bytes(b))
+        }),
+        DataType::LargeBinary => each(v.as_binary::<i64>().iter(), |i, b| {
+            f(i, ByteValue::Bytes(b))
+        }),
+        DataType::BinaryView => each(v.as_binary_view().iter(), |i, b| f(i, ByteValue::Bytes(b))),
+        _ => {
+            let b = cast(v, &DataType::Binary)?;
+            each(b.as_binary::<i32>().iter(), |i, b| {
+                f(i, ByteValue::Bytes(b))
+            });
+        }
+    }
+    Ok(())
 }
 
 /// One value of a string or binary column.

@@ -199,14 +199,14 @@ impl StringStatsAccumulator {
 impl Accumulator for StringStatsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let col = FeatureColumn::new(&values[0])?;
-        col.for_each_bytes(|value| {
+        col.for_each_bytes_counted(|value, n| {
             let v = value.bytes();
-            self.num_values += 1;
-            self.total_bytes += v.len() as u64;
+            self.num_values += n;
+            self.total_bytes += v.len() as u64 * n;
             if value.text().is_none() {
-                self.invalid_utf8 += 1;
+                self.invalid_utf8 += n;
             }
-            self.add(v, 1);
+            self.add(v, n);
         })
     }
 

@@ -146,17 +146,17 @@ impl ApproxStringStatsAccumulator {
 impl Accumulator for ApproxStringStatsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let col = FeatureColumn::new(&values[0])?;
-        col.for_each_bytes(|value| {
+        col.for_each_bytes_counted(|value, n| {
             let v = value.bytes();
-            self.num_values += 1;
-            self.total_bytes += v.len() as u64;
+            self.num_values += n;
+            self.total_bytes += v.len() as u64 * n;
             self.hll.update_value(v);
             match value.text() {
-                Some(s) => self.frequent.update_ref(s),
+                Some(s) => self.frequent.update_with_count_ref(s, n),
                 None => {
-                    self.invalid_utf8 += 1;
+                    self.invalid_utf8 += n;
                     self.frequent
-                        .update(String::from_utf8_lossy(v).into_owned());
+                        .update_with_count(String::from_utf8_lossy(v).into_owned(), n);
                 }
             }
         })
