@@ -437,7 +437,7 @@ fn strings_parquet(path: &std::path::Path, dictionary: bool) {
     let batch = RecordBatch::try_from_iter([("low", low), ("high", high), ("raw", raw)]).unwrap();
     let props = WriterProperties::builder()
         .set_dictionary_enabled(dictionary)
-        .set_max_row_group_size(20_000)
+        .set_max_row_group_row_count(Some(20_000))
         .build();
     let mut w = ArrowWriter::try_new(
         std::fs::File::create(path).unwrap(),
