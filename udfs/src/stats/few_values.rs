@@ -19,10 +19,18 @@ pub struct FewValues {
     shift: u32,
 }
 
+/// Slots of a new table; it doubles as values arrive (a wide table has
+/// thousands of these accumulators per partition, most never large).
+const FIRST_SLOTS: usize = 16;
+
 impl FewValues {
-    /// A table for at most `limit` distinct values (twice as many slots).
+    /// A table for at most `limit` distinct values (at most twice as many
+    /// slots).
     pub fn new(limit: usize) -> Self {
-        let slots = (limit.max(4) * 2).next_power_of_two();
+        Self::with_slots(FIRST_SLOTS, limit)
+    }
+
+    fn with_slots(slots: usize, limit: usize) -> Self {
         Self {
             keys: vec![EMPTY; slots],
             counts: vec![0; slots],
@@ -37,15 +45,37 @@ impl FewValues {
         self.len == 0
     }
 
+    fn slot(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    /// Doubles the table, keeping its counts.
+    fn grow(&mut self) {
+        let mut bigger = Self::with_slots(self.keys.len() * 2, self.limit);
+        let mask = bigger.keys.len() - 1;
+        for (&k, &c) in self.keys.iter().zip(&self.counts) {
+            if k != EMPTY {
+                let mut at = bigger.slot(k);
+                while bigger.keys[at] != EMPTY {
+                    at = (at + 1) & mask;
+                }
+                bigger.keys[at] = k;
+                bigger.counts[at] = c;
+            }
+        }
+        bigger.len = self.len;
+        *self = bigger;
+    }
+
     /// Counts `values` (none NaN). Returns how many were counted: all of
     /// them, or fewer when the next one would exceed the limit (the caller
     /// then takes the rest elsewhere).
     pub fn add(&mut self, values: &[f64]) -> usize {
-        let mask = self.keys.len() - 1;
+        let mut mask = self.keys.len() - 1;
         for (i, v) in values.iter().enumerate() {
             // +0.0 and -0.0 are the same value here, as for `==`.
             let key = (v + 0.0).to_bits();
-            let mut at = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+            let mut at = self.slot(key);
             loop {
                 let k = self.keys[at];
                 if k == key {
@@ -59,6 +89,10 @@ impl FewValues {
                     self.keys[at] = key;
                     self.counts[at] = 1;
                     self.len += 1;
+                    if self.len * 2 > self.keys.len() {
+                        self.grow();
+                        mask = self.keys.len() - 1;
+                    }
                     break;
                 }
                 at = (at + 1) & mask;
@@ -78,8 +112,7 @@ impl FewValues {
             .map(|(&k, &c)| (f64::from_bits(k), c))
             .collect();
         out.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        self.keys.fill(EMPTY);
-        self.len = 0;
+        *self = Self::new(self.limit);
         out
     }
 
@@ -96,6 +129,7 @@ mod tests {
     #[test]
     fn counts_exactly_up_to_the_limit_and_stops_there() {
         let mut t = FewValues::new(3);
+        assert_eq!(t.size(), FIRST_SLOTS * 16);
         assert_eq!(t.add(&[2.0, 1.0, 2.0, -0.0, 0.0, 2.0]), 6);
         assert_eq!(t.add(&[1.0, 5.0, 1.0]), 1, "5.0 would be a 4th value");
         assert_eq!(
@@ -104,6 +138,13 @@ mod tests {
             "-0.0 counts as 0.0"
         );
         assert!(t.is_empty());
+        let many: Vec<f64> = (0..1000).map(|i| f64::from(i % 700)).collect();
+        let mut big = FewValues::new(700);
+        assert_eq!(big.add(&many), 1000, "grows to hold 700 values");
+        let counts = big.drain_sorted();
+        assert_eq!(counts.len(), 700);
+        assert_eq!(counts[0], (0.0, 2));
+        assert_eq!(counts[699], (699.0, 1));
         assert_eq!(t.add(&[f64::INFINITY, f64::NEG_INFINITY]), 2);
         assert_eq!(
             t.drain_sorted(),

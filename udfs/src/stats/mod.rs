@@ -10,6 +10,7 @@ pub(crate) mod arrays;
 mod common_stats;
 mod feature_column;
 mod few_values;
+mod frequent_bytes;
 pub mod kll;
 mod numeric_stats;
 mod string_stats;

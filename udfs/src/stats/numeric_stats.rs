@@ -34,9 +34,9 @@ use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatil
 /// KLL `k` for a stated rank error of 0.0090 (≤ ε = 0.01).
 pub const DEFAULT_KLL_K: u16 = 300;
 
-/// Distinct values counted exactly before a feature is sketched: 4,096
-/// (a 128 KiB table, in L2 cache).
-const FEW_VALUES: usize = 4096;
+/// Distinct values counted exactly before a feature is sketched: 16,384
+/// (a table of at most 512 KiB, which stays in L2 cache).
+const FEW_VALUES: usize = 16_384;
 
 const STATE: &[(&str, bool)] = &[
     ("num_values", false),

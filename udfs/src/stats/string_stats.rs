@@ -97,9 +97,12 @@ impl AggregateUDFImpl for StringStatsUdaf {
     }
 }
 
-/// One distinct value: its bytes in the arena, and its count.
+/// One distinct value: its hash, its bytes in the arena, and its count.
+/// The hash is kept so that growing the table never reads the arena (a
+/// cache miss per value on high-cardinality columns).
 #[derive(Debug, Clone, Copy)]
 struct Slot {
+    hash: u64,
     start: usize,
     len: usize,
     count: u64,
@@ -116,21 +119,26 @@ struct ValueCounts {
 impl ValueCounts {
     fn add(&mut self, value: &[u8], count: u64) {
         let hash = self.hasher.hash_one(value);
-        let (table, arena, hasher) = (&mut self.table, &mut self.arena, &self.hasher);
-        if let Some(slot) = table.find_mut(hash, |s| &arena[s.start..s.start + s.len] == value) {
+        let (table, arena) = (&mut self.table, &mut self.arena);
+        let eq = |s: &Slot| s.hash == hash && &arena[s.start..s.start + s.len] == value;
+        if let Some(slot) = table.find_mut(hash, eq) {
             slot.count += count;
             return;
         }
         let slot = Slot {
+            hash,
             start: arena.len(),
             len: value.len(),
             count,
         };
         arena.extend_from_slice(value);
-        let arena = &*arena;
-        table.insert_unique(hash, slot, |s| {
-            hasher.hash_one(&arena[s.start..s.start + s.len])
-        });
+        table.insert_unique(hash, slot, |s| s.hash);
+    }
+
+    /// Makes room for `more` values without growing the table on the way.
+    fn reserve(&mut self, more: usize, bytes: usize) {
+        self.table.reserve(more, |s| s.hash);
+        self.arena.reserve(bytes);
     }
 
     fn len(&self) -> usize {
@@ -173,14 +181,21 @@ impl StringStatsAccumulator {
         self.top(usize::MAX)
     }
 
-    /// The first `limit` values in rank order, selected in linear time
-    /// before only they are sorted.
+    /// The first `limit` values in rank order. The `limit`-th largest count
+    /// is selected first among the counts alone (no byte comparisons), so
+    /// only values at least that frequent are ranked by their bytes.
     fn top(&self, limit: usize) -> Vec<(&[u8], u64)> {
-        let mut v: Vec<(&[u8], u64)> = self.counts.iter().collect();
+        if limit == 0 {
+            return Vec::new();
+        }
+        let mut v: Vec<(&[u8], u64)> = if limit < self.counts.len() {
+            let mut counts: Vec<u64> = self.counts.iter().map(|(_, c)| c).collect();
+            let (_, &mut least, _) = counts.select_nth_unstable_by(limit - 1, |a, b| b.cmp(a));
+            self.counts.iter().filter(|(_, c)| *c >= least).collect()
+        } else {
+            self.counts.iter().collect()
+        };
         if limit < v.len() {
-            if limit == 0 {
-                return Vec::new();
-            }
             v.select_nth_unstable_by(limit - 1, by_rank);
             v.truncate(limit);
         }
@@ -258,6 +273,9 @@ impl Accumulator for StringStatsAccumulator {
         let values = states[0].as_list::<i32>();
         let counts = states[1].as_list::<i32>();
         let u = |i: usize| states[i].as_primitive::<UInt64Type>();
+        let incoming = values.values().len();
+        self.counts
+            .reserve(incoming, values.values().get_buffer_memory_size());
         for r in 0..states[0].len() {
             let vs = values.value(r);
             let vs = vs.as_binary::<i32>();

@@ -4,12 +4,12 @@
 //! - `unique`: an HLL sketch (Apache DataSketches, lg_k = 14, 8-bit
 //!   registers: 16 KiB), relative standard error 1.04/√2¹⁴ ≈ 0.81%; the
 //!   result carries `unique_rse`.
-//! - top values: a frequent-items sketch (map size 8,192): every reported
-//!   count is within `top_max_error` (at most 3.5/8192 ≈ 0.043% of the
-//!   values) of the true count, and any value more frequent than that is
-//!   reported. Ranked as `string_stats` ranks (count desc, value desc).
-//! - lengths and the invalid-UTF-8 count stay exact. Values that are not
-//!   valid UTF-8 are sketched under their lossy UTF-8 form.
+//! - top values: a frequent-items sketch ([`FrequentBytes`], 8,192 items):
+//!   every reported count is within `top_max_error` (at most 2/8192 ≈
+//!   0.024% of the values) of the true count, and any value more frequent
+//!   than that is reported. Ranked as `string_stats` ranks (count desc,
+//!   value desc); values are kept as bytes, as `string_stats` keeps them.
+//! - lengths and the invalid-UTF-8 count stay exact.
 //!
 //! The result has every field of `string_stats` plus `unique_rse` and
 //! `top_max_error`.
@@ -23,16 +23,16 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, UInt64Type
 use datafusion::common::{exec_datafusion_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
-use datasketches::frequencies::{ErrorType, FrequentItemsSketch};
 use datasketches::hll::{HllSketch, HllType, HllUnion};
 
 use super::arrays::{list_of, one_list, u64_array};
+use super::frequent_bytes::FrequentBytes;
 use super::string_stats::TOP_VALUES_KEPT;
 use super::FeatureColumn;
 
 /// log2 of the HLL register count.
 pub const HLL_LG_K: u8 = 14;
-/// Maximum map size of the frequent-items sketch.
+/// Items the frequent-items sketch holds.
 pub const FREQUENT_ITEMS_MAP: usize = 8192;
 
 static STATE_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
@@ -106,7 +106,7 @@ impl AggregateUDFImpl for ApproxStringStatsUdaf {
 #[derive(Debug)]
 pub struct ApproxStringStatsAccumulator {
     hll: HllUnion,
-    frequent: FrequentItemsSketch<String>,
+    frequent: FrequentBytes,
     num_values: u64,
     total_bytes: u64,
     invalid_utf8: u64,
@@ -116,7 +116,7 @@ impl Default for ApproxStringStatsAccumulator {
     fn default() -> Self {
         Self {
             hll: HllUnion::new(HLL_LG_K).expect("valid lg_k"),
-            frequent: FrequentItemsSketch::new(FREQUENT_ITEMS_MAP).expect("power of two map size"),
+            frequent: FrequentBytes::new(FREQUENT_ITEMS_MAP),
             num_values: 0,
             total_bytes: 0,
             invalid_utf8: 0,
@@ -128,19 +128,6 @@ impl ApproxStringStatsAccumulator {
     fn hll_bytes(&self) -> Vec<u8> {
         self.hll.to_sketch(HllType::Hll8).serialize()
     }
-
-    /// Frequent values ranked by estimated count, then value, descending.
-    fn ranked(&self) -> Vec<(String, u64)> {
-        let mut rows: Vec<(String, u64)> = self
-            .frequent
-            .frequent_items(ErrorType::NoFalseNegatives)
-            .into_iter()
-            .map(|r| (r.item().clone(), r.estimate()))
-            .collect();
-        rows.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
-        rows.truncate(TOP_VALUES_KEPT);
-        rows
-    }
 }
 
 impl Accumulator for ApproxStringStatsAccumulator {
@@ -151,20 +138,16 @@ impl Accumulator for ApproxStringStatsAccumulator {
             self.num_values += n;
             self.total_bytes += v.len() as u64 * n;
             self.hll.update_value(v);
-            match value.text() {
-                Some(s) => self.frequent.update_with_count_ref(s, n),
-                None => {
-                    self.invalid_utf8 += n;
-                    self.frequent
-                        .update_with_count(String::from_utf8_lossy(v).into_owned(), n);
-                }
+            if value.text().is_none() {
+                self.invalid_utf8 += n;
             }
+            self.frequent.update(v, n);
         })
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let ranked = self.ranked();
-        let values = BinaryArray::from_iter_values(ranked.iter().map(|(v, _)| v.as_bytes()));
+        let ranked = self.frequent.ranked(TOP_VALUES_KEPT);
+        let values = BinaryArray::from_iter_values(ranked.iter().map(|(v, _)| *v));
         let counts = UInt64Array::from_iter_values(ranked.iter().map(|(_, c)| *c));
         let avg = if self.num_values == 0 {
             0.0
@@ -192,13 +175,13 @@ impl Accumulator for ApproxStringStatsAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.frequent.estimated_size() + (1 << HLL_LG_K)
+        std::mem::size_of_val(self) + self.frequent.size() + (1 << HLL_LG_K)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         Ok(vec![
             ScalarValue::Binary(Some(self.hll_bytes())),
-            ScalarValue::Binary(Some(self.frequent.serialize())),
+            ScalarValue::Binary(Some(self.frequent.to_bytes())),
             ScalarValue::UInt64(Some(self.num_values)),
             ScalarValue::UInt64(Some(self.total_bytes)),
             ScalarValue::UInt64(Some(self.invalid_utf8)),
@@ -213,9 +196,7 @@ impl Accumulator for ApproxStringStatsAccumulator {
             let sketch = HllSketch::deserialize(hll.value(r))
                 .map_err(|e| exec_datafusion_err!("corrupt HLL sketch in aggregate state: {e}"))?;
             self.hll.update(&sketch);
-            let other = FrequentItemsSketch::<String>::deserialize(freq.value(r)).map_err(|e| {
-                exec_datafusion_err!("corrupt frequent-items sketch in aggregate state: {e}")
-            })?;
+            let other = FrequentBytes::from_bytes(freq.value(r))?;
             self.frequent.merge(&other);
             self.num_values += u(2).value(r);
             self.total_bytes += u(3).value(r);

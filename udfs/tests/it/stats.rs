@@ -349,7 +349,7 @@ fn approx_string_stats_on_ten_million_distinct_values() {
     let max_err = get_u("top_max_error");
     let total = distinct + heavy.iter().map(|h| h.1).sum::<u64>();
     assert!(
-        max_err as f64 <= 3.5 / 8192.0 * total as f64 + 1.0,
+        max_err as f64 <= 2.0 / 8192.0 * total as f64,
         "max error {max_err}"
     );
     let tv = s
