@@ -108,12 +108,23 @@ impl FrequentBytes {
         self.arena = arena;
     }
 
-    /// Adds `other`'s items and error.
+    /// Adds `other`'s items and error. The items go in ranked order (not
+    /// the table's, which depends on the hash seed), so merging the same
+    /// sketches in the same order gives the same sketch.
     pub fn merge(&mut self, other: &FrequentBytes) {
-        for (value, count) in other.items() {
+        for (value, count) in other.ranked_by_count(usize::MAX) {
             self.update(value, count);
         }
         self.offset += other.offset;
+    }
+
+    /// Items with their lower-bound counts, count descending then value
+    /// descending; at most `limit`.
+    fn ranked_by_count(&self, limit: usize) -> Vec<(&[u8], u64)> {
+        let mut rows: Vec<(&[u8], u64)> = self.items().collect();
+        rows.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(a.0)));
+        rows.truncate(limit);
+        rows
     }
 
     /// Items with their lower-bound counts, in no particular order.
@@ -127,9 +138,8 @@ impl FrequentBytes {
     /// error, as DataSketches estimates), ranked as `string_stats` ranks:
     /// count descending, then value descending; at most `limit`.
     pub fn ranked(&self, limit: usize) -> Vec<(&[u8], u64)> {
-        let mut rows: Vec<(&[u8], u64)> = self.items().map(|(v, c)| (v, c + self.offset)).collect();
-        rows.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(a.0)));
-        rows.truncate(limit);
+        let mut rows = self.ranked_by_count(limit);
+        rows.iter_mut().for_each(|r| r.1 += self.offset);
         rows
     }
 
@@ -146,9 +156,7 @@ impl FrequentBytes {
         out.extend_from_slice(&(self.capacity as u64).to_le_bytes());
         out.extend_from_slice(&self.offset.to_le_bytes());
         out.extend_from_slice(&(self.table.len() as u64).to_le_bytes());
-        let mut items: Vec<(&[u8], u64)> = self.items().collect();
-        items.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(a.0)));
-        for (v, c) in items {
+        for (v, c) in self.ranked_by_count(usize::MAX) {
             out.extend_from_slice(&(v.len() as u32).to_le_bytes());
             out.extend_from_slice(v);
             out.extend_from_slice(&c.to_le_bytes());
@@ -256,5 +264,14 @@ mod tests {
         m.merge(&s);
         assert_eq!(m.ranked(1)[0].0, b"heavy");
         assert!(m.maximum_error() >= 2 * s.maximum_error());
+        // Sketches with different hash seeds (every instance has its own)
+        // merge to the same bytes: items go in ranked order, not table order.
+        let twice = || {
+            let mut m = FrequentBytes::new(64);
+            m.merge(&FrequentBytes::from_bytes(&s.to_bytes()).unwrap());
+            m.merge(&s);
+            m.to_bytes()
+        };
+        assert_eq!(twice(), twice());
     }
 }

@@ -107,6 +107,9 @@ impl AggregateUDFImpl for ApproxStringStatsUdaf {
 pub struct ApproxStringStatsAccumulator {
     hll: HllUnion,
     frequent: FrequentBytes,
+    /// Frequent-items sketches of merged partial states, merged in a
+    /// canonical order by `settle` (a purge makes merging order-dependent).
+    pending: Vec<Vec<u8>>,
     num_values: u64,
     total_bytes: u64,
     invalid_utf8: u64,
@@ -117,6 +120,7 @@ impl Default for ApproxStringStatsAccumulator {
         Self {
             hll: HllUnion::new(HLL_LG_K).expect("valid lg_k"),
             frequent: FrequentBytes::new(FREQUENT_ITEMS_MAP),
+            pending: Vec::new(),
             num_values: 0,
             total_bytes: 0,
             invalid_utf8: 0,
@@ -125,6 +129,23 @@ impl Default for ApproxStringStatsAccumulator {
 }
 
 impl ApproxStringStatsAccumulator {
+    /// Merges the pending partial sketches, and this accumulator's own, in
+    /// the order of their bytes, so the result does not depend on the order
+    /// in which partitions finish.
+    fn settle(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut parts = std::mem::take(&mut self.pending);
+        parts.push(self.frequent.to_bytes());
+        parts.sort_unstable();
+        self.frequent = FrequentBytes::new(FREQUENT_ITEMS_MAP);
+        for p in &parts {
+            self.frequent.merge(&FrequentBytes::from_bytes(p)?);
+        }
+        Ok(())
+    }
+
     fn hll_bytes(&self) -> Vec<u8> {
         self.hll.to_sketch(HllType::Hll8).serialize()
     }
@@ -146,6 +167,7 @@ impl Accumulator for ApproxStringStatsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.settle()?;
         let ranked = self.frequent.ranked(TOP_VALUES_KEPT);
         let values = BinaryArray::from_iter_values(ranked.iter().map(|(v, _)| *v));
         let counts = UInt64Array::from_iter_values(ranked.iter().map(|(_, c)| *c));
@@ -175,10 +197,14 @@ impl Accumulator for ApproxStringStatsAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.frequent.size() + (1 << HLL_LG_K)
+        std::mem::size_of_val(self)
+            + self.frequent.size()
+            + self.pending.iter().map(Vec::capacity).sum::<usize>()
+            + (1 << HLL_LG_K)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.settle()?;
         Ok(vec![
             ScalarValue::Binary(Some(self.hll_bytes())),
             ScalarValue::Binary(Some(self.frequent.to_bytes())),
@@ -196,8 +222,9 @@ impl Accumulator for ApproxStringStatsAccumulator {
             let sketch = HllSketch::deserialize(hll.value(r))
                 .map_err(|e| exec_datafusion_err!("corrupt HLL sketch in aggregate state: {e}"))?;
             self.hll.update(&sketch);
-            let other = FrequentBytes::from_bytes(freq.value(r))?;
-            self.frequent.merge(&other);
+            // Checked now, merged in canonical order by `settle`.
+            FrequentBytes::from_bytes(freq.value(r))?;
+            self.pending.push(freq.value(r).to_vec());
             self.num_values += u(2).value(r);
             self.total_bytes += u(3).value(r);
             self.invalid_utf8 += u(4).value(r);
