@@ -15,6 +15,7 @@ pub mod kll;
 mod numeric_stats;
 mod string_stats;
 mod string_stats_approx;
+mod value_counts;
 
 pub use common_stats::{CommonStatsAccumulator, CommonStatsUdaf};
 pub use feature_column::{ByteValue, FeatureColumn};

@@ -4,8 +4,8 @@
 //! total and average length in bytes, and the count of values that are not
 //! valid UTF-8. The state is the full value→count map, so merging partial
 //! aggregates is exact. The map keeps every distinct value's bytes in one
-//! arena: no allocation (and no free) per distinct value, which dominated
-//! high-cardinality columns.
+//! arena (see `value_counts`); merged partial states are kept until the
+//! result is taken and then counted together in parallel shards.
 
 use std::sync::{Arc, LazyLock};
 
@@ -13,14 +13,13 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, Float64Array, StructArray, UInt64Array,
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, UInt64Type};
-use std::hash::BuildHasher;
 
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
-use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::arrays::{list_of, one_list, u64_array};
+use super::value_counts::{CountSource, CountsList, ShardedCounts, ValueCounts};
 use super::FeatureColumn;
 
 /// Most frequent values kept in the result: enough for TFDV's 20 top values
@@ -97,110 +96,122 @@ impl AggregateUDFImpl for StringStatsUdaf {
     }
 }
 
-/// One distinct value: its hash, its bytes in the arena, and its count.
-/// The hash is kept so that growing the table never reads the arena (a
-/// cache miss per value on high-cardinality columns).
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    hash: u64,
-    start: usize,
-    len: usize,
-    count: u64,
-}
-
-/// Exact value counts: a hash table of slots into one byte arena.
-#[derive(Debug, Default)]
-struct ValueCounts {
-    table: HashTable<Slot>,
-    arena: Vec<u8>,
-    hasher: DefaultHashBuilder,
-}
-
-impl ValueCounts {
-    fn add(&mut self, value: &[u8], count: u64) {
-        let hash = self.hasher.hash_one(value);
-        let (table, arena) = (&mut self.table, &mut self.arena);
-        let eq = |s: &Slot| s.hash == hash && &arena[s.start..s.start + s.len] == value;
-        if let Some(slot) = table.find_mut(hash, eq) {
-            slot.count += count;
-            return;
-        }
-        let slot = Slot {
-            hash,
-            start: arena.len(),
-            len: value.len(),
-            count,
-        };
-        arena.extend_from_slice(value);
-        table.insert_unique(hash, slot, |s| s.hash);
-    }
-
-    /// Makes room for `more` values without growing the table on the way.
-    fn reserve(&mut self, more: usize, bytes: usize) {
-        self.table.reserve(more, |s| s.hash);
-        self.arena.reserve(bytes);
-    }
-
-    fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
-        self.table
-            .iter()
-            .map(|s| (&self.arena[s.start..s.start + s.len], s.count))
-    }
-
-    fn size(&self) -> usize {
-        self.arena.capacity() + self.table.capacity() * (std::mem::size_of::<Slot>() + 1)
-    }
-}
-
 /// TFDV's rank order: frequency descending, then value descending.
 fn by_rank(a: &(&[u8], u64), b: &(&[u8], u64)) -> std::cmp::Ordering {
     b.1.cmp(&a.1).then_with(|| b.0.cmp(a.0))
 }
 
+/// The first `limit` of `items` in rank order. The `limit`-th largest
+/// count is selected first among the counts alone (no byte comparisons), so
+/// only values at least that frequent are ranked by their bytes.
+fn top_of<'a>(items: Vec<(&'a [u8], u64)>, limit: usize) -> Vec<(&'a [u8], u64)> {
+    if limit == 0 {
+        return Vec::new();
+    }
+    let mut v = if limit < items.len() {
+        let mut counts: Vec<u64> = items.iter().map(|(_, c)| *c).collect();
+        let (_, &mut least, _) = counts.select_nth_unstable_by(limit - 1, |a, b| b.cmp(a));
+        items.into_iter().filter(|(_, c)| *c >= least).collect()
+    } else {
+        items
+    };
+    if limit < v.len() {
+        v.select_nth_unstable_by(limit - 1, by_rank);
+        v.truncate(limit);
+    }
+    v.sort_unstable_by(by_rank);
+    v
+}
+
+/// One merged partial state's values and counts.
+struct StateCounts {
+    values: BinaryArray,
+    counts: UInt64Array,
+}
+
+impl CountSource for StateCounts {
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+    fn get(&self, i: usize) -> (&[u8], u64) {
+        (self.values.value(i), self.counts.value(i))
+    }
+}
+
 /// Exact value counts.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct StringStatsAccumulator {
+    /// Values added by `update_batch`.
     counts: ValueCounts,
+    /// Partial states from `merge_batch`, counted together by `settle`.
+    pending: Vec<StateCounts>,
+    /// Everything counted so far, once `settle` ran.
+    merged: Option<ShardedCounts>,
     num_values: u64,
     total_bytes: u64,
     invalid_utf8: u64,
 }
 
+impl std::fmt::Debug for StringStatsAccumulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StringStatsAccumulator")
+            .field(
+                "unique",
+                &self.tables().iter().map(|t| t.len()).sum::<usize>(),
+            )
+            .field("pending", &self.pending.len())
+            .field("num_values", &self.num_values)
+            .finish()
+    }
+}
+
 impl StringStatsAccumulator {
-    fn add(&mut self, value: &[u8], count: u64) {
-        self.counts.add(value, count);
+    /// Counts the pending partial states together with everything counted
+    /// so far, in parallel shards.
+    fn settle(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let earlier: Vec<CountsList<'_>> = self
+            .tables()
+            .iter()
+            .map(|t| CountsList(t.iter().collect()))
+            .collect();
+        let mut sources: Vec<&dyn CountSource> = pending.iter().map(|p| p as _).collect();
+        sources.extend(earlier.iter().map(|e| e as &dyn CountSource));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let merged = ShardedCounts::build(&sources, threads);
+        drop(earlier);
+        self.merged = Some(merged);
+        self.counts = ValueCounts::default();
+    }
+
+    /// The tables holding the counts: the merged shards, or the table of
+    /// `update_batch` when nothing was merged.
+    fn tables(&self) -> Vec<&ValueCounts> {
+        match &self.merged {
+            Some(m) => m.shards().iter().chain([&self.counts]).collect(),
+            None => vec![&self.counts],
+        }
     }
 
     /// Values sorted as TFDV ranks them: frequency descending, then value
     /// descending.
-    pub fn ranked(&self) -> Vec<(&[u8], u64)> {
+    pub fn ranked(&mut self) -> Vec<(&[u8], u64)> {
+        self.settle();
         self.top(usize::MAX)
     }
 
-    /// The first `limit` values in rank order. The `limit`-th largest count
-    /// is selected first among the counts alone (no byte comparisons), so
-    /// only values at least that frequent are ranked by their bytes.
+    /// The first `limit` values in rank order (the top of the tables' tops:
+    /// they hold disjoint values).
     fn top(&self, limit: usize) -> Vec<(&[u8], u64)> {
-        if limit == 0 {
-            return Vec::new();
-        }
-        let mut v: Vec<(&[u8], u64)> = if limit < self.counts.len() {
-            let mut counts: Vec<u64> = self.counts.iter().map(|(_, c)| c).collect();
-            let (_, &mut least, _) = counts.select_nth_unstable_by(limit - 1, |a, b| b.cmp(a));
-            self.counts.iter().filter(|(_, c)| *c >= least).collect()
-        } else {
-            self.counts.iter().collect()
-        };
-        if limit < v.len() {
-            v.select_nth_unstable_by(limit - 1, by_rank);
-            v.truncate(limit);
-        }
-        v.sort_unstable_by(by_rank);
-        v
+        let tops: Vec<(&[u8], u64)> = self
+            .tables()
+            .into_iter()
+            .flat_map(|t| top_of(t.iter().collect(), limit))
+            .collect();
+        top_of(tops, limit)
     }
 
     fn lists(&self, limit: usize) -> (ArrayRef, ArrayRef) {
@@ -221,11 +232,12 @@ impl Accumulator for StringStatsAccumulator {
             if value.text().is_none() {
                 self.invalid_utf8 += n;
             }
-            self.add(v, n);
+            self.counts.add(v, n);
         })
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.settle();
         let (values, counts) = self.lists(TOP_VALUES_KEPT);
         let avg = if self.num_values == 0 {
             0.0
@@ -233,7 +245,7 @@ impl Accumulator for StringStatsAccumulator {
             self.total_bytes as f64 / self.num_values as f64
         };
         let arrays: Vec<ArrayRef> = vec![
-            u64_array(self.counts.len() as u64),
+            u64_array(self.tables().iter().map(|t| t.len() as u64).sum()),
             values,
             counts,
             u64_array(self.num_values),
@@ -249,13 +261,22 @@ impl Accumulator for StringStatsAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.counts.size()
+        std::mem::size_of_val(self)
+            + self.counts.size()
+            + self.merged.as_ref().map_or(0, ShardedCounts::size)
+            + self
+                .pending
+                .iter()
+                .map(|p| p.values.get_buffer_memory_size() + p.counts.get_buffer_memory_size())
+                .sum::<usize>()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        // Partial state need not be ranked.
-        let values = BinaryArray::from_iter_values(self.counts.iter().map(|(v, _)| v));
-        let counts = UInt64Array::from_iter_values(self.counts.iter().map(|(_, c)| c));
+        // Partial state need not be ranked; the tables are disjoint.
+        self.settle();
+        let all: Vec<(&[u8], u64)> = self.tables().into_iter().flat_map(|t| t.iter()).collect();
+        let values = BinaryArray::from_iter_values(all.iter().map(|(v, _)| *v));
+        let counts = UInt64Array::from_iter_values(all.iter().map(|(_, c)| *c));
         let (values, counts) = (one_list(Arc::new(values)), one_list(Arc::new(counts)));
         [
             values,
@@ -273,17 +294,11 @@ impl Accumulator for StringStatsAccumulator {
         let values = states[0].as_list::<i32>();
         let counts = states[1].as_list::<i32>();
         let u = |i: usize| states[i].as_primitive::<UInt64Type>();
-        let incoming = values.values().len();
-        self.counts
-            .reserve(incoming, values.values().get_buffer_memory_size());
         for r in 0..states[0].len() {
-            let vs = values.value(r);
-            let vs = vs.as_binary::<i32>();
-            let cs = counts.value(r);
-            let cs = cs.as_primitive::<UInt64Type>();
-            for i in 0..vs.len() {
-                self.add(vs.value(i), cs.value(i));
-            }
+            self.pending.push(StateCounts {
+                values: values.value(r).as_binary::<i32>().clone(),
+                counts: counts.value(r).as_primitive::<UInt64Type>().clone(),
+            });
             self.num_values += u(2).value(r);
             self.total_bytes += u(3).value(r);
             self.invalid_utf8 += u(4).value(r);
