@@ -104,7 +104,7 @@ fn by_rank(a: &(&[u8], u64), b: &(&[u8], u64)) -> std::cmp::Ordering {
 /// The first `limit` of `items` in rank order. The `limit`-th largest
 /// count is selected first among the counts alone (no byte comparisons), so
 /// only values at least that frequent are ranked by their bytes.
-fn top_of<'a>(items: Vec<(&'a [u8], u64)>, limit: usize) -> Vec<(&'a [u8], u64)> {
+fn top_of(items: Vec<(&[u8], u64)>, limit: usize) -> Vec<(&[u8], u64)> {
     if limit == 0 {
         return Vec::new();
     }
