@@ -4,8 +4,8 @@
 //! total and average length in bytes, and the count of values that are not
 //! valid UTF-8. The state is the full value→count map, so merging partial
 //! aggregates is exact. The map keeps every distinct value's bytes in one
-//! arena (see `value_counts`); merged partial states are kept until the
-//! result is taken and then counted together in parallel shards.
+//! arena, and merged partial states are counted in parallel shards (see
+//! `value_counts`).
 
 use std::sync::{Arc, LazyLock};
 
@@ -143,9 +143,7 @@ impl CountSource for StateCounts {
 pub struct StringStatsAccumulator {
     /// Values added by `update_batch`.
     counts: ValueCounts,
-    /// Partial states from `merge_batch`, counted together by `settle`.
-    pending: Vec<StateCounts>,
-    /// Everything counted so far, once `settle` ran.
+    /// Partial states merged by `merge_batch`, in shards.
     merged: Option<ShardedCounts>,
     num_values: u64,
     total_bytes: u64,
@@ -159,34 +157,12 @@ impl std::fmt::Debug for StringStatsAccumulator {
                 "unique",
                 &self.tables().iter().map(|t| t.len()).sum::<usize>(),
             )
-            .field("pending", &self.pending.len())
             .field("num_values", &self.num_values)
             .finish()
     }
 }
 
 impl StringStatsAccumulator {
-    /// Counts the pending partial states together with everything counted
-    /// so far, in parallel shards.
-    fn settle(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let pending = std::mem::take(&mut self.pending);
-        let earlier: Vec<CountsList<'_>> = self
-            .tables()
-            .iter()
-            .map(|t| CountsList(t.iter().collect()))
-            .collect();
-        let mut sources: Vec<&dyn CountSource> = pending.iter().map(|p| p as _).collect();
-        sources.extend(earlier.iter().map(|e| e as &dyn CountSource));
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        let merged = ShardedCounts::build(&sources, threads);
-        drop(earlier);
-        self.merged = Some(merged);
-        self.counts = ValueCounts::default();
-    }
-
     /// The tables holding the counts: the merged shards, or the table of
     /// `update_batch` when nothing was merged.
     fn tables(&self) -> Vec<&ValueCounts> {
@@ -198,8 +174,7 @@ impl StringStatsAccumulator {
 
     /// Values sorted as TFDV ranks them: frequency descending, then value
     /// descending.
-    pub fn ranked(&mut self) -> Vec<(&[u8], u64)> {
-        self.settle();
+    pub fn ranked(&self) -> Vec<(&[u8], u64)> {
         self.top(usize::MAX)
     }
 
@@ -237,7 +212,6 @@ impl Accumulator for StringStatsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.settle();
         let (values, counts) = self.lists(TOP_VALUES_KEPT);
         let avg = if self.num_values == 0 {
             0.0
@@ -264,16 +238,10 @@ impl Accumulator for StringStatsAccumulator {
         std::mem::size_of_val(self)
             + self.counts.size()
             + self.merged.as_ref().map_or(0, ShardedCounts::size)
-            + self
-                .pending
-                .iter()
-                .map(|p| p.values.get_buffer_memory_size() + p.counts.get_buffer_memory_size())
-                .sum::<usize>()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         // Partial state need not be ranked; the tables are disjoint.
-        self.settle();
         let all: Vec<(&[u8], u64)> = self.tables().into_iter().flat_map(|t| t.iter()).collect();
         let values = BinaryArray::from_iter_values(all.iter().map(|(v, _)| *v));
         let counts = UInt64Array::from_iter_values(all.iter().map(|(_, c)| *c));
@@ -294,11 +262,27 @@ impl Accumulator for StringStatsAccumulator {
         let values = states[0].as_list::<i32>();
         let counts = states[1].as_list::<i32>();
         let u = |i: usize| states[i].as_primitive::<UInt64Type>();
-        for r in 0..states[0].len() {
-            self.pending.push(StateCounts {
+        let incoming: Vec<StateCounts> = (0..states[0].len())
+            .map(|r| StateCounts {
                 values: values.value(r).as_binary::<i32>().clone(),
                 counts: counts.value(r).as_primitive::<UInt64Type>().clone(),
-            });
+            })
+            .collect();
+        let merged = self.merged.get_or_insert_with(|| {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+            ShardedCounts::new(threads)
+        });
+        let mut sources: Vec<&dyn CountSource> = incoming.iter().map(|s| s as _).collect();
+        // Values counted by `update_batch` before a merge (not DataFusion's
+        // order, but allowed) join the shards once.
+        let earlier = CountsList(self.counts.iter().collect());
+        if !earlier.0.is_empty() {
+            sources.push(&earlier);
+        }
+        merged.add(&sources);
+        drop(earlier);
+        self.counts = ValueCounts::default();
+        for r in 0..states[0].len() {
             self.num_values += u(2).value(r);
             self.total_bytes += u(3).value(r);
             self.invalid_utf8 += u(4).value(r);

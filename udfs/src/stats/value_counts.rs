@@ -5,12 +5,13 @@
 //! growing the table never reads the arena (a cache miss per value on a
 //! high-cardinality column).
 //!
-//! [`ShardedCounts`] merges many partial states at once, in parallel: every
-//! value goes to the shard its hash picks, one thread builds each shard,
-//! and the shards, being disjoint, need no merge afterwards (uniques add
-//! up, the top values are the top of the shards' tops). The final merge of
-//! a high-cardinality column is otherwise one thread re-inserting every
-//! partition's distinct values while the other cores wait.
+//! [`ShardedCounts`] merges partial states in parallel as they arrive:
+//! every value goes to the shard its hash picks, one thread fills each
+//! shard, and the shards, being disjoint, need no merge afterwards (uniques
+//! add up, the top values are the top of the shards' tops). The final
+//! merge of a high-cardinality column is otherwise one thread re-inserting
+//! every partition's distinct values (on a cluster, while the other cores
+//! wait).
 
 use std::hash::BuildHasher;
 
@@ -83,7 +84,7 @@ impl ValueCounts {
     }
 }
 
-/// A source of `(value, count)` pairs for [`ShardedCounts::build`].
+/// A source of `(value, count)` pairs for [`ShardedCounts::add`].
 pub trait CountSource: Sync {
     /// Pairs in the source.
     fn len(&self) -> usize;
@@ -95,42 +96,59 @@ pub trait CountSource: Sync {
 #[derive(Debug)]
 pub struct ShardedCounts {
     shards: Vec<ValueCounts>,
+    hasher: DefaultHashBuilder,
 }
 
+/// Below this many pairs, [`ShardedCounts::add`] runs on the caller's
+/// thread (one pass placing each pair in its shard).
+const PARALLEL_MIN: usize = 100_000;
+
 impl ShardedCounts {
-    /// Counts of every pair of `sources`, built by `threads` threads (one
-    /// shard each; one thread does all when the sources are small).
-    pub fn build(sources: &[&dyn CountSource], threads: usize) -> Self {
-        let total: usize = sources.iter().map(|s| s.len()).sum();
-        let n = if total < 100_000 { 1 } else { threads.max(1) };
+    /// Empty counts in `shards` shards (one thread each when adding).
+    pub fn new(shards: usize) -> Self {
         let hasher = DefaultHashBuilder::default();
-        let shard_of = move |hash: u64| ((hash >> 32) % n as u64) as usize;
-        let build = |shard: usize| {
-            let mut counts = ValueCounts::with_hasher(hasher.clone());
-            counts.table.reserve(total / n, |s| s.hash);
+        Self {
+            shards: (0..shards.max(1))
+                .map(|_| ValueCounts::with_hasher(hasher.clone()))
+                .collect(),
+            hasher,
+        }
+    }
+
+    fn shard_of(hash: u64, n: usize) -> usize {
+        ((hash >> 32) % n as u64) as usize
+    }
+
+    /// Adds every pair of `sources`: large inputs with one thread per shard
+    /// (each scans every pair and keeps its own), small ones on this thread.
+    pub fn add(&mut self, sources: &[&dyn CountSource]) {
+        let total: usize = sources.iter().map(|s| s.len()).sum();
+        let n = self.shards.len();
+        if n == 1 || total < PARALLEL_MIN {
             for src in sources {
                 for i in 0..src.len() {
                     let (value, count) = src.get(i);
-                    let hash = counts.hasher.hash_one(value);
-                    if shard_of(hash) == shard {
-                        counts.add_hashed(hash, value, count);
-                    }
+                    let hash = self.hasher.hash_one(value);
+                    self.shards[Self::shard_of(hash, n)].add_hashed(hash, value, count);
                 }
             }
-            counts
-        };
-        let shards = if n == 1 {
-            vec![build(0)]
-        } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..n).map(|s| scope.spawn(move || build(s))).collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a shard's merge panicked"))
-                    .collect()
-            })
-        };
-        Self { shards }
+            return;
+        }
+        std::thread::scope(|scope| {
+            for (s, shard) in self.shards.iter_mut().enumerate() {
+                scope.spawn(move || {
+                    for src in sources {
+                        for i in 0..src.len() {
+                            let (value, count) = src.get(i);
+                            let hash = shard.hasher.hash_one(value);
+                            if Self::shard_of(hash, n) == s {
+                                shard.add_hashed(hash, value, count);
+                            }
+                        }
+                    }
+                });
+            }
+        });
     }
 
     /// The shards.
@@ -173,7 +191,9 @@ mod tests {
             *naive.entry(v).or_default() += c;
         }
         for threads in [1, 3] {
-            let s = ShardedCounts::build(&[&a, &b], threads);
+            let mut s = ShardedCounts::new(threads);
+            s.add(&[&a]);
+            s.add(&[&b]);
             assert_eq!(s.shards().len(), threads);
             assert_eq!(
                 s.shards().iter().map(ValueCounts::len).sum::<usize>(),
