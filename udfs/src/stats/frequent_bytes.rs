@@ -24,6 +24,9 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 /// Serialization tag and version.
 const MAGIC: &[u8; 4] = b"WFI1";
+/// Largest capacity a serialized sketch may state (a corrupt one must not
+/// make a purge allocate without bound).
+const MAX_CAPACITY: usize = 1 << 24;
 
 #[derive(Debug, Clone, Copy)]
 struct Item {
@@ -50,7 +53,7 @@ impl FrequentBytes {
             table: HashTable::new(),
             arena: Vec::new(),
             hasher: DefaultHashBuilder::default(),
-            capacity: capacity.max(2),
+            capacity: capacity.clamp(2, MAX_CAPACITY),
             offset: 0,
         }
     }
@@ -182,7 +185,7 @@ impl FrequentBytes {
         let capacity = u64_at(take(8)?) as usize;
         let offset = u64_at(take(8)?);
         let len = u64_at(take(8)?) as usize;
-        if capacity < 2 || len > capacity {
+        if !(2..=MAX_CAPACITY).contains(&capacity) || len > capacity {
             return Err(corrupt(format!("{len} items in a map of {capacity}")));
         }
         let mut sketch = Self::new(capacity);
@@ -228,7 +231,9 @@ mod tests {
         );
         let back = FrequentBytes::from_bytes(&s.to_bytes()).unwrap();
         assert_eq!(back.to_bytes(), s.to_bytes());
-        for bad in [&s.to_bytes()[1..], &s.to_bytes()[..20]] {
+        let mut huge = s.to_bytes();
+        huge[4..12].copy_from_slice(&u64::MAX.to_le_bytes());
+        for bad in [&s.to_bytes()[1..], &s.to_bytes()[..20], &huge[..]] {
             let e = FrequentBytes::from_bytes(bad).unwrap_err().to_string();
             assert!(e.contains("corrupt frequent-items sketch"), "{e}");
         }
