@@ -123,26 +123,18 @@ pub struct ParquetSource {
     row_groups: Vec<usize>,
 }
 
-fn builder(f: &InputFile) -> Result<ParquetRecordBatchReaderBuilder<InputReader>> {
-    let file = crate::store::read::open(&f.path)?;
-    ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| DatasetError::file(&f.path, format!("not a readable Parquet file: {e}")))
-}
-
 /// A reader of `f` whose batches have `schema` (default: the file's).
-fn reader_builder(
+fn builder(
     f: &InputFile,
     schema: Option<SchemaRef>,
 ) -> Result<ParquetRecordBatchReaderBuilder<InputReader>> {
-    let Some(schema) = schema else {
-        return builder(f);
-    };
     let file = crate::store::read::open(&f.path)?;
-    ParquetRecordBatchReaderBuilder::try_new_with_options(
-        file,
-        ArrowReaderOptions::new().with_schema(schema),
-    )
-    .map_err(|e| DatasetError::file(&f.path, format!("not a readable Parquet file: {e}")))
+    let options = match schema {
+        Some(schema) => ArrowReaderOptions::new().with_schema(schema),
+        None => ArrowReaderOptions::new(),
+    };
+    ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+        .map_err(|e| DatasetError::file(&f.path, format!("not a readable Parquet file: {e}")))
 }
 
 impl ParquetSource {
@@ -153,15 +145,17 @@ impl ParquetSource {
         let mut row_groups = Vec::with_capacity(files.len());
         let mut dictionary: Option<Vec<bool>> = None;
         for f in &files {
-            let b = builder(f)?;
+            let b = builder(f, None)?;
             row_groups.push(b.metadata().num_row_groups());
             let s = b.schema().clone();
-            let here = dictionary_columns(&s, b.metadata());
-            dictionary = Some(match dictionary {
-                None => here,
-                Some(d) => d.iter().zip(here).map(|(a, b)| *a && b).collect(),
-            });
-            super::require_same_schema(&mut schema, &f.path, s)?;
+            super::require_same_schema(&mut schema, &f.path, s.clone())?;
+            if strings == StringDecoding::AsStored {
+                let here = dictionary_columns(&s, b.metadata());
+                dictionary = Some(match dictionary {
+                    None => here,
+                    Some(d) => d.iter().zip(here).map(|(a, b)| *a && b).collect(),
+                });
+            }
         }
         let schema = schema.ok_or_else(|| DatasetError::Invalid("no Parquet files".into()))?;
         let read = read_schema(&schema, strings, &dictionary.unwrap_or_default());
@@ -213,7 +207,7 @@ impl ParquetSource {
         let schema = self.retyped.then(|| self.schema.clone());
         self.units.clone().into_iter().flat_map(move |(i, groups)| {
             let f = files[i].clone();
-            let reader = reader_builder(&f, schema.clone()).and_then(|b| {
+            let reader = builder(&f, schema.clone()).and_then(|b| {
                 // Rows of the row groups before the unit's first one.
                 let first_row: u64 = match groups.as_ref().and_then(|g| g.first()) {
                     Some(&g) => b.metadata().row_groups()[..g]

@@ -1,7 +1,8 @@
 //! [`FrequentBytes`]: the frequent-items sketch of `string_stats_approx`,
 //! the Misra–Gries algorithm with DataSketches' purge (Anderson et al.,
 //! "A High-Performance Algorithm for Identifying Frequent Items in Data
-//! Streams", 2017), over byte strings kept in one arena.
+//! Streams", 2017), over byte strings; the map is a `ValueCounts`, the
+//! same arena-backed table that holds `string_stats`' exact counts.
 //!
 //! Why not the `datasketches` crate's `FrequentItemsSketch<String>`: it
 //! allocates a `String` for every new item, and on a high-cardinality
@@ -17,10 +18,9 @@
 //! at most 2n / capacity for n values, since each purge removes at least
 //! half the items. Until the first purge every count is exact.
 
-use std::hash::BuildHasher;
-
 use datafusion::common::{exec_datafusion_err, Result};
-use hashbrown::{DefaultHashBuilder, HashTable};
+
+use super::value_counts::{top_of, ValueCounts};
 
 /// Serialization tag and version.
 const MAGIC: &[u8; 4] = b"WFI1";
@@ -28,20 +28,10 @@ const MAGIC: &[u8; 4] = b"WFI1";
 /// make a purge allocate without bound).
 const MAX_CAPACITY: usize = 1 << 24;
 
-#[derive(Debug, Clone, Copy)]
-struct Item {
-    hash: u64,
-    start: usize,
-    len: usize,
-    count: u64,
-}
-
 /// A frequent-items sketch of byte strings (see the module docs).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FrequentBytes {
-    table: HashTable<Item>,
-    arena: Vec<u8>,
-    hasher: DefaultHashBuilder,
+    counts: ValueCounts,
     capacity: usize,
     offset: u64,
 }
@@ -50,9 +40,7 @@ impl FrequentBytes {
     /// An empty sketch holding at most `capacity` items.
     pub fn new(capacity: usize) -> Self {
         Self {
-            table: HashTable::new(),
-            arena: Vec::new(),
-            hasher: DefaultHashBuilder::default(),
+            counts: ValueCounts::default(),
             capacity: capacity.clamp(2, MAX_CAPACITY),
             offset: 0,
         }
@@ -68,47 +56,20 @@ impl FrequentBytes {
         if count == 0 {
             return;
         }
-        let hash = self.hasher.hash_one(value);
-        let (table, arena) = (&mut self.table, &mut self.arena);
-        let eq = |s: &Item| s.hash == hash && &arena[s.start..s.start + s.len] == value;
-        if let Some(item) = table.find_mut(hash, eq) {
-            item.count += count;
-            return;
-        }
-        let item = Item {
-            hash,
-            start: arena.len(),
-            len: value.len(),
-            count,
-        };
-        arena.extend_from_slice(value);
-        table.insert_unique(hash, item, |s| s.hash);
-        if self.table.len() >= self.capacity {
+        self.counts.add(value, count);
+        if self.counts.len() >= self.capacity {
             self.purge();
         }
     }
 
-    /// Subtracts the median count from every count, drops the items left
-    /// at zero or below and compacts the arena.
+    /// Subtracts the median count from every count and drops the items
+    /// left at zero or below.
     fn purge(&mut self) {
-        let mut counts: Vec<u64> = self.table.iter().map(|i| i.count).collect();
+        let mut counts: Vec<u64> = self.counts.iter().map(|(_, c)| c).collect();
         let mid = counts.len() / 2;
         let (_, &mut median, _) = counts.select_nth_unstable(mid);
         self.offset += median;
-        let mut arena = Vec::with_capacity(self.arena.len() / 2);
-        let mut table = HashTable::with_capacity(self.capacity);
-        for item in self.table.iter().filter(|i| i.count > median) {
-            let start = arena.len();
-            arena.extend_from_slice(&self.arena[item.start..item.start + item.len]);
-            let kept = Item {
-                start,
-                count: item.count - median,
-                ..*item
-            };
-            table.insert_unique(item.hash, kept, |s: &Item| s.hash);
-        }
-        self.table = table;
-        self.arena = arena;
+        self.counts.purge(median);
     }
 
     /// Adds `other`'s items and error. The items go in ranked order (not
@@ -124,17 +85,7 @@ impl FrequentBytes {
     /// Items with their lower-bound counts, count descending then value
     /// descending; at most `limit`.
     fn ranked_by_count(&self, limit: usize) -> Vec<(&[u8], u64)> {
-        let mut rows: Vec<(&[u8], u64)> = self.items().collect();
-        rows.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(a.0)));
-        rows.truncate(limit);
-        rows
-    }
-
-    /// Items with their lower-bound counts, in no particular order.
-    pub fn items(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
-        self.table
-            .iter()
-            .map(|i| (&self.arena[i.start..i.start + i.len], i.count))
+        top_of(self.counts.iter().collect(), limit)
     }
 
     /// Items with their estimated counts (lower bound plus the maximum
@@ -148,17 +99,17 @@ impl FrequentBytes {
 
     /// Bytes held.
     pub fn size(&self) -> usize {
-        self.arena.capacity() + self.table.capacity() * (std::mem::size_of::<Item>() + 1)
+        self.counts.size()
     }
 
     /// The sketch as bytes: tag, capacity, offset, items (ranked, so equal
     /// sketches give equal bytes).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(24 + self.arena.len() + self.table.len() * 12);
+        let mut out = Vec::with_capacity(28 + self.counts.len() * 12);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(self.capacity as u64).to_le_bytes());
         out.extend_from_slice(&self.offset.to_le_bytes());
-        out.extend_from_slice(&(self.table.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.counts.len() as u64).to_le_bytes());
         for (v, c) in self.ranked_by_count(usize::MAX) {
             out.extend_from_slice(&(v.len() as u32).to_le_bytes());
             out.extend_from_slice(v);
@@ -194,15 +145,7 @@ impl FrequentBytes {
             let n = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
             let value = take(n)?;
             let count = u64_at(take(8)?);
-            let hash = sketch.hasher.hash_one(value);
-            let item = Item {
-                hash,
-                start: sketch.arena.len(),
-                len: n,
-                count,
-            };
-            sketch.arena.extend_from_slice(value);
-            sketch.table.insert_unique(hash, item, |s| s.hash);
+            sketch.counts.add(value, count);
         }
         if at != bytes.len() {
             return Err(corrupt(format!(

@@ -178,14 +178,27 @@ impl KllSketch {
         (out & 1) as usize
     }
 
+    /// Seeds the coin stream from the first value of an empty sketch.
+    fn seed(&mut self, first: f64) {
+        if self.n == 0 {
+            self.rng = SEED ^ first.to_bits();
+        }
+    }
+
+    /// Merges ascending `items` into the ascending level `h` (through the
+    /// reused scratch buffer).
+    fn merge_into_level(&mut self, h: usize, items: impl Iterator<Item = f64>) {
+        let mut merged = std::mem::take(&mut self.scratch);
+        merge_sorted_into(&mut merged, &self.levels[h], items);
+        self.scratch = std::mem::replace(&mut self.levels[h], merged);
+    }
+
     /// Adds a value; NaN is ignored (it has no rank).
     pub fn update(&mut self, v: f64) {
         if v.is_nan() {
             return;
         }
-        if self.n == 0 {
-            self.rng = SEED ^ v.to_bits();
-        }
+        self.seed(v);
         self.n += 1;
         self.min = self.min.min(v);
         self.max = self.max.max(v);
@@ -214,9 +227,7 @@ impl KllSketch {
         run.clear();
         run.extend(values.iter().filter(|v| !v.is_nan()).map(|&v| sort_key(v)));
         if let Some(&first) = run.first() {
-            if self.n == 0 {
-                self.rng = SEED ^ from_sort_key(first).to_bits();
-            }
+            self.seed(from_sort_key(first));
             if !run.is_sorted() {
                 run.sort_unstable();
             }
@@ -254,9 +265,7 @@ impl KllSketch {
         let Some(&(first, _)) = counts.first() else {
             return;
         };
-        if self.n == 0 {
-            self.rng = SEED ^ first.to_bits();
-        }
+        self.seed(first);
         let top = counts
             .iter()
             .map(|&(_, c)| 64 - c.leading_zeros() as usize)
@@ -292,9 +301,7 @@ impl KllSketch {
         if h == 0 {
             self.levels[0].extend_from_slice(items);
         } else {
-            let mut merged = std::mem::take(&mut self.scratch);
-            merge_sorted_into(&mut merged, &self.levels[h], items.iter().copied());
-            self.scratch = std::mem::replace(&mut self.levels[h], merged);
+            self.merge_into_level(h, items.iter().copied());
         }
         self.retained += items.len();
     }
@@ -326,9 +333,7 @@ impl KllSketch {
         let offset = self.coin();
         let promoted = items[odd + offset..].iter().copied().step_by(2);
         let moved = items.len() - odd;
-        let mut merged = std::mem::take(&mut self.scratch);
-        merge_sorted_into(&mut merged, &self.levels[h + 1], promoted);
-        self.scratch = std::mem::replace(&mut self.levels[h + 1], merged);
+        self.merge_into_level(h + 1, promoted);
         items.truncate(odd);
         self.levels[h] = items;
         self.retained -= moved / 2;
@@ -355,9 +360,7 @@ impl KllSketch {
         }
         self.levels[0].extend_from_slice(&other.levels[0]);
         for (h, level) in other.levels.iter().enumerate().skip(1) {
-            let mut merged = std::mem::take(&mut self.scratch);
-            merge_sorted_into(&mut merged, &self.levels[h], level.iter().copied());
-            self.scratch = std::mem::replace(&mut self.levels[h], merged);
+            self.merge_into_level(h, level.iter().copied());
         }
         self.recount();
         self.compress();

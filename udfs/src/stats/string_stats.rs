@@ -19,7 +19,7 @@ use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 
 use super::arrays::{list_of, one_list, u64_array};
-use super::value_counts::{CountSource, CountsList, ShardedCounts, ValueCounts};
+use super::value_counts::{top_of, CountSource, CountsList, ShardedCounts, ValueCounts};
 use super::FeatureColumn;
 
 /// Most frequent values kept in the result: enough for TFDV's 20 top values
@@ -94,33 +94,6 @@ impl AggregateUDFImpl for StringStatsUdaf {
     fn state_fields(&self, _args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(STATE_FIELDS.iter().cloned().collect())
     }
-}
-
-/// TFDV's rank order: frequency descending, then value descending.
-fn by_rank(a: &(&[u8], u64), b: &(&[u8], u64)) -> std::cmp::Ordering {
-    b.1.cmp(&a.1).then_with(|| b.0.cmp(a.0))
-}
-
-/// The first `limit` of `items` in rank order. The `limit`-th largest
-/// count is selected first among the counts alone (no byte comparisons), so
-/// only values at least that frequent are ranked by their bytes.
-fn top_of(items: Vec<(&[u8], u64)>, limit: usize) -> Vec<(&[u8], u64)> {
-    if limit == 0 {
-        return Vec::new();
-    }
-    let mut v = if limit < items.len() {
-        let mut counts: Vec<u64> = items.iter().map(|(_, c)| *c).collect();
-        let (_, &mut least, _) = counts.select_nth_unstable_by(limit - 1, |a, b| b.cmp(a));
-        items.into_iter().filter(|(_, c)| *c >= least).collect()
-    } else {
-        items
-    };
-    if limit < v.len() {
-        v.select_nth_unstable_by(limit - 1, by_rank);
-        v.truncate(limit);
-    }
-    v.sort_unstable_by(by_rank);
-    v
 }
 
 /// One merged partial state's values and counts.

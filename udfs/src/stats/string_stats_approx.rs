@@ -107,9 +107,10 @@ impl AggregateUDFImpl for ApproxStringStatsUdaf {
 pub struct ApproxStringStatsAccumulator {
     hll: HllUnion,
     frequent: FrequentBytes,
-    /// Frequent-items sketches of merged partial states, merged in a
-    /// canonical order by `settle` (a purge makes merging order-dependent).
-    pending: Vec<Vec<u8>>,
+    /// Frequent-items sketches of merged partial states with their bytes,
+    /// merged in the order of those bytes by `settle` (a purge makes
+    /// merging order-dependent).
+    pending: Vec<(Vec<u8>, FrequentBytes)>,
     num_values: u64,
     total_bytes: u64,
     invalid_utf8: u64,
@@ -132,18 +133,17 @@ impl ApproxStringStatsAccumulator {
     /// Merges the pending partial sketches, and this accumulator's own, in
     /// the order of their bytes, so the result does not depend on the order
     /// in which partitions finish.
-    fn settle(&mut self) -> Result<()> {
+    fn settle(&mut self) {
         if self.pending.is_empty() {
-            return Ok(());
+            return;
         }
         let mut parts = std::mem::take(&mut self.pending);
-        parts.push(self.frequent.to_bytes());
-        parts.sort_unstable();
-        self.frequent = FrequentBytes::new(FREQUENT_ITEMS_MAP);
-        for p in &parts {
-            self.frequent.merge(&FrequentBytes::from_bytes(p)?);
+        let own = std::mem::replace(&mut self.frequent, FrequentBytes::new(FREQUENT_ITEMS_MAP));
+        parts.push((own.to_bytes(), own));
+        parts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (_, p) in &parts {
+            self.frequent.merge(p);
         }
-        Ok(())
     }
 
     fn hll_bytes(&self) -> Vec<u8> {
@@ -167,7 +167,7 @@ impl Accumulator for ApproxStringStatsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.settle()?;
+        self.settle();
         let ranked = self.frequent.ranked(TOP_VALUES_KEPT);
         let values = BinaryArray::from_iter_values(ranked.iter().map(|(v, _)| *v));
         let counts = UInt64Array::from_iter_values(ranked.iter().map(|(_, c)| *c));
@@ -199,12 +199,16 @@ impl Accumulator for ApproxStringStatsAccumulator {
     fn size(&self) -> usize {
         std::mem::size_of_val(self)
             + self.frequent.size()
-            + self.pending.iter().map(Vec::capacity).sum::<usize>()
+            + self
+                .pending
+                .iter()
+                .map(|(b, f)| b.capacity() + f.size())
+                .sum::<usize>()
             + (1 << HLL_LG_K)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.settle()?;
+        self.settle();
         Ok(vec![
             ScalarValue::Binary(Some(self.hll_bytes())),
             ScalarValue::Binary(Some(self.frequent.to_bytes())),
@@ -222,9 +226,9 @@ impl Accumulator for ApproxStringStatsAccumulator {
             let sketch = HllSketch::deserialize(hll.value(r))
                 .map_err(|e| exec_datafusion_err!("corrupt HLL sketch in aggregate state: {e}"))?;
             self.hll.update(&sketch);
-            // Checked now, merged in canonical order by `settle`.
-            FrequentBytes::from_bytes(freq.value(r))?;
-            self.pending.push(freq.value(r).to_vec());
+            let bytes = freq.value(r);
+            self.pending
+                .push((bytes.to_vec(), FrequentBytes::from_bytes(bytes)?));
             self.num_values += u(2).value(r);
             self.total_bytes += u(3).value(r);
             self.invalid_utf8 += u(4).value(r);

@@ -1,4 +1,5 @@
-//! Exact counts of distinct byte strings, the state of `string_stats`.
+//! Exact counts of distinct byte strings: the state of `string_stats`, and
+//! the map of `string_stats_approx`'s frequent-items sketch.
 //!
 //! [`ValueCounts`] is one hash table of slots into one byte arena: no
 //! allocation per distinct value, and each slot keeps its value's hash, so
@@ -66,6 +67,17 @@ impl ValueCounts {
         table.insert_unique(hash, slot, |s| s.hash);
     }
 
+    /// Keeps the values counted more than `by` times, each count less `by`,
+    /// in a new table and a compacted arena (the frequent-items purge).
+    pub fn purge(&mut self, by: u64) {
+        let mut kept = Self::with_hasher(self.hasher.clone());
+        for s in self.table.iter().filter(|s| s.count > by) {
+            let value = &self.arena[s.start..s.start + s.len];
+            kept.add_hashed(s.hash, value, s.count - by);
+        }
+        *self = kept;
+    }
+
     /// Distinct values.
     pub fn len(&self) -> usize {
         self.table.len()
@@ -82,6 +94,33 @@ impl ValueCounts {
     pub fn size(&self) -> usize {
         self.arena.capacity() + self.table.capacity() * (std::mem::size_of::<Slot>() + 1)
     }
+}
+
+/// TFDV's rank order: frequency descending, then value descending.
+pub fn by_rank(a: &(&[u8], u64), b: &(&[u8], u64)) -> std::cmp::Ordering {
+    b.1.cmp(&a.1).then_with(|| b.0.cmp(a.0))
+}
+
+/// The first `limit` of `items` in rank order. The `limit`-th largest
+/// count is selected first among the counts alone (no byte comparisons), so
+/// only values at least that frequent are ranked by their bytes.
+pub fn top_of(items: Vec<(&[u8], u64)>, limit: usize) -> Vec<(&[u8], u64)> {
+    if limit == 0 {
+        return Vec::new();
+    }
+    let mut v = if limit < items.len() {
+        let mut counts: Vec<u64> = items.iter().map(|(_, c)| *c).collect();
+        let (_, &mut least, _) = counts.select_nth_unstable_by(limit - 1, |a, b| b.cmp(a));
+        items.into_iter().filter(|(_, c)| *c >= least).collect()
+    } else {
+        items
+    };
+    if limit < v.len() {
+        v.select_nth_unstable_by(limit - 1, by_rank);
+        v.truncate(limit);
+    }
+    v.sort_unstable_by(by_rank);
+    v
 }
 
 /// A source of `(value, count)` pairs for [`ShardedCounts::add`].
