@@ -68,9 +68,13 @@ impl ValueCounts {
     }
 
     /// Keeps the values counted more than `by` times, each count less `by`,
-    /// in a new table and a compacted arena (the frequent-items purge).
+    /// in a new table of the same capacity (it fills up again before the
+    /// next purge, so it should not grow on the way) and a compacted arena
+    /// (the frequent-items purge).
     pub fn purge(&mut self, by: u64) {
         let mut kept = Self::with_hasher(self.hasher.clone());
+        kept.table.reserve(self.table.capacity(), |s| s.hash);
+        kept.arena.reserve(self.arena.len());
         for s in self.table.iter().filter(|s| s.count > by) {
             let value = &self.arena[s.start..s.start + s.len];
             kept.add_hashed(s.hash, value, s.count - by);
