@@ -17,6 +17,11 @@
 //! in `[count, count + offset]`; `offset` (the sketch's maximum error) is
 //! at most 2n / capacity for n values, since each purge removes at least
 //! half the items. Until the first purge every count is exact.
+//!
+//! Values are hashed with [`fingerprint`] (FarmHash's Fingerprint64,
+//! which is the same on every platform), so a caller that hashes a value
+//! for another sketch too (`string_stats_approx`'s HLL) passes the hash in
+//! with [`FrequentBytes::update_hashed`] and each value is hashed once.
 
 use datafusion::common::{exec_datafusion_err, Result};
 
@@ -27,6 +32,11 @@ const MAGIC: &[u8; 4] = b"WFI1";
 /// Largest capacity a serialized sketch may state (a corrupt one must not
 /// make a purge allocate without bound).
 const MAX_CAPACITY: usize = 1 << 24;
+
+/// The hash of a value in the sketch: FarmHash's Fingerprint64.
+pub fn fingerprint(value: &[u8]) -> u64 {
+    farmhash::fingerprint64(value)
+}
 
 /// A frequent-items sketch of byte strings (see the module docs).
 #[derive(Debug)]
@@ -53,10 +63,16 @@ impl FrequentBytes {
 
     /// Adds `count` occurrences of `value`.
     pub fn update(&mut self, value: &[u8], count: u64) {
+        self.update_hashed(fingerprint(value), value, count);
+    }
+
+    /// Adds `count` occurrences of `value`, whose [`fingerprint`] is `hash`.
+    pub fn update_hashed(&mut self, hash: u64, value: &[u8], count: u64) {
         if count == 0 {
             return;
         }
-        self.counts.add(value, count);
+        debug_assert_eq!(hash, fingerprint(value));
+        self.counts.add_hashed(hash, value, count);
         if self.counts.len() >= self.capacity {
             self.purge();
         }
@@ -145,7 +161,7 @@ impl FrequentBytes {
             let n = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
             let value = take(n)?;
             let count = u64_at(take(8)?);
-            sketch.counts.add(value, count);
+            sketch.counts.add_hashed(fingerprint(value), value, count);
         }
         if at != bytes.len() {
             return Err(corrupt(format!(
@@ -212,8 +228,8 @@ mod tests {
         m.merge(&s);
         assert_eq!(m.ranked(1)[0].0, b"heavy");
         assert!(m.maximum_error() >= 2 * s.maximum_error());
-        // Sketches with different hash seeds (every instance has its own)
-        // merge to the same bytes: items go in ranked order, not table order.
+        // Merging gives the same bytes every time: items go in ranked
+        // order, not table order.
         let twice = || {
             let mut m = FrequentBytes::new(64);
             m.merge(&FrequentBytes::from_bytes(&s.to_bytes()).unwrap());

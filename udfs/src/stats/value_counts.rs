@@ -50,7 +50,9 @@ impl ValueCounts {
         self.add_hashed(hash, value, count);
     }
 
-    fn add_hashed(&mut self, hash: u64, value: &[u8], count: u64) {
+    /// Adds `count` occurrences of `value`, whose hash is `hash`. A table
+    /// must see one hash function for all its values.
+    pub(super) fn add_hashed(&mut self, hash: u64, value: &[u8], count: u64) {
         let (table, arena) = (&mut self.table, &mut self.arena);
         let eq = |s: &Slot| s.hash == hash && &arena[s.start..s.start + s.len] == value;
         if let Some(slot) = table.find_mut(hash, eq) {
