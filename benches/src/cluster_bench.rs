@@ -93,14 +93,13 @@ fn start_cluster(dir: &Path, executors: usize, tasks: usize) -> Result<Cluster> 
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let rows: usize = arg(&args, "--rows").map_or(Ok(6_000_000), |v| v.parse())?;
     let tasks: usize = arg(&args, "--tasks").map_or(Ok(1), |v| v.parse())?;
-    let dir = PathBuf::from(arg(&args, "--dir").unwrap_or_else(|| "bench-out".into()));
-    std::fs::create_dir_all(&dir)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let parquet = rt.block_on(weir_benches::lineitem_parquet(rows, &dir))?;
+    let weir_benches::LineitemBench {
+        rows,
+        dir,
+        rt,
+        parquet,
+    } = weir_benches::LineitemBench::from_args(&args)?;
     let run = |execution: Execution, name: &str| -> Result<(f64, PathBuf)> {
         let out = dir.join(format!("cluster-bench-{name}"));
         let start = Instant::now();

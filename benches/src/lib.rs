@@ -1,7 +1,7 @@
 //! Helpers shared by weir's benchmark programs: argument lookup, peak RSS,
 //! and running a phase of the program in a child process.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -55,6 +55,49 @@ pub fn run_phase(which: &str, args: &[String], dir: &Path) -> Result<serde_json:
         .find_map(|l| l.strip_prefix("RESULT "))
         .context("no RESULT line")?;
     Ok(serde_json::from_str(line)?)
+}
+
+/// `--rows` (default `default_rows`) and the output folder `--dir`
+/// (default `bench-out`), which is created.
+pub fn rows_and_dir(args: &[String], default_rows: usize) -> Result<(usize, PathBuf)> {
+    let rows = match arg(args, "--rows") {
+        Some(v) => v.parse().with_context(|| format!("--rows {v}"))?,
+        None => default_rows,
+    };
+    let dir = PathBuf::from(arg(args, "--dir").unwrap_or_else(|| "bench-out".into()));
+    std::fs::create_dir_all(&dir)?;
+    Ok((rows, dir))
+}
+
+/// What the lineitem benchmarks share: `--rows` (default 6M), the output
+/// folder, a multi-threaded runtime, and the lineitem Parquet file of that
+/// many rows in the folder (generated if missing).
+pub struct LineitemBench {
+    /// Rows of the table.
+    pub rows: usize,
+    /// The output folder.
+    pub dir: PathBuf,
+    /// The runtime that generated the file.
+    pub rt: tokio::runtime::Runtime,
+    /// The Parquet file.
+    pub parquet: PathBuf,
+}
+
+impl LineitemBench {
+    /// The set-up for the program's arguments.
+    pub fn from_args(args: &[String]) -> Result<Self> {
+        let (rows, dir) = rows_and_dir(args, 6_000_000)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let parquet = rt.block_on(lineitem_parquet(rows, &dir))?;
+        Ok(Self {
+            rows,
+            dir,
+            rt,
+            parquet,
+        })
+    }
 }
 
 /// `dir/lineitem-<rows>.csv`, generated (deterministically) if missing.

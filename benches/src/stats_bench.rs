@@ -6,7 +6,7 @@
 //!
 //! Usage: `stats_bench [--rows N] [--dir DIR]`
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
@@ -67,13 +67,12 @@ async fn phase(which: &str, parquet: &Path, dir: &Path) -> Result<()> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let rows: usize = arg(&args, "--rows").map_or(Ok(6_000_000), |v| v.parse())?;
-    let dir = PathBuf::from(arg(&args, "--dir").unwrap_or_else(|| "bench-out".into()));
-    std::fs::create_dir_all(&dir)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let parquet = rt.block_on(weir_benches::lineitem_parquet(rows, &dir))?;
+    let weir_benches::LineitemBench {
+        rows,
+        dir,
+        rt,
+        parquet,
+    } = weir_benches::LineitemBench::from_args(&args)?;
     if let Some(p) = arg(&args, "--phase") {
         return rt.block_on(phase(&p, &parquet, &dir));
     }

@@ -99,9 +99,7 @@ async fn phase(which: &str, input: &Path, dir: &Path) -> Result<()> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let rows: usize = arg(&args, "--rows").map_or(Ok(10_000_000), |v| v.parse())?;
-    let dir = PathBuf::from(arg(&args, "--dir").unwrap_or_else(|| "bench-out".into()));
-    std::fs::create_dir_all(&dir)?;
+    let (rows, dir) = weir_benches::rows_and_dir(&args, 10_000_000)?;
     let input = dir.join(format!("taxi-{rows}"));
     let parquet = input.join("Split-train/data.parquet");
     let rt = tokio::runtime::Builder::new_multi_thread()
