@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use weir_benches::arg;
-use weir_engine::cluster::Execution;
 use weir_engine::StatsBuilder;
+use weir_plan::Execution;
 
 fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())

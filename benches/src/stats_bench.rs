@@ -43,7 +43,7 @@ async fn phase(which: &str, parquet: &Path, dir: &Path) -> Result<()> {
                 ..Default::default()
             };
             let spec = SourceSpec::new(files, weir_datasets::Format::Parquet, options);
-            let table = weir_engine::scan::SourceTable::open(spec)?;
+            let table = weir_plan::scan::SourceTable::open(spec)?;
             let df = SessionContext::new().read_table(std::sync::Arc::new(table))?;
             let mut stream = df.execute_stream().await?;
             let mut rows = 0usize;

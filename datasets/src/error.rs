@@ -12,31 +12,48 @@ pub enum DatasetError {
     /// An I/O error on a named file.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: String,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
     /// A problem with one row of a row-oriented input (CSV, JSON lines).
     #[error("{path}: row {row} (line {line}): {message}")]
     Row {
+        /// The file.
         path: String,
+        /// The data row (1-based, header excluded).
         row: u64,
+        /// The line the row starts on.
         line: u64,
+        /// What is wrong.
         message: String,
     },
     /// A problem at a byte offset of a binary input (TFRecord, Avro, gzip).
     #[error("{path}: byte offset {offset}: {message}")]
     Offset {
+        /// The file.
         path: String,
+        /// Bytes from the start of the file (decompressed, for gzip).
         offset: u64,
+        /// What is wrong.
         message: String,
     },
     /// A problem with a whole file (bad header, unsupported type...).
     #[error("{path}: {message}")]
-    File { path: String, message: String },
+    File {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A bad option or argument.
     #[error("{0}")]
     Invalid(String),
+    /// A broken invariant of weir's own (a bug, or data changed under a run).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// An Arrow error with no better location.
     #[error("arrow: {0}")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),

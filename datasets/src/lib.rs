@@ -1,6 +1,7 @@
 //! weir's data layer: input formats (CSV, Parquet, Avro, TFRecord, JSON
 //! lines), the `tf.train.Example` codec, the TFRecord container, TFX's hash
-//! splits and the sinks that write outputs atomically.
+//! splits (and the routing of rows to splits and shards), and the sinks that
+//! write outputs atomically (with the shard buffering every writer shares).
 //!
 //! Everything here is synchronous and streaming: sources yield Arrow record
 //! batches, encoders turn them into serialized examples, sinks write shards.
@@ -11,6 +12,7 @@ pub mod example;
 pub mod formats;
 pub mod input;
 pub mod proto;
+pub mod route;
 pub mod schema;
 pub mod sink;
 pub mod split;

@@ -23,6 +23,24 @@ pub enum EngineError {
     Internal(String),
 }
 
+/// A schema file that cannot be read, as validation reports it.
+impl From<weir_tfmd::TfmdError> for EngineError {
+    fn from(e: weir_tfmd::TfmdError) -> Self {
+        EngineError::Validate(e.into())
+    }
+}
+
+/// A plan-layer error as the engine reports it (the same variants).
+impl From<weir_plan::PlanError> for EngineError {
+    fn from(e: weir_plan::PlanError) -> Self {
+        match e {
+            weir_plan::PlanError::Dataset(d) => EngineError::Dataset(d),
+            weir_plan::PlanError::Invalid(m) => EngineError::Invalid(m),
+            weir_plan::PlanError::Internal(m) => EngineError::Internal(m),
+        }
+    }
+}
+
 /// A DataFusion error turned back into the dataset error it carries, if
 /// any: weir's readers cross into DataFusion as `External` and are
 /// downcast here, not parsed from strings.
@@ -33,7 +51,10 @@ impl From<DataFusionError> for EngineError {
                 Ok(d) => EngineError::Dataset(*d),
                 Err(other) => match other.downcast::<EngineError>() {
                     Ok(e) => *e,
-                    Err(other) => EngineError::Invalid(other.to_string()),
+                    Err(other) => match other.downcast::<weir_plan::PlanError>() {
+                        Ok(e) => EngineError::from(*e),
+                        Err(other) => EngineError::Invalid(other.to_string()),
+                    },
                 },
             },
             DataFusionError::Context(ctx, inner) => match EngineError::from(*inner) {

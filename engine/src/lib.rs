@@ -1,20 +1,21 @@
-//! weir's engine: the components of an ML data pipeline (ExampleGen first)
-//! built on `weir-datasets`, each an operation with a `*Builder`.
+//! weir's operations: the components of an ML data pipeline (ExampleGen,
+//! StatisticsGen, SchemaGen and ExampleValidator through `weir-validate`,
+//! Transform through `weir-sql`) and the pipelines that chain them over
+//! daily spans. Each operation is a `*Builder`; each plans its work on
+//! `weir-plan`'s pieces and runs it in-process or on a Ballista cluster
+//! ([`weir_plan::Execution`]). The `weir` binary (`weir-cli`) is a thin
+//! layer over these builders.
 
-pub mod cluster;
-pub mod commit;
 pub mod error;
 pub mod examplegen;
 pub mod pipeline;
 pub mod progress;
-pub mod scan;
-pub mod sink_node;
 pub mod stats;
-pub mod store_args;
 pub mod transform;
-pub mod transform_sink;
 
 pub use error::{EngineError, Result};
-pub use examplegen::{ExampleGenBuilder, ExampleGenSummary, OutputFormat};
+pub use examplegen::{ExampleGenBuilder, ExampleGenSummary};
 pub use stats::{StatsBuilder, StatsSummary};
 pub use transform::{ApplyBuilder, TransformBuilder, TransformSummary};
+pub use weir_datasets::sink::OutputFormat;
+pub use weir_plan::Execution;

@@ -1,9 +1,8 @@
-//! Progress reporting from long-running operations to whoever displays it.
+//! Progress reporting from long-running operations to whoever displays it
+//! (the `weir` binary draws it as a bar; the library draws nothing).
 
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// Counters an operation advances and a display reads.
 #[derive(Debug, Default)]
@@ -42,7 +41,8 @@ impl Progress {
         self.total_bytes.store(0, Ordering::Relaxed);
     }
 
-    fn message(&self) -> String {
+    /// One line for a display: the stage and the rows so far.
+    pub fn message(&self) -> String {
         let rows = self.rows.load(Ordering::Relaxed);
         let stage = self.stage.lock().expect("progress stage");
         if stage.is_empty() {
@@ -51,35 +51,4 @@ impl Progress {
             format!("{stage}: {rows} rows")
         }
     }
-}
-
-/// Draws `progress` as a bar on stderr when it is a terminal; returns a
-/// function that clears it.
-pub fn spawn_bar(progress: Arc<Progress>) -> Option<Box<dyn FnOnce()>> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    let stop = Arc::new(AtomicBool::new(false));
-    let (b, s) = (bar.clone(), stop.clone());
-    let handle = std::thread::spawn(move || {
-        while !s.load(Ordering::Relaxed) {
-            b.set_length(progress.total_bytes.load(Ordering::Relaxed));
-            b.set_position(progress.input_bytes.load(Ordering::Relaxed));
-            b.set_message(progress.message());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        b.finish_and_clear();
-    });
-    Some(Box::new(move || {
-        stop.store(true, Ordering::Relaxed);
-        let _ = handle.join();
-    }))
 }

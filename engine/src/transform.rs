@@ -21,13 +21,13 @@ use weir_datasets::{DatasetError, Format};
 use weir_sql::artifact::TransformJson;
 use weir_sql::{analyze, register_analyzers, FrozenTransform, TransformArtifact, TransformError};
 
-use crate::cluster::Execution;
-use crate::commit::Attempts;
 use crate::error::{EngineError, Result};
-use crate::scan::SourceTable;
-use crate::sink_node::SinkSpec;
-use crate::transform_sink::PartitionSinkConfig;
-use crate::OutputFormat;
+use weir_plan::attempts::Attempts;
+use weir_plan::scan::SourceTable;
+use weir_plan::Execution;
+
+use weir_datasets::sink::OutputFormat;
+use weir_plan::kinds::PartitionSinkConfig;
 
 /// The folder of the artifact inside a transform output.
 pub const TRANSFORM_GRAPH: &str = "transform_graph";
@@ -37,7 +37,6 @@ pub const TRANSFORMED_EXAMPLES: &str = "transformed_examples";
 impl From<TransformError> for EngineError {
     fn from(e: TransformError) -> Self {
         match e {
-            TransformError::Dataset(d) => EngineError::Dataset(d),
             TransformError::DataFusion(d) => d.into(),
             other => EngineError::Invalid(other.to_string()),
         }
@@ -212,7 +211,7 @@ async fn write_split(
             target.execution,
             &ctx,
             df.into_unoptimized_plan(),
-            SinkSpec::TransformParts(config),
+            Arc::new(config),
         )
         .await?;
     Ok(TransformedSplit {
@@ -331,8 +330,8 @@ impl TransformBuilder {
     }
 
     /// The input format [default: from file names].
-    pub fn with_format(mut self, f: Option<Format>) -> Self {
-        self.format = f;
+    pub fn with_format(mut self, f: Format) -> Self {
+        self.format = Some(f);
         self
     }
 
@@ -362,7 +361,7 @@ impl TransformBuilder {
         let ctx = session(&self.execution, source, &schema).await?;
         let frozen = self
             .execution
-            .watched(|| async { Ok(analyze(&ctx, &self.sql).await?) })
+            .watched(|| async { Ok::<_, EngineError>(analyze(&ctx, &self.sql).await?) })
             .await?;
         let artifact = TransformArtifact::build(frozen.clone(), schema.clone()).await?;
         let analyze_seconds = started.elapsed().as_secs_f64();
@@ -447,8 +446,8 @@ impl ApplyBuilder {
     }
 
     /// The input format [default: from file names].
-    pub fn with_format(mut self, f: Option<Format>) -> Self {
-        self.format = f;
+    pub fn with_format(mut self, f: Format) -> Self {
+        self.format = Some(f);
         self
     }
 

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
 use clap::Parser;
-use weir_engine::cluster::{session, SchedulingPolicy};
-use weir_engine::cluster::{WeirLogicalCodec, WeirPhysicalCodec};
-use weir_engine::store_args::StoreArgs;
+use weir_plan::execution::session;
+use weir_plan::SchedulingPolicy;
+use weir_process::StoreArgs;
 
 /// Ballista's executor with weir's functions, plan nodes and object stores.
 ///
@@ -61,12 +61,7 @@ struct Args {
     work_dir: Option<String>,
     /// Task scheduling policy (same as the scheduler's); pull-staged (default) survives
     /// executors dying mid-stage, push-staged can leak task slots then
-    #[arg(
-        long,
-        env = "WEIR_EXECUTOR_POLICY",
-        value_enum,
-        default_value = "pull-staged"
-    )]
+    #[arg(long, env = "WEIR_EXECUTOR_POLICY", default_value = "pull-staged")]
     task_scheduling_policy: SchedulingPolicy,
     /// Seconds between heartbeats to the scheduler
     #[arg(long, env = "WEIR_EXECUTOR_HEARTBEAT_INTERVAL", default_value_t = 60)]
@@ -83,11 +78,14 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    weir_engine::cluster::init_process_logging();
+    weir_process::init_logging("RUST_LOG", "info");
     let args = Args::parse();
     args.store.configure();
+    // This process's one runtime (#[tokio::main]) serves weir's I/O too.
+    weir_process::install_runtime(tokio::runtime::Handle::current());
     let registry = session::function_registry().context("cannot build the function registry")?;
     let defaults = ExecutorProcessConfig::default();
+    let weir = session::ballista_overrides();
     let config = ExecutorProcessConfig {
         bind_host: args.bind_host,
         external_host: args.external_host,
@@ -104,10 +102,10 @@ async fn main() -> Result<()> {
         job_data_clean_up_interval_seconds: args.job_data_clean_up_interval_seconds,
         print_thread_info: false,
         override_function_registry: Some(Arc::new(registry)),
-        override_config_producer: Some(Arc::new(session::cluster_config)),
+        override_config_producer: Some(weir.config_producer),
         override_runtime_producer: Some(Arc::new(|_config| session::runtime_env())),
-        override_logical_codec: Some(Arc::new(WeirLogicalCodec::default())),
-        override_physical_codec: Some(Arc::new(WeirPhysicalCodec::default())),
+        override_logical_codec: Some(weir.logical_codec),
+        override_physical_codec: Some(weir.physical_codec),
         ..defaults
     };
     start_executor_process(Arc::new(config))

@@ -13,9 +13,9 @@ use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
 use clap::Parser;
-use weir_engine::cluster::{session, SchedulingPolicy};
-use weir_engine::cluster::{WeirLogicalCodec, WeirPhysicalCodec};
-use weir_engine::store_args::StoreArgs;
+use weir_plan::execution::session;
+use weir_plan::SchedulingPolicy;
+use weir_process::StoreArgs;
 
 /// Ballista's scheduler with weir's functions, plan nodes and object stores.
 ///
@@ -41,12 +41,7 @@ struct Args {
     external_host: String,
     /// Task scheduling policy; pull-staged (default) survives
     /// executors dying mid-stage, push-staged can leak task slots then
-    #[arg(
-        long,
-        env = "WEIR_SCHEDULER_POLICY",
-        value_enum,
-        default_value = "pull-staged"
-    )]
+    #[arg(long, env = "WEIR_SCHEDULER_POLICY", default_value = "pull-staged")]
     scheduling_policy: SchedulingPolicy,
     /// Seconds without a heartbeat after which an executor is declared dead
     /// and its tasks (and the map outputs it held) are rescheduled
@@ -70,12 +65,15 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    weir_engine::cluster::init_process_logging();
+    weir_process::init_logging("RUST_LOG", "info");
     let args = Args::parse();
     args.store.configure();
+    // This process's one runtime (#[tokio::main]) serves weir's I/O too.
+    weir_process::install_runtime(tokio::runtime::Handle::current());
     let addr: SocketAddr = format!("{}:{}", args.bind_host, args.bind_port)
         .parse()
         .with_context(|| format!("bad bind address {}:{}", args.bind_host, args.bind_port))?;
+    let weir = session::ballista_overrides();
     let config = SchedulerConfig {
         bind_host: args.bind_host.clone(),
         bind_port: args.bind_port,
@@ -88,10 +86,10 @@ async fn main() -> Result<()> {
         stage_max_failures: args.stage_max_failures,
         finished_job_data_clean_up_interval_seconds: args
             .finished_job_data_clean_up_interval_seconds,
-        override_config_producer: Some(Arc::new(session::cluster_config)),
+        override_config_producer: Some(weir.config_producer),
         override_session_builder: Some(Arc::new(session::cluster_state)),
-        override_logical_codec: Some(Arc::new(WeirLogicalCodec::default())),
-        override_physical_codec: Some(Arc::new(WeirPhysicalCodec::default())),
+        override_logical_codec: Some(weir.logical_codec),
+        override_physical_codec: Some(weir.physical_codec),
         ..SchedulerConfig::default()
     };
     let cluster = BallistaCluster::new_from_config(&config)

@@ -34,7 +34,9 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use weir_datasets::schema::pbtxt::{print, PbMessage};
+use weir_tfmd::pbtxt::PbValue;
+use weir_tfmd::schema::{DomainInfo, Feature, IntDomain, Presence};
+use weir_tfmd::FeatureType;
 
 use crate::frozen::{Frozen, Vocabulary};
 use crate::planner::{register_analyzers, FrozenTransform};
@@ -435,7 +437,7 @@ impl TransformArtifact {
                 .name()
                 .cmp(self.output_schema.field(b).name())
         });
-        let mut root = PbMessage::default();
+        let mut schema = weir_tfmd::Schema::default();
         for i in order {
             let f = self.output_schema.field(i);
             let (t, list) = match f.data_type() {
@@ -445,37 +447,36 @@ impl TransformArtifact {
                 t => (t.clone(), false),
             };
             let kind = if t.is_integer() || t == DataType::Boolean {
-                "INT"
+                FeatureType::Int
             } else if t.is_floating() {
-                "FLOAT"
+                FeatureType::Float
             } else {
-                "BYTES"
+                FeatureType::Bytes
             };
-            let mut feature = PbMessage::default();
-            feature.push_str("name", f.name());
-            feature.push_ident("type", kind);
+            let mut feature = Feature {
+                name: f.name().clone(),
+                r#type: Some(kind),
+                ..Default::default()
+            };
             if let Some((min, max)) = self.int_domains[i] {
-                let mut d = PbMessage::default();
-                d.push_num("min", min)
-                    .push_num("max", max)
-                    .push_ident("is_categorical", "true");
-                feature.push_msg("int_domain", d);
+                feature.domain = DomainInfo::Int(IntDomain {
+                    min: Some(min),
+                    max: Some(max),
+                    extra: vec![("is_categorical".into(), PbValue::Ident("true".into()))],
+                });
             }
             if !f.is_nullable() {
-                let mut presence = PbMessage::default();
-                presence.push_num("min_fraction", "1.0");
-                feature.push_msg("presence", presence);
+                feature.presence = Some(Presence {
+                    min_fraction: Some(1.0),
+                    min_count: None,
+                });
                 if !list {
-                    let mut dim = PbMessage::default();
-                    dim.push_num("size", 1);
-                    let mut shape = PbMessage::default();
-                    shape.push_msg("dim", dim);
-                    feature.push_msg("shape", shape);
+                    feature.shape = Some(vec![1]);
                 }
             }
-            root.push_msg("feature", feature);
+            schema.features.push(feature);
         }
-        print(&root)
+        schema.to_text()
     }
 }
 
@@ -495,5 +496,11 @@ fn scan_schema(input: &LogicalPlan) -> Result<DFSchema> {
 
 /// sha256 of `bytes`, hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    weir_datasets::sink::hex(&Sha256::digest(bytes))
+    use std::fmt::Write as _;
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }

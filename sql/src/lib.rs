@@ -41,9 +41,6 @@ pub enum TransformError {
     /// Part of the transform has no ONNX form.
     #[error("not exportable to ONNX: {0}")]
     Onnx(String),
-    /// Writing output failed.
-    #[error(transparent)]
-    Dataset(#[from] weir_datasets::DatasetError),
 }
 
 /// Results of this crate.

@@ -56,7 +56,7 @@ fn csv_value_not_of_the_declared_type() {
         "schema.pbtxt",
         "feature { name: \"a\" type: INT }\nfeature { name: \"b\" type: BYTES }\n",
     );
-    let err = fails(&f, |b| b.with_schema(Some(schema)));
+    let err = fails(&f, |b| b.with_schema(schema));
     assert_mentions(
         &err,
         &["in.csv", "row 3", "line 4", "column 'a'", "'three'", "INT"],
@@ -72,7 +72,7 @@ fn schema_that_is_not_text_format() {
         "schema.pbtxt",
         "feature { name: \"a\" type: INT \n",
     );
-    let err = fails(&f, |b| b.with_schema(Some(schema)));
+    let err = fails(&f, |b| b.with_schema(schema));
     assert_mentions(&err, &["schema.pbtxt", "unterminated"]);
 }
 
@@ -235,7 +235,7 @@ fn unknown_format() {
 fn partition_feature_of_float_type() {
     let d = tempfile::tempdir().unwrap();
     let f = write(d.path(), "in.csv", "a,b\n1,1.5\n2,2.5\n");
-    let err = fails(&f, |b| b.with_partition_feature(Some("b".into())));
+    let err = fails(&f, |b| b.with_partition_feature("b"));
     assert_mentions(&err, &["partition feature 'b'", "only int64 and bytes"]);
 }
 
@@ -243,7 +243,7 @@ fn partition_feature_of_float_type() {
 fn partition_feature_that_does_not_exist() {
     let d = tempfile::tempdir().unwrap();
     let f = write(d.path(), "in.csv", "a,b\n1,1.5\n");
-    let err = fails(&f, |b| b.with_partition_feature(Some("zz".into())));
+    let err = fails(&f, |b| b.with_partition_feature("zz"));
     assert_mentions(&err, &["partition feature 'zz'", "not a column"]);
 }
 
@@ -251,7 +251,7 @@ fn partition_feature_that_does_not_exist() {
 fn partition_feature_with_missing_value() {
     let d = tempfile::tempdir().unwrap();
     let f = write(d.path(), "in.csv", "a,b\n1,x\n,y\n");
-    let err = fails(&f, |b| b.with_partition_feature(Some("a".into())));
+    let err = fails(&f, |b| b.with_partition_feature("a"));
     assert_mentions(
         &err,
         &["in.csv", "row 2", "partition feature 'a' has no value"],

@@ -335,7 +335,7 @@ fn bigquery_json_export_int64_strings_follow_the_table_schema() {
 
     let out = d.path().join("out");
     let rows = generate(
-        ExampleGenBuilder::new(input.to_string_lossy(), &out).with_schema(Some(schema)),
+        ExampleGenBuilder::new(input.to_string_lossy(), &out).with_schema(schema),
         &out,
     );
     assert_eq!(
@@ -361,7 +361,7 @@ fn bigquery_json_export_int64_strings_follow_the_table_schema() {
         ),
     );
     let err = ExampleGenBuilder::new(input.to_string_lossy(), d.path().join("bad"))
-        .with_schema(Some(d.path().join("schema.json")))
+        .with_schema(d.path().join("schema.json"))
         .execute()
         .unwrap_err()
         .to_string();
@@ -390,8 +390,7 @@ fn bigquery_csv_export_reads_with_the_table_schema() {
     );
     let out = d.path().join("out");
     let rows = generate(
-        ExampleGenBuilder::new(d.path().join("export").to_string_lossy(), &out)
-            .with_schema(Some(schema)),
+        ExampleGenBuilder::new(d.path().join("export").to_string_lossy(), &out).with_schema(schema),
         &out,
     );
     assert_eq!(rows[&1]["ts"], text("2024-01-01 00:00:00 UTC"));
@@ -413,8 +412,7 @@ fn bigquery_float_column_from_int_json_values_is_float() {
     );
     let out = d.path().join("out");
     let rows = generate(
-        ExampleGenBuilder::new(d.path().join("t.json").to_string_lossy(), &out)
-            .with_schema(Some(schema)),
+        ExampleGenBuilder::new(d.path().join("t.json").to_string_lossy(), &out).with_schema(schema),
         &out,
     );
     assert_eq!(rows[&1]["v"], Values::Float(vec![2.0]));

@@ -11,9 +11,10 @@ use datafusion_proto::bytes::{
     logical_plan_from_bytes_with_extension_codec, logical_plan_to_bytes_with_extension_codec,
     physical_plan_from_bytes_with_extension_codec, physical_plan_to_bytes_with_extension_codec,
 };
-use weir_engine::cluster::{session, Execution, WeirLogicalCodec, WeirPhysicalCodec};
-use weir_engine::scan::SourceTable;
 use weir_engine::{ApplyBuilder, ExampleGenBuilder, OutputFormat, StatsBuilder, TransformBuilder};
+use weir_plan::execution::{session, WeirLogicalCodec, WeirPhysicalCodec};
+use weir_plan::scan::SourceTable;
+use weir_plan::Execution;
 use weir_tests::cluster::{LocalCluster, LocalClusterOptions};
 use weir_tests::{runtime, testdata};
 
@@ -67,7 +68,7 @@ fn parquet_input(dir: &Path) -> PathBuf {
     let eg = dir.join("eg");
     weir_engine::ExampleGenBuilder::new(csv.to_string_lossy(), &eg)
         .with_output_format(weir_engine::OutputFormat::Parquet)
-        .with_shards(Some(4))
+        .with_shards(4)
         .execute()
         .unwrap();
     eg
@@ -371,10 +372,9 @@ fn examplegen_on_a_cluster_is_the_bytes_of_in_process() {
     let tfx = testdata().join("csv_example_gen");
     type Setup = fn(ExampleGenBuilder) -> ExampleGenBuilder;
     let cases: Vec<(&str, &Path, Setup)> = vec![
-        ("taxi-tfrecord", &taxi, |b| b.with_shards(Some(3))),
+        ("taxi-tfrecord", &taxi, |b| b.with_shards(3)),
         ("csv-parquet", &csv, |b| {
-            b.with_shards(Some(4))
-                .with_output_format(OutputFormat::Parquet)
+            b.with_shards(4).with_output_format(OutputFormat::Parquet)
         }),
         ("tfx-splits", &tfx, |b| b.with_split_from_input(true)),
     ];
@@ -465,7 +465,7 @@ fn examplegen_survives_an_executor_killed_in_the_sink() {
     let d = tempfile::tempdir().unwrap();
     let input = csv_input(d.path(), 60_000, 4);
     let local = d.path().join("local");
-    let setup = |b: ExampleGenBuilder| b.with_shards(Some(4));
+    let setup = |b: ExampleGenBuilder| b.with_shards(4);
     setup(ExampleGenBuilder::new(input.to_string_lossy(), &local))
         .execute()
         .unwrap();
@@ -644,7 +644,7 @@ fn a_pipeline_on_a_cluster_writes_the_bytes_of_in_process() {
 #[test]
 fn the_watchdog_cancels_the_jobs_it_abandons() {
     use std::time::Duration;
-    use weir_engine::cluster::jobs;
+    use weir_plan::execution::jobs;
     let mut cluster = LocalCluster::start(LocalClusterOptions {
         executors: 1,
         concurrent_tasks: 1,
@@ -676,7 +676,7 @@ fn the_watchdog_cancels_the_jobs_it_abandons() {
                             datafusion::prelude::CsvReadOptions::new(),
                         )
                         .await?;
-                    Ok(df.count().await?)
+                    Ok::<_, weir_plan::PlanError>(df.count().await?)
                 })
                 .await
         })

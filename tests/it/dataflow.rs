@@ -69,20 +69,17 @@ fn the_cluster_plan_in_process_writes_the_bytes_of_the_threaded_splitter() {
     let parquet = parquet_with_row_groups(d.path());
     type Setup = fn(ExampleGenBuilder) -> ExampleGenBuilder;
     let cases: Vec<(&str, PathBuf, Setup)> = vec![
-        ("csv-tfrecord", taxi.clone(), |b| b.with_shards(Some(3))),
+        ("csv-tfrecord", taxi.clone(), |b| b.with_shards(3)),
         ("csv-parquet", taxi.clone(), |b| {
-            b.with_shards(Some(2))
-                .with_output_format(OutputFormat::Parquet)
+            b.with_shards(2).with_output_format(OutputFormat::Parquet)
         }),
         ("csv-partition-feature", taxi.clone(), |b| {
-            b.with_partition_feature(Some("payment_type".into()))
+            b.with_partition_feature("payment_type")
                 .with_splits("train=3,eval=1,test=1".parse::<SplitConfig>().unwrap())
         }),
-        ("parquet-row-groups", parquet.clone(), |b| {
-            b.with_shards(Some(4))
-        }),
+        ("parquet-row-groups", parquet.clone(), |b| b.with_shards(4)),
         ("tfrecord-split-from-input", tfx_splits.clone(), |b| {
-            b.with_split_from_input(true).with_shards(Some(2))
+            b.with_split_from_input(true).with_shards(2)
         }),
     ];
     for (case, input, setup) in cases {

@@ -54,11 +54,11 @@ fn gcs_outputs_commit_on_a_registered_store_and_match_local_runs() {
     // ExampleGen + fused statistics.
     let local_eg = d.path().join("eg");
     ExampleGenBuilder::new(input.to_string_lossy(), &local_eg)
-        .with_stats(true)
+        .with_stats(weir_engine::examplegen::StatsMode::Exact)
         .execute()
         .unwrap();
     ExampleGenBuilder::new(input.to_string_lossy(), "gs://weir-mem/eg")
-        .with_stats(true)
+        .with_stats(weir_engine::examplegen::StatsMode::Exact)
         .execute()
         .unwrap();
     let remote = objects(&mem, "eg");

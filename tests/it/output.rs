@@ -33,11 +33,11 @@ fn rerun_gives_byte_identical_output() {
     let d = tempfile::tempdir().unwrap();
     let (a, b) = (d.path().join("a"), d.path().join("b"));
     ExampleGenBuilder::new(taxi(), &a)
-        .with_shards(Some(3))
+        .with_shards(3)
         .execute()
         .unwrap();
     ExampleGenBuilder::new(taxi(), &b)
-        .with_shards(Some(3))
+        .with_shards(3)
         .execute()
         .unwrap();
     let (fa, fb) = (files_with_bytes(&a), files_with_bytes(&b));
@@ -52,7 +52,7 @@ fn layout_and_manifest_follow_tfx() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     ExampleGenBuilder::new(taxi(), &out)
-        .with_shards(Some(4))
+        .with_shards(4)
         .execute()
         .unwrap();
     let names = tree(&out);
@@ -106,11 +106,11 @@ fn rerun_replaces_earlier_output_atomically() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     ExampleGenBuilder::new(taxi(), &out)
-        .with_shards(Some(2))
+        .with_shards(2)
         .execute()
         .unwrap();
     ExampleGenBuilder::new(taxi(), &out)
-        .with_shards(Some(1))
+        .with_shards(1)
         .execute()
         .unwrap();
     let names = tree(&out);
@@ -166,7 +166,7 @@ fn partition_feature_keeps_equal_values_together() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     ExampleGenBuilder::new(taxi(), &out)
-        .with_partition_feature(Some("trip_start_hour".into()))
+        .with_partition_feature("trip_start_hour")
         .execute()
         .unwrap();
     let mut split_of_hour: BTreeMap<i64, &str> = BTreeMap::new();
@@ -201,11 +201,11 @@ fn partition_feature_on_tfrecord_input_matches_csv_input() {
             .to_string_lossy(),
         &a,
     )
-    .with_partition_feature(Some("payment_type".into()))
+    .with_partition_feature("payment_type")
     .execute()
     .unwrap();
     ExampleGenBuilder::new(taxi(), &b)
-        .with_partition_feature(Some("payment_type".into()))
+        .with_partition_feature("payment_type")
         .execute()
         .unwrap();
     for split in ["train", "eval"] {
@@ -322,7 +322,7 @@ fn user_provided_schema_reproduces_tfx_examples() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     ExampleGenBuilder::new(taxi(), &out)
-        .with_schema(Some(data.join("taxi/user_provided_schema/schema.pbtxt")))
+        .with_schema(data.join("taxi/user_provided_schema/schema.pbtxt"))
         .execute()
         .unwrap();
     for split in ["train", "eval"] {

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use prost::Message;
-use weir_datasets::proto::statistics::{
+use weir_engine::StatsBuilder;
+use weir_tests::{decode, read_records, runtime, testdata, Values};
+use weir_tfmd::statistics::{
     DatasetFeatureStatistics, DatasetFeatureStatisticsList, FeatureNameStatistics, HistogramType,
     Stats,
 };
-use weir_engine::StatsBuilder;
-use weir_tests::{decode, read_records, runtime, testdata, Values};
 
 fn load(path: &std::path::Path) -> DatasetFeatureStatistics {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -82,7 +82,7 @@ fn fused_examplegen_statistics_match_tfdv() {
         data.join("taxi/examplegen_input").to_string_lossy(),
         out.path().join("eg"),
     )
-    .with_stats(true)
+    .with_stats(weir_engine::examplegen::StatsMode::Exact)
     .execute()
     .unwrap();
     assert_eq!(s.statistics.as_ref().map(Vec::len), Some(2));
@@ -231,7 +231,7 @@ fn statistics_parquet_answers_sql() {
 /// the whole `weir stats` path.
 #[test]
 fn edge_values_are_counted_where_tfdv_puts_them() {
-    use weir_datasets::proto::statistics::CustomValue;
+    use weir_tfmd::statistics::CustomValue;
     let d = tempfile::tempdir().unwrap();
     let mut csv = b"x,s,e\n".to_vec();
     for line in [
@@ -357,7 +357,7 @@ fn stats_runs_over_a_partitioned_input_are_byte_identical() {
     let eg = d.path().join("eg");
     weir_engine::ExampleGenBuilder::new(csv.to_string_lossy(), &eg)
         .with_output_format(weir_engine::OutputFormat::Parquet)
-        .with_shards(Some(4))
+        .with_shards(4)
         .execute()
         .unwrap();
     let rt = runtime();
@@ -404,7 +404,7 @@ fn a_file_rewritten_with_the_same_size_is_read_afresh() {
         let f = &summary.splits[0].stats.features[0];
         kinds.push(f.r#type);
     }
-    use weir_datasets::proto::statistics::FeatureStatsType;
+    use weir_tfmd::statistics::FeatureStatsType;
     assert_eq!(
         kinds,
         vec![

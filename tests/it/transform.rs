@@ -11,7 +11,7 @@ use datafusion::prelude::SessionContext;
 use weir_datasets::formats::{ReadOptions, SourceSpec};
 use weir_datasets::input::resolve_input;
 use weir_datasets::Format;
-use weir_engine::scan::SourceTable;
+use weir_plan::scan::SourceTable;
 use weir_sql::{analyze, register_analyzers};
 use weir_tests::{decode, read_records, runtime, testdata, Values};
 

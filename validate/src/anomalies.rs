@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use weir_datasets::schema::pbtxt::{self, format_double, PbMessage};
+use weir_tfmd::pbtxt::{self, format_double, PbMessage};
 
 use crate::schema::Schema;
 

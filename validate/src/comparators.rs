@@ -3,7 +3,7 @@
 //! weir's chi-square and Kolmogorov-Smirnov tests, against the previous
 //! span (drift) or serving data (skew).
 
-use weir_datasets::proto::statistics::HistogramType;
+use weir_tfmd::statistics::HistogramType;
 
 use crate::anomalies::{
     six_digits, AnomalyType as T, Description, DriftSkewInfo, Measurement, MeasurementType,

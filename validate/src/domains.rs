@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use weir_datasets::proto::statistics::FeatureStatsType;
+use weir_tfmd::statistics::FeatureStatsType;
 
 use crate::anomalies::{six_digits, AnomalyType as T, Description};
 use crate::schema::{BoolDomain, DomainInfo, Feature, FeatureType, FloatDomain};

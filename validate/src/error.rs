@@ -11,14 +11,9 @@ pub enum ValidateError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A schema that does not parse or makes no sense.
-    #[error("{origin}: not a valid Schema: {problem}")]
-    Schema {
-        /// The schema file.
-        origin: String,
-        /// What is wrong, with line and column where the parser knows them.
-        problem: String,
-    },
+    /// A schema that cannot be read, does not parse or makes no sense.
+    #[error(transparent)]
+    Tfmd(#[from] weir_tfmd::TfmdError),
     /// A statistics file that does not decode or holds no dataset.
     #[error("{origin}: not usable statistics: {problem}")]
     Statistics {

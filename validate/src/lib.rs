@@ -17,7 +17,6 @@ pub mod error;
 pub mod infer;
 pub mod metrics;
 pub mod rules;
-pub mod schema;
 pub mod stats_view;
 pub mod suggest;
 pub mod validator;
@@ -25,6 +24,9 @@ pub mod validator;
 pub use anomalies::{Anomalies, AnomalyType, Severity};
 pub use error::{Result, ValidateError};
 pub use infer::{infer_schema, update_schema, InferOptions};
-pub use schema::Schema;
 pub use stats_view::{read_statistics, DatasetView};
 pub use validator::ValidateBuilder;
+/// The schema model and its text format live in `weir-tfmd`, shared with
+/// the data and transform layers.
+pub use weir_tfmd::schema;
+pub use weir_tfmd::Schema;

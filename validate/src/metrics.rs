@@ -29,8 +29,8 @@ pub struct Hist {
     pub num_nan: f64,
 }
 
-impl From<&weir_datasets::proto::statistics::Histogram> for Hist {
-    fn from(h: &weir_datasets::proto::statistics::Histogram) -> Self {
+impl From<&weir_tfmd::statistics::Histogram> for Hist {
+    fn from(h: &weir_tfmd::statistics::Histogram) -> Self {
         Hist {
             buckets: h
                 .buckets

@@ -4,7 +4,7 @@
 //! these rules: each change `update_feature` makes to the schema is
 //! returned as a [`Description`] of an anomaly.
 
-use weir_datasets::proto::statistics::FeatureStatsType;
+use weir_tfmd::statistics::FeatureStatsType;
 
 use crate::anomalies::{six_digits, AnomalyType as T, Description, DriftSkewInfo};
 use crate::comparators;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use prost::Message;
-use weir_datasets::proto::statistics::{
+use weir_tfmd::statistics::{
     CommonStatistics, CustomValue, DatasetFeatureStatistics, DatasetFeatureStatisticsList,
     FeatureNameStatistics, FeatureStatsType, Histogram, HistogramType, NumericStatistics, Stats,
 };

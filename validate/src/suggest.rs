@@ -8,7 +8,7 @@
 //! `floor` (0.01) — so none of the past spans would have raised an anomaly,
 //! and a shift clearly larger than any seen before does.
 
-use weir_datasets::proto::statistics::HistogramType;
+use weir_tfmd::statistics::HistogramType;
 
 use crate::metrics::{self, Hist};
 use crate::schema::{FeatureComparator, Schema};

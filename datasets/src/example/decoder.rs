@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use prost::Message;
 
-use super::kind::FeatureType;
+use super::kind::{ArrowFeatureType, FeatureType};
 use crate::proto::{Example, FeatureKind};
 
 /// Feature names and kinds, in key order, observed over a set of examples.
@@ -50,8 +50,8 @@ impl FeatureSchema {
                 (a, b) => {
                     return Err(format!(
                         "feature '{name}' is {} in one example and {} in another",
-                        a.tfmd_name(),
-                        b.tfmd_name()
+                        a.name(),
+                        b.name()
                     ))
                 }
             }
@@ -69,8 +69,8 @@ impl FeatureSchema {
             } else if *kind != FeatureType::Unknown && *slot != *kind {
                 return Err(format!(
                     "feature '{name}' is {} in one file and {} in another",
-                    slot.tfmd_name(),
-                    kind.tfmd_name()
+                    slot.name(),
+                    kind.name()
                 ));
             }
         }
@@ -147,7 +147,8 @@ impl ExampleDecoder {
             .features
             .values()
             .map(|k| match k {
-                FeatureType::Unknown => ColumnBuilder::Null,
+                // A tf.Example has no nested features: never Struct.
+                FeatureType::Unknown | FeatureType::Struct => ColumnBuilder::Null,
                 FeatureType::Int => ColumnBuilder::Int(ListBuilder::new(Int64Builder::new())),
                 FeatureType::Float => ColumnBuilder::Float(ListBuilder::new(Float32Builder::new())),
                 FeatureType::Bytes => ColumnBuilder::Bytes(ListBuilder::new(BinaryBuilder::new())),

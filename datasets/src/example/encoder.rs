@@ -14,7 +14,7 @@ use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{Float32Type, Int64Type, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 
-use super::kind::{canonical_column, FeatureType};
+use super::kind::{canonical_column, ArrowFeatureType, FeatureType};
 
 /// Serialized examples of one batch, plus the serialized `Feature` of the
 /// partition feature per row when one was asked for.
@@ -209,7 +209,8 @@ impl ExampleEncoder {
 
 fn view<'a>(kind: FeatureType, a: &'a ArrayRef) -> Values<'a> {
     match (kind, a.as_list_opt::<i32>()) {
-        (FeatureType::Unknown, _) => Values::Missing,
+        // `of_column` gives no Struct kind: it has no tf.Example form.
+        (FeatureType::Unknown | FeatureType::Struct, _) => Values::Missing,
         (FeatureType::Int, None) => Values::Int(a.as_primitive::<Int64Type>()),
         (FeatureType::Float, None) => Values::Float(a.as_primitive::<Float32Type>()),
         (FeatureType::Bytes, None) => Values::Bytes(a.as_binary::<i32>()),

@@ -19,23 +19,21 @@ use datafusion::arrow::array::{Array, ArrayRef, ListArray};
 use datafusion::arrow::compute::{cast_with_options, CastOptions};
 use datafusion::arrow::datatypes::{DataType, Field};
 
-/// The value list kind of a tf.Example feature (TFMD's `FeatureType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum FeatureType {
-    /// `int64_list`.
-    Int,
-    /// `float_list`.
-    Float,
-    /// `bytes_list`.
-    Bytes,
-    /// No value anywhere: every feature is empty.
-    Unknown,
+pub use weir_tfmd::FeatureType;
+
+/// How Arrow types map onto TFMD's [`FeatureType`] (the table above).
+pub trait ArrowFeatureType: Sized {
+    /// The tf.Example kind of an Arrow element type, or `None` if it has none.
+    fn of_scalar(dt: &DataType) -> Option<Self>;
+    /// The kind of a column (scalar or list) and whether it is a list.
+    fn of_column(dt: &DataType) -> Option<(Self, bool)>;
+    /// The canonical Arrow element type of this kind (`Null` for a kind
+    /// with no values).
+    fn arrow_type(self) -> DataType;
 }
 
-impl FeatureType {
-    /// The tf.Example kind of an Arrow element type, or `None` if it has none.
-    pub fn of_scalar(dt: &DataType) -> Option<FeatureType> {
+impl ArrowFeatureType for FeatureType {
+    fn of_scalar(dt: &DataType) -> Option<FeatureType> {
         use DataType::*;
         Some(match dt {
             Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Boolean => {
@@ -54,8 +52,7 @@ impl FeatureType {
         })
     }
 
-    /// The kind of a column (scalar or list) and whether it is a list.
-    pub fn of_column(dt: &DataType) -> Option<(FeatureType, bool)> {
+    fn of_column(dt: &DataType) -> Option<(FeatureType, bool)> {
         match dt {
             DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
                 FeatureType::of_scalar(f.data_type()).map(|k| (k, true))
@@ -64,23 +61,12 @@ impl FeatureType {
         }
     }
 
-    /// The canonical Arrow element type of this kind.
-    pub fn arrow_type(self) -> DataType {
+    fn arrow_type(self) -> DataType {
         match self {
             FeatureType::Int => DataType::Int64,
             FeatureType::Float => DataType::Float32,
             FeatureType::Bytes => DataType::Binary,
-            FeatureType::Unknown => DataType::Null,
-        }
-    }
-
-    /// TFMD's name for the type (`INT`, `FLOAT`, `BYTES`, `TYPE_UNKNOWN`).
-    pub fn tfmd_name(self) -> &'static str {
-        match self {
-            FeatureType::Int => "INT",
-            FeatureType::Float => "FLOAT",
-            FeatureType::Bytes => "BYTES",
-            FeatureType::Unknown => "TYPE_UNKNOWN",
+            FeatureType::Unknown | FeatureType::Struct => DataType::Null,
         }
     }
 }

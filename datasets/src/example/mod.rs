@@ -7,4 +7,4 @@ mod kind;
 
 pub use decoder::{list_to_scalar, ExampleDecoder, FeatureSchema};
 pub use encoder::{EncodedBatch, ExampleEncoder};
-pub use kind::{canonical_column, FeatureType};
+pub use kind::{canonical_column, ArrowFeatureType, FeatureType};

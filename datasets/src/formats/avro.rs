@@ -201,25 +201,12 @@ fn open(path: &Path, batch_size: usize) -> Result<(AvroReader, Arc<AtomicU64>)> 
 /// A set of Avro files with one schema.
 #[derive(Debug, Clone)]
 pub struct AvroSource {
-    files: Vec<InputFile>,
+    pub(super) files: Vec<InputFile>,
     schema: SchemaRef,
     batch_size: usize,
 }
 
 impl AvroSource {
-    /// The same source over a subset of its files (schema unchanged).
-    pub(crate) fn with_files(&self, files: Vec<InputFile>) -> Self {
-        Self {
-            files,
-            ..self.clone()
-        }
-    }
-
-    /// The input files.
-    pub(crate) fn files(&self) -> &[InputFile] {
-        &self.files
-    }
-
     /// Reads every file's header; all schemas must be equal.
     pub fn open(files: Vec<InputFile>, batch_size: usize) -> Result<Self> {
         let mut schema: Option<SchemaRef> = None;

@@ -174,26 +174,13 @@ fn wrong_width(path: &Path, row: u64, rec: &csv::ByteRecord, expected: usize) ->
 /// A CSV input: its layout (header and types) is fixed when it is opened.
 #[derive(Debug, Clone)]
 pub struct CsvSource {
-    files: Vec<InputFile>,
+    pub(super) files: Vec<InputFile>,
     columns: Vec<Column>,
     schema: SchemaRef,
     options: CsvOptions,
 }
 
 impl CsvSource {
-    /// The same source over a subset of its files (schema unchanged).
-    pub(crate) fn with_files(&self, files: Vec<InputFile>) -> Self {
-        Self {
-            files,
-            ..self.clone()
-        }
-    }
-
-    /// The input files.
-    pub(crate) fn files(&self) -> &[InputFile] {
-        &self.files
-    }
-
     /// Opens the files, checks their headers and infers column types (one
     /// full pass, skipped when the user schema declares every column).
     pub fn open(files: Vec<InputFile>, options: CsvOptions) -> Result<Self> {
@@ -231,7 +218,8 @@ impl CsvSource {
                         Some(FeatureType::Int) => ColType::Int,
                         Some(FeatureType::Float) => ColType::Float,
                         Some(FeatureType::Bytes) => ColType::String,
-                        Some(FeatureType::Unknown) | None => ColType::Unknown,
+                        // `declared_types` refuses STRUCT features.
+                        Some(FeatureType::Unknown | FeatureType::Struct) | None => ColType::Unknown,
                     },
                     declared: matches!(declared, Some(t) if t != FeatureType::Unknown),
                     utf8: true,

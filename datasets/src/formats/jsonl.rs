@@ -14,7 +14,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::compression::Compression;
 use crate::error::{DatasetError, Result};
-use crate::example::FeatureType;
+use crate::example::{ArrowFeatureType, FeatureType};
 use crate::input::InputFile;
 
 fn open_lines(path: &Path) -> Result<Box<dyn BufRead + Send>> {
@@ -91,25 +91,12 @@ fn parse_error(path: &Path, row: u64, line: u64, text: &[u8]) -> Option<DatasetE
 /// A set of JSON-lines files with one inferred schema.
 #[derive(Debug, Clone)]
 pub struct JsonlSource {
-    files: Vec<InputFile>,
+    pub(super) files: Vec<InputFile>,
     schema: SchemaRef,
     batch_size: usize,
 }
 
 impl JsonlSource {
-    /// The same source over a subset of its files (schema unchanged).
-    pub(crate) fn with_files(&self, files: Vec<InputFile>) -> Self {
-        Self {
-            files,
-            ..self.clone()
-        }
-    }
-
-    /// The input files.
-    pub(crate) fn files(&self) -> &[InputFile] {
-        &self.files
-    }
-
     /// Infers the schema over every line of every file. Types `declared`
     /// by a schema win over inferred ones: an INT or FLOAT feature may be
     /// written as JSON strings (BigQuery exports INT64 as `"123"`), a BYTES
@@ -256,7 +243,8 @@ fn with_declared(schema: Schema, declared: &HashMap<String, FeatureType>) -> Sch
             FeatureType::Int => DataType::Int64,
             FeatureType::Float => DataType::Float64,
             FeatureType::Bytes => DataType::Utf8,
-            FeatureType::Unknown => return dt.clone(),
+            // `declared_types` refuses STRUCT features.
+            FeatureType::Unknown | FeatureType::Struct => return dt.clone(),
         };
         match dt {
             DataType::List(f) => {

@@ -260,18 +260,6 @@ impl Source {
     /// other formats by files (file `i` to part `i mod n`). The split
     /// depends on the input and `n` only.
     pub fn split(&self, n: usize) -> Vec<Source> {
-        // Part `p` of a split by files: files p, p+n, p+2n… and their
-        // indices in the whole input.
-        let by_files = |files: &[InputFile]| -> Vec<(Vec<InputFile>, Arc<[usize]>)> {
-            let n = n.clamp(1, files.len().max(1));
-            (0..n)
-                .map(|p| {
-                    let ids: Vec<usize> = (p..files.len()).step_by(n).collect();
-                    let part = ids.iter().map(|&i| files[i].clone()).collect();
-                    (part, ids.into())
-                })
-                .collect()
-        };
         let parts: Vec<(SourceKind, Option<Arc<[usize]>>)> = match &self.kind {
             // Parquet parts keep the whole file list (units of row groups).
             SourceKind::Parquet(p) => p
@@ -279,22 +267,10 @@ impl Source {
                 .into_iter()
                 .map(|p| (SourceKind::Parquet(p), None))
                 .collect(),
-            SourceKind::Csv(s) => by_files(s.files())
-                .into_iter()
-                .map(|(f, ids)| (SourceKind::Csv(s.with_files(f)), Some(ids)))
-                .collect(),
-            SourceKind::Avro(s) => by_files(s.files())
-                .into_iter()
-                .map(|(f, ids)| (SourceKind::Avro(s.with_files(f)), Some(ids)))
-                .collect(),
-            SourceKind::Jsonl(s) => by_files(s.files())
-                .into_iter()
-                .map(|(f, ids)| (SourceKind::Jsonl(s.with_files(f)), Some(ids)))
-                .collect(),
-            SourceKind::Tfrecord(s) => by_files(s.files())
-                .into_iter()
-                .map(|(f, ids)| (SourceKind::Tfrecord(s.with_files(f)), Some(ids)))
-                .collect(),
+            SourceKind::Csv(s) => split_by_files(s, n, SourceKind::Csv),
+            SourceKind::Avro(s) => split_by_files(s, n, SourceKind::Avro),
+            SourceKind::Jsonl(s) => split_by_files(s, n, SourceKind::Jsonl),
+            SourceKind::Tfrecord(s) => split_by_files(s, n, SourceKind::Tfrecord),
         };
         parts
             .into_iter()
@@ -392,6 +368,53 @@ impl Source {
             })
         }))
     }
+}
+
+/// A source that reads a list of whole files, and so splits by files.
+trait FileListSource: Clone {
+    /// The input files.
+    fn files(&self) -> &[InputFile];
+    /// The input files, to replace them in a part.
+    fn files_mut(&mut self) -> &mut Vec<InputFile>;
+}
+
+macro_rules! file_list_sources {
+    ($($source:ty),*) => {$(
+        impl FileListSource for $source {
+            fn files(&self) -> &[InputFile] {
+                &self.files
+            }
+            fn files_mut(&mut self) -> &mut Vec<InputFile> {
+                &mut self.files
+            }
+        }
+    )*};
+}
+
+file_list_sources!(
+    csv::CsvSource,
+    avro::AvroSource,
+    jsonl::JsonlSource,
+    tfrecord::TfRecordSource
+);
+
+/// `source` in `n` parts by files (part `p`: files p, p+n, p+2n…, the
+/// schema unchanged), each with its files' indices in the whole input.
+fn split_by_files<S: FileListSource>(
+    source: &S,
+    n: usize,
+    kind: fn(S) -> SourceKind,
+) -> Vec<(SourceKind, Option<Arc<[usize]>>)> {
+    let files = source.files();
+    let n = n.clamp(1, files.len().max(1));
+    (0..n)
+        .map(|p| {
+            let ids: Vec<usize> = (p..files.len()).step_by(n).collect();
+            let mut part = source.clone();
+            *part.files_mut() = ids.iter().map(|&i| files[i].clone()).collect();
+            (kind(part), Some(ids.into()))
+        })
+        .collect()
 }
 
 impl SourceKind {

@@ -21,7 +21,7 @@ use crate::tfrecord::TfRecordReader;
 /// A set of TFRecord files of tf.Examples.
 #[derive(Clone)]
 pub struct TfRecordSource {
-    files: Vec<InputFile>,
+    pub(super) files: Vec<InputFile>,
     decoder: Arc<ExampleDecoder>,
     batch_size: usize,
     compression: Option<Compression>,
@@ -31,19 +31,6 @@ pub struct TfRecordSource {
 }
 
 impl TfRecordSource {
-    /// The same source over a subset of its files (schema unchanged).
-    pub(crate) fn with_files(&self, files: Vec<InputFile>) -> Self {
-        Self {
-            files,
-            ..self.clone()
-        }
-    }
-
-    /// The input files.
-    pub(crate) fn files(&self) -> &[InputFile] {
-        &self.files
-    }
-
     /// Scans every record (checking CRCs and that each is an Example) to
     /// learn the feature names and kinds; with `scalars`, features with at
     /// most one value in every record decode as scalar columns.

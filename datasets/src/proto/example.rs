@@ -2,6 +2,8 @@
 //!
 //! `Features.feature` is a `BTreeMap`, so prost encodes entries in key order:
 //! the same bytes as TensorFlow's deterministic serialization.
+//! Fields carry the names and numbers of the protos, which document them.
+#![allow(missing_docs)]
 
 use std::collections::BTreeMap;
 

@@ -1,14 +1,15 @@
-//! tensorflow-metadata schemas: the text format and the parts of `Schema`
-//! that reading data needs (feature names and types).
+//! The feature types a schema file declares, which reading data needs:
+//! a tensorflow-metadata `schema.pbtxt` (through `weir-tfmd`'s text
+//! format) or a BigQuery JSON schema.
 
 pub mod bigquery;
-pub mod pbtxt;
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::{DatasetError, Result};
-use crate::example::FeatureType;
+use weir_tfmd::pbtxt;
+use weir_tfmd::FeatureType;
 
 /// The feature types a schema file declares, by feature name: a
 /// tensorflow-metadata `schema.pbtxt`, or a BigQuery JSON schema (see
@@ -25,18 +26,16 @@ pub fn declared_types(path: &Path) -> Result<HashMap<String, FeatureType>> {
         let name = f
             .get_str("name")
             .ok_or_else(|| DatasetError::file(path, "a feature has no name"))?;
-        let ty = match f.get_ident("type") {
-            Some("INT") => FeatureType::Int,
-            Some("FLOAT") => FeatureType::Float,
-            Some("BYTES") => FeatureType::Bytes,
-            Some("TYPE_UNKNOWN") | None => FeatureType::Unknown,
-            Some("STRUCT") => {
+        let ty = match f.get_ident("type").map(|t| (t, FeatureType::parse(t))) {
+            None => FeatureType::Unknown,
+            Some((_, Some(FeatureType::Struct))) => {
                 return Err(DatasetError::file(
                     path,
                     format!("feature '{name}': STRUCT features are not supported"),
                 ))
             }
-            Some(other) => {
+            Some((_, Some(ty))) => ty,
+            Some((other, None)) => {
                 return Err(DatasetError::file(
                     path,
                     format!("feature '{name}': unknown type {other}"),

@@ -1,11 +1,16 @@
 //! Output: a staged directory committed atomically, sharded TFRecord and
 //! Parquet writers that hash what they write, and the run manifest.
 
+mod buffered;
 pub mod manifest;
 mod parquet;
 mod staging;
 mod tfrecord;
 
+pub use self::buffered::{
+    BufferedShardWriter, FramedBuffer, RowChunker, ShardInput, ShardWorker, FLUSH_BYTES,
+    PARQUET_CHUNK_ROWS,
+};
 pub use self::parquet::ParquetShardWriter;
 pub use self::staging::{pid_alive, run_tag, StagedDir, MANIFEST_NAME};
 pub use self::tfrecord::TfRecordShardWriter;
@@ -13,6 +18,31 @@ pub use self::tfrecord::TfRecordShardWriter;
 use std::io::Write;
 
 use sha2::{Digest, Sha256};
+
+/// What output shards hold: TFRecord of serialized `tf.Example` (TFX's
+/// layout) or Parquet of the input's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// TFRecord files of serialized tf.Example (TFX's layout).
+    #[default]
+    Tfrecord,
+    /// Parquet files of the input columns.
+    Parquet,
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = crate::DatasetError;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "tfrecord" | "tfrecords" => Ok(OutputFormat::Tfrecord),
+            "parquet" => Ok(OutputFormat::Parquet),
+            other => Err(crate::DatasetError::Invalid(format!(
+                "unknown output format '{other}' (expected tfrecord or parquet)"
+            ))),
+        }
+    }
+}
 
 /// A file written by a sink, as recorded in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -74,23 +74,46 @@ fn options() -> &'static StoreOptions {
     OPTIONS.get_or_init(StoreOptions::default)
 }
 
-/// The I/O runtime object-store futures run on.
-static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+/// The runtime a binary installed ([`install_runtime`]).
+static INSTALLED: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+
+/// weir's own runtime, built on first use only when no binary installed
+/// one (library users, tests).
+static OWN: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .thread_name("weir-object-store")
+        .thread_name("weir-runtime")
         .enable_all()
         .build()
-        .expect("weir's object-store I/O runtime")
+        .expect("weir's tokio runtime")
 });
 
-/// Runs `fut` on the I/O runtime and waits for it; safe from any thread.
+/// Makes `handle` the runtime weir's libraries run async work on
+/// (object-store I/O, plans driven from synchronous entry points): each
+/// weir binary builds its one runtime and installs it before any work, so
+/// a process has exactly one. The first call wins; later calls return
+/// false. The runtime must outlive every later call into weir.
+pub fn install_runtime(handle: tokio::runtime::Handle) -> bool {
+    INSTALLED.set(handle).is_ok()
+}
+
+/// The runtime weir's libraries run async work on: the installed one,
+/// else one weir builds on first use.
+pub fn runtime() -> tokio::runtime::Handle {
+    INSTALLED
+        .get()
+        .cloned()
+        .unwrap_or_else(|| OWN.handle().clone())
+}
+
+/// Runs `fut` on weir's runtime ([`runtime`]) and waits for it; safe from
+/// any thread, a runtime worker included.
 pub fn block_on<F>(fut: F) -> F::Output
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let handle = RUNTIME.spawn(fut);
+    let handle = runtime().spawn(fut);
     futures::executor::block_on(handle).expect("an object-store task panicked")
 }
 

@@ -75,7 +75,7 @@ impl RemoteReader {
     fn spawn(&self, start: u64) -> Pending {
         let (store, key) = (self.obj.store.clone(), self.obj.key.clone());
         let end = (start + CHUNK).min(self.size);
-        super::RUNTIME.spawn(async move { store.get_range(&key, start..end).await })
+        super::runtime().spawn(async move { store.get_range(&key, start..end).await })
     }
 
     fn fill(&mut self) -> std::io::Result<()> {

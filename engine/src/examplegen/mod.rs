@@ -5,12 +5,9 @@
 //! manifest, atomically.
 
 pub mod distributed;
-mod route;
 mod splitter;
-pub(crate) mod workers;
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,35 +18,13 @@ use weir_datasets::sink::StagedDir;
 use weir_datasets::split::SplitSpec;
 use weir_datasets::{Compression, DatasetError, Format, InputFile, SplitConfig};
 
-use crate::cluster::Execution;
 use crate::error::{EngineError, Result};
 use crate::progress::Progress;
 pub use splitter::StatsMode;
 use splitter::{SplitPlan, Splitter};
+use weir_plan::Execution;
 
-/// How ExampleGen writes the splits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputFormat {
-    /// TFRecord files of serialized tf.Example (TFX's layout).
-    #[default]
-    Tfrecord,
-    /// Parquet files of the input columns.
-    Parquet,
-}
-
-impl FromStr for OutputFormat {
-    type Err = EngineError;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "tfrecord" | "tfrecords" => Ok(OutputFormat::Tfrecord),
-            "parquet" => Ok(OutputFormat::Parquet),
-            other => Err(EngineError::Invalid(format!(
-                "unknown output format '{other}' (expected tfrecord or parquet)"
-            ))),
-        }
-    }
-}
+pub use weir_datasets::sink::OutputFormat;
 
 /// What an ExampleGen run produced.
 #[derive(Debug, Clone)]
@@ -143,14 +118,12 @@ impl ExampleGenBuilder {
         self
     }
 
-    /// Also compute every split's statistics in the same read, written to
-    /// `OUTPUT/statistics/` (as `weir stats` writes them).
-    pub fn with_stats(mut self, yes: bool) -> Self {
-        self.stats = if yes {
-            StatsMode::Exact
-        } else {
-            StatsMode::Off
-        };
+    /// Also compute every split's statistics in the same read (exact, or
+    /// with sketched string uniques and top values in bounded memory),
+    /// written to `OUTPUT/statistics/` (as `weir stats` writes them).
+    /// Default [`StatsMode::Off`].
+    pub fn with_stats(mut self, mode: StatsMode) -> Self {
+        self.stats = mode;
         self
     }
 
@@ -162,20 +135,9 @@ impl ExampleGenBuilder {
         self
     }
 
-    /// With statistics, sketch string uniques and top values in bounded
-    /// memory (see `string_stats_approx`).
-    pub fn with_stats_approx(mut self, yes: bool) -> Self {
-        if yes {
-            self.stats = StatsMode::Approx;
-        } else if self.stats == StatsMode::Approx {
-            self.stats = StatsMode::Exact;
-        }
-        self
-    }
-
     /// Input format (default: from file names).
-    pub fn with_format(mut self, format: Option<Format>) -> Self {
-        self.format = format;
+    pub fn with_format(mut self, format: Format) -> Self {
+        self.format = Some(format);
         self
     }
 
@@ -186,8 +148,8 @@ impl ExampleGenBuilder {
     }
 
     /// Hash this feature's serialized `Feature` instead of the whole example.
-    pub fn with_partition_feature(mut self, name: Option<String>) -> Self {
-        self.partition_feature = name;
+    pub fn with_partition_feature(mut self, name: impl Into<String>) -> Self {
+        self.partition_feature = Some(name.into());
         self
     }
 
@@ -216,14 +178,14 @@ impl ExampleGenBuilder {
     }
 
     /// Shards per split (default: one per 64 MiB of input in the split).
-    pub fn with_shards(mut self, shards: Option<usize>) -> Self {
-        self.shards = shards;
+    pub fn with_shards(mut self, shards: usize) -> Self {
+        self.shards = Some(shards);
         self
     }
 
     /// A TFMD `schema.pbtxt` declaring feature types (CSV inputs parse by it).
-    pub fn with_schema(mut self, schema: Option<PathBuf>) -> Self {
-        self.schema = schema;
+    pub fn with_schema(mut self, schema: impl Into<PathBuf>) -> Self {
+        self.schema = Some(schema.into());
         self
     }
 
@@ -297,7 +259,7 @@ impl ExampleGenBuilder {
         // opened (and its schema inferred) once.
         let (source, table) = if distributed {
             let spec = SourceSpec::new(files.clone(), format, options.clone());
-            let table = crate::scan::SourceTable::open(spec)?;
+            let table = weir_plan::scan::SourceTable::open(spec)?;
             (table.source().clone(), Some(table))
         } else {
             (Source::open(files.clone(), format, &options)?, None)
@@ -329,27 +291,21 @@ impl ExampleGenBuilder {
             file_split,
             files: files.iter().map(|f| f.path.clone()).collect(),
         };
-        let (written, stats) = if let Some(table) = table {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| EngineError::Internal(format!("tokio runtime: {e}")))?;
-            let attempts = crate::commit::Attempts::create(&staged)?;
-            let written = runtime.block_on(distributed::write_splits(
-                &self.execution,
-                table,
-                &plan,
-                &attempts,
-            ))?;
-            if let Some(p) = &self.progress {
-                let rows = written.iter().map(|(n, _)| n).sum();
-                p.add_rows(rows);
-                p.set_input_bytes(input_bytes);
-            }
-            (written, None)
-        } else {
-            self.split_in_process(plan, source, &schema, &files, input_bytes)?
-        };
+        let (written, stats) =
+            if let Some(table) = table {
+                let attempts = weir_plan::attempts::Attempts::create(&staged)?;
+                let written = weir_datasets::store::runtime().block_on(
+                    distributed::write_splits(&self.execution, table, &plan, &attempts),
+                )?;
+                if let Some(p) = &self.progress {
+                    let rows = written.iter().map(|(n, _)| n).sum();
+                    p.add_rows(rows);
+                    p.set_input_bytes(input_bytes);
+                }
+                (written, None)
+            } else {
+                self.split_in_process(plan, source, &schema, &files, input_bytes)?
+            };
         let statistics = match stats {
             Some(collector) => {
                 let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
@@ -391,8 +347,8 @@ impl ExampleGenBuilder {
                 .iter()
                 .map(|f| SchemaField {
                     name: f.name().clone(),
-                    kind: weir_datasets::example::FeatureType::of_column(f.data_type())
-                        .map_or("UNSUPPORTED", |(k, _)| k.tfmd_name())
+                    kind: <weir_datasets::example::FeatureType as weir_datasets::example::ArrowFeatureType>::of_column(f.data_type())
+                        .map_or("UNSUPPORTED", |(k, _)| k.name())
                         .to_string(),
                     arrow_type: f.data_type().to_string(),
                 })
@@ -460,7 +416,7 @@ fn check_declared_types(
     schema: &datafusion::arrow::datatypes::SchemaRef,
     declared: Option<&std::collections::HashMap<String, weir_datasets::example::FeatureType>>,
 ) -> Result<()> {
-    use weir_datasets::example::FeatureType;
+    use weir_datasets::example::{ArrowFeatureType, FeatureType};
     let Some(declared) = declared else {
         return Ok(());
     };
@@ -473,8 +429,8 @@ fn check_declared_types(
                 return Err(EngineError::Invalid(format!(
                     "column '{}' is {} in the input but the schema declares {}",
                     f.name(),
-                    got.tfmd_name(),
-                    want.tfmd_name()
+                    got.name(),
+                    want.name()
                 )));
             }
         }

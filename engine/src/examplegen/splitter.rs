@@ -14,11 +14,11 @@ use weir_datasets::sink::{shard_name, WrittenFile};
 use weir_datasets::split::SplitSpec;
 use weir_datasets::{Compression, DatasetError, SplitConfig};
 
-use super::route::{shard_of, ExampleRouter};
-use super::workers::{FramedBuffer, RowChunker, ShardInput, ShardWorker};
 use super::OutputFormat;
 use crate::error::{EngineError, Result};
 use crate::stats::SplitStatsCollector;
+use weir_datasets::route::{shard_of, ExampleRouter};
+use weir_datasets::sink::{FramedBuffer, RowChunker, ShardInput, ShardWorker};
 
 /// Everything the splitter needs to know about the output.
 pub struct SplitPlan {

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use weir_datasets::{Compression, Format, SplitConfig};
 
 use crate::error::{EngineError, Result};
-use crate::examplegen::OutputFormat;
+use weir_datasets::sink::OutputFormat;
 
 /// A whole pipeline.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

@@ -24,9 +24,9 @@ pub use root::PipelineRoot;
 pub use spans::SpanSelection;
 use spans::{describe, InputPattern, SpanInput};
 
-use crate::cluster::Execution;
 use crate::error::{EngineError, Result};
 use crate::progress::Progress;
+use weir_plan::Execution;
 
 /// Exit code of a run that raised anomalies that fail it.
 pub const EXIT_ANOMALIES: i32 = 2;
@@ -190,10 +190,7 @@ impl RunBuilder {
         // wrote is visible now.
         let selected = self.spans()?;
         let mut history = History::of(&manifest::read_all(&root)?);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| EngineError::Internal(format!("tokio runtime: {e}")))?;
+        let runtime = weir_datasets::store::runtime();
         let mut records = Vec::new();
         for span in &selected {
             let record = self.one_span(&root, &history, &execution, &runtime, span, &config_hash);
@@ -235,7 +232,7 @@ impl RunBuilder {
         root: &PipelineRoot,
         history: &History,
         execution: &Execution,
-        runtime: &tokio::runtime::Runtime,
+        runtime: &tokio::runtime::Handle,
         span: &SpanInput,
         config_hash: &str,
     ) -> SpanRecord {

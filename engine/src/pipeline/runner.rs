@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use prost::Message;
-use weir_datasets::proto::statistics::DatasetFeatureStatisticsList;
 use weir_datasets::sink::StagedDir;
+use weir_tfmd::statistics::DatasetFeatureStatisticsList;
 use weir_validate::schema::FeatureComparator;
 use weir_validate::{
     infer_schema, Anomalies, DatasetView, InferOptions, Schema, Severity, ValidateBuilder,
@@ -20,11 +20,12 @@ use super::config::{anomaly_type, PipelineConfig};
 use super::manifest::{AnomalyRecord, DriftRecord, History, SpanRecord, SpanStatus};
 use super::root::PipelineRoot;
 use super::spans::{describe, SpanInput};
-use crate::cluster::Execution;
 use crate::error::{EngineError, Result};
+use crate::examplegen::StatsMode;
 use crate::progress::Progress;
 use crate::stats::SplitStatistics;
 use crate::{ExampleGenBuilder, StatsBuilder, TransformBuilder};
+use weir_plan::Execution;
 
 /// The components, as named in outputs and timings.
 pub const EXAMPLEGEN: &str = "examplegen";
@@ -44,7 +45,7 @@ pub(crate) struct SpanJob<'a> {
     pub history: &'a History,
     pub execution: &'a Execution,
     pub progress: Option<&'a Arc<Progress>>,
-    pub runtime: &'a tokio::runtime::Runtime,
+    pub runtime: &'a tokio::runtime::Handle,
 }
 
 /// Writes `files` (relative path, bytes) as one committed output at `rel`.
@@ -117,17 +118,28 @@ impl SpanJob<'_> {
         let started = Instant::now();
         let splits = c.splits().map_err(EngineError::Invalid)?;
         let mut eg = ExampleGenBuilder::new(span.glob.clone(), self.root.path(&rel(EXAMPLEGEN)))
-            .with_format(c.input_format().map_err(EngineError::Invalid)?)
             .with_splits(splits)
-            .with_partition_feature(c.examplegen.partition_feature.clone())
             .with_compression(c.compression().map_err(EngineError::Invalid)?)
             .with_output_format(c.examplegen.output_format)
-            .with_shards(c.examplegen.shards)
-            .with_schema(c.input.declared_schema.clone())
             .with_execution(self.execution.clone())
-            .with_stats(in_process)
-            .with_stats_approx(in_process && c.statistics.approx)
+            .with_stats(match (in_process, c.statistics.approx) {
+                (false, _) => StatsMode::Off,
+                (true, false) => StatsMode::Exact,
+                (true, true) => StatsMode::Approx,
+            })
             .with_stats_written(false);
+        if let Some(format) = c.input_format().map_err(EngineError::Invalid)? {
+            eg = eg.with_format(format);
+        }
+        if let Some(name) = &c.examplegen.partition_feature {
+            eg = eg.with_partition_feature(name.clone());
+        }
+        if let Some(shards) = c.examplegen.shards {
+            eg = eg.with_shards(shards);
+        }
+        if let Some(schema) = &c.input.declared_schema {
+            eg = eg.with_schema(schema.clone());
+        }
         if let Some(p) = self.progress {
             eg = eg.with_progress(p.clone());
         }

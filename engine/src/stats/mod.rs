@@ -20,14 +20,14 @@ use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::{col, lit, AggregateUDF, Expr};
 use datafusion::prelude::SessionContext;
 use prost::Message;
-use weir_datasets::example::FeatureType;
+use weir_datasets::example::{ArrowFeatureType, FeatureType};
 use weir_datasets::formats::{DecimalMode, ReadOptions, SourceSpec, StringDecoding};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
-use weir_datasets::proto::statistics::{
-    DatasetFeatureStatistics, DatasetFeatureStatisticsList, FeatureNameStatistics,
-};
 use weir_datasets::sink::StagedDir;
 use weir_datasets::{DatasetError, Format};
+use weir_tfmd::statistics::{
+    DatasetFeatureStatistics, DatasetFeatureStatisticsList, FeatureNameStatistics,
+};
 
 pub use fused::SplitStatsCollector;
 pub use report::{print_table, write_parquet};
@@ -35,9 +35,9 @@ pub use to_proto::{
     feature_stats, quantile_boundaries, HISTOGRAM_BUCKETS, RANK_BUCKETS, TOP_VALUES,
 };
 
-use crate::cluster::Execution;
 use crate::error::{EngineError, Result};
-use crate::scan::SourceTable;
+use weir_plan::scan::SourceTable;
+use weir_plan::Execution;
 
 /// Name of the dataset when the input has no splits.
 pub const WHOLE_INPUT_SPLIT: &str = "all";
@@ -111,8 +111,8 @@ impl StatsBuilder {
     }
 
     /// Input format (default: from file names).
-    pub fn with_format(mut self, format: Option<Format>) -> Self {
-        self.format = format;
+    pub fn with_format(mut self, format: Format) -> Self {
+        self.format = Some(format);
         self
     }
 
@@ -274,7 +274,8 @@ fn column_exprs(
             };
             exprs.push(udf(f).call(vec![c]).alias(format!("string:{name}")))
         }
-        FeatureType::Unknown => {}
+        // Columns have no Struct kind (`of_column` gives none).
+        FeatureType::Unknown | FeatureType::Struct => {}
     }
     exprs
 }

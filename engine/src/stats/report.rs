@@ -12,8 +12,8 @@ use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
-use weir_datasets::proto::statistics::{FeatureNameStatistics, Histogram, HistogramType, Stats};
 use weir_datasets::DatasetError;
+use weir_tfmd::statistics::{FeatureNameStatistics, Histogram, HistogramType, Stats};
 
 use super::SplitStatistics;
 use crate::error::Result;

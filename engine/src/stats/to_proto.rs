@@ -1,16 +1,15 @@
 //! Turns the structs that weir's statistics aggregates return into
 //! tensorflow-metadata `FeatureNameStatistics`, the way TFDV fills them.
 
-use datafusion::arrow::array::{Array, AsArray, StructArray};
-use datafusion::arrow::datatypes::{Float64Type, UInt64Type};
+use datafusion::arrow::array::StructArray;
 use datafusion::common::Result;
 use weir_datasets::example::FeatureType;
-use weir_datasets::proto::statistics::{
+use weir_tfmd::statistics::{
     CommonStatistics, CustomStatistic, CustomValue, FeatureNameStatistics, FeatureStatsType,
     FieldId, FreqAndValue, Histogram, HistogramBucket, HistogramType, NumericStatistics, Path,
     RankBucket, RankHistogram, Stats, StringStatistics,
 };
-use weir_udfs::stats::QuantileSketch;
+use weir_udfs::stats::{CommonStatsResult, NumericStatsResult, QuantileSketch, StringStatsResult};
 
 /// TFDV's number of buckets in every histogram.
 pub const HISTOGRAM_BUCKETS: usize = 10;
@@ -18,27 +17,6 @@ pub const HISTOGRAM_BUCKETS: usize = 10;
 pub const TOP_VALUES: usize = 20;
 /// TFDV's number of rank histogram buckets.
 pub const RANK_BUCKETS: usize = 1000;
-
-fn u(s: &StructArray, name: &str) -> u64 {
-    s.column_by_name(name)
-        .expect("field exists")
-        .as_primitive::<UInt64Type>()
-        .value(0)
-}
-
-fn f(s: &StructArray, name: &str) -> f64 {
-    s.column_by_name(name)
-        .expect("field exists")
-        .as_primitive::<Float64Type>()
-        .value(0)
-}
-
-fn bytes<'a>(s: &'a StructArray, name: &str) -> &'a [u8] {
-    s.column_by_name(name)
-        .expect("field exists")
-        .as_binary::<i32>()
-        .value(0)
-}
 
 /// Quantile boundaries at ranks 0, 1/b, ..., 1.
 pub fn quantile_boundaries(sketch: &QuantileSketch, buckets: usize) -> Vec<f64> {
@@ -130,20 +108,16 @@ pub fn standard_histogram(
     }
 }
 
-fn common(s: &StructArray) -> Result<CommonStatistics> {
-    let non_missing = u(s, "num_non_missing");
-    let tot = u(s, "tot_num_values");
-    let q = s
-        .column_by_name("num_values_quantiles")
-        .expect("field exists")
-        .as_list::<i32>()
-        .value(0);
-    let q = q.as_primitive::<Float64Type>();
+fn common(s: &CommonStatsResult) -> CommonStatistics {
+    let non_missing = s.num_non_missing;
+    let tot = s.tot_num_values;
+    let q = &s.num_values_quantiles;
     // TFDV gives each values-per-example quantile bucket an equal share.
-    let buckets = (1..q.len())
-        .map(|i| HistogramBucket {
-            low_value: q.value(i - 1),
-            high_value: q.value(i),
+    let buckets = q
+        .windows(2)
+        .map(|w| HistogramBucket {
+            low_value: w[0],
+            high_value: w[1],
             sample_count: non_missing as f64 / (q.len() - 1) as f64,
         })
         .collect();
@@ -152,15 +126,15 @@ fn common(s: &StructArray) -> Result<CommonStatistics> {
         r#type: HistogramType::Quantiles as i32,
         ..Default::default()
     };
-    Ok(CommonStatistics {
+    CommonStatistics {
         num_non_missing: non_missing,
-        num_missing: u(s, "num_missing"),
+        num_missing: s.num_missing,
         min_num_values: if non_missing == 0 {
             0
         } else {
-            u(s, "min_num_values")
+            s.min_num_values
         },
-        max_num_values: u(s, "max_num_values"),
+        max_num_values: s.max_num_values,
         avg_num_values: if non_missing == 0 {
             0.0
         } else {
@@ -168,7 +142,7 @@ fn common(s: &StructArray) -> Result<CommonStatistics> {
         },
         tot_num_values: tot,
         num_values_histogram: (non_missing > 0).then_some(hist),
-    })
+    }
 }
 
 /// Statistics of one feature from its aggregate results.
@@ -179,10 +153,17 @@ pub fn feature_stats(
     numeric: Option<&StructArray>,
     strings: Option<&StructArray>,
 ) -> Result<FeatureNameStatistics> {
-    let common_stats = Some(common(common_struct)?);
+    let common_result = CommonStatsResult::from_struct(common_struct, 0)?;
+    let numeric = numeric
+        .map(|n| NumericStatsResult::from_struct(n, 0))
+        .transpose()?;
+    let strings = strings
+        .map(|s| StringStatsResult::from_struct(s, 0))
+        .transpose()?;
+    let common_stats = Some(common(&common_result));
     // TFDV types a feature from the values it sees in this dataset: with no
     // value at all it has no type and gets common statistics only.
-    let kind = if u(common_struct, "tot_num_values") == 0 {
+    let kind = if common_result.tot_num_values == 0 {
         FeatureType::Unknown
     } else {
         kind
@@ -196,20 +177,20 @@ pub fn feature_stats(
             });
         }
     };
-    if let Some(n) = numeric {
-        custom("num_pos_inf", u(n, "num_pos_inf"));
-        custom("num_neg_inf", u(n, "num_neg_inf"));
+    if let Some(n) = &numeric {
+        custom("num_pos_inf", n.num_pos_inf);
+        custom("num_neg_inf", n.num_neg_inf);
     }
-    if let Some(s) = strings {
-        custom("invalid_utf8_count", u(s, "invalid_utf8"));
+    if let Some(s) = &strings {
+        custom("invalid_utf8_count", s.invalid_utf8);
     }
     let (ty, stats) = match (kind, numeric, strings) {
         (FeatureType::Int | FeatureType::Float, Some(n), _) => {
-            let sketch = QuantileSketch::from_bytes(bytes(n, "sketch"))?;
-            let count = u(n, "n");
+            let sketch = QuantileSketch::from_bytes(&n.sketch)?;
+            let count = n.n;
             let has = count > 0;
-            let num_nan = u(n, "num_nan");
-            let (fmin, fmax) = (f(n, "finite_min"), f(n, "finite_max"));
+            let num_nan = n.num_nan;
+            let (fmin, fmax) = (n.finite_min, n.finite_max);
             let histograms = if has {
                 vec![
                     standard_histogram(
@@ -230,16 +211,16 @@ pub fn feature_stats(
             };
             let stats = NumericStatistics {
                 common_stats,
-                mean: if has { f(n, "mean") } else { 0.0 },
-                std_dev: if has { f(n, "std_dev") } else { 0.0 },
-                num_zeros: u(n, "num_zeros"),
-                min: if has { f(n, "min") } else { 0.0 },
+                mean: if has { n.mean } else { 0.0 },
+                std_dev: if has { n.std_dev } else { 0.0 },
+                num_zeros: n.num_zeros,
+                min: if has { n.min } else { 0.0 },
                 median: if has {
                     sketch.quantile(0.5).unwrap_or(0.0)
                 } else {
                     0.0
                 },
-                max: if has { f(n, "max") } else { 0.0 },
+                max: if has { n.max } else { 0.0 },
                 histograms,
             };
             let ty = if kind == FeatureType::Int {
@@ -250,38 +231,26 @@ pub fn feature_stats(
             (ty, Stats::NumStats(stats))
         }
         (_, _, Some(s)) => {
-            let values = s
-                .column_by_name("top_values")
-                .expect("field")
-                .as_list::<i32>()
-                .value(0);
-            let values = values.as_binary::<i32>();
-            let counts = s
-                .column_by_name("top_counts")
-                .expect("field")
-                .as_list::<i32>()
-                .value(0);
-            let counts = counts.as_primitive::<UInt64Type>();
-            let label = |i: usize| String::from_utf8_lossy(values.value(i)).into_owned();
-            let top_values = (0..values.len().min(TOP_VALUES))
+            let label = |i: usize| String::from_utf8_lossy(&s.top_values[i]).into_owned();
+            let top_values = (0..s.top_values.len().min(TOP_VALUES))
                 .map(|i| FreqAndValue {
                     value: label(i),
-                    frequency: counts.value(i) as f64,
+                    frequency: s.top_counts[i] as f64,
                 })
                 .collect();
-            let rank_buckets: Vec<RankBucket> = (0..values.len().min(RANK_BUCKETS))
+            let rank_buckets: Vec<RankBucket> = (0..s.top_values.len().min(RANK_BUCKETS))
                 .map(|i| RankBucket {
                     low_rank: i as u64,
                     high_rank: i as u64,
                     label: label(i),
-                    sample_count: counts.value(i) as f64,
+                    sample_count: s.top_counts[i] as f64,
                 })
                 .collect();
             let stats = StringStatistics {
                 common_stats,
-                unique: u(s, "unique"),
+                unique: s.unique,
                 top_values,
-                avg_length: f(s, "avg_length") as f32,
+                avg_length: s.avg_length as f32,
                 rank_histogram: (!rank_buckets.is_empty()).then(|| RankHistogram {
                     buckets: rank_buckets,
                     name: String::new(),

@@ -1,5 +1,7 @@
 //! The subset of ONNX's `onnx.proto` (IR version 8) that weir writes,
-//! as prost messages with ONNX's field numbers.
+//! as prost messages with ONNX's field numbers (and names, which
+//! `onnx.proto` documents).
+#![allow(missing_docs)]
 
 /// `ModelProto`.
 #[derive(Clone, PartialEq, prost::Message)]

@@ -13,13 +13,16 @@ mod few_values;
 mod frequent_bytes;
 pub mod kll;
 mod numeric_stats;
+mod results;
 mod string_stats;
 mod string_stats_approx;
+mod string_totals;
 mod value_counts;
 
 pub use common_stats::{CommonStatsAccumulator, CommonStatsUdaf};
 pub use feature_column::{ByteValue, FeatureColumn};
 pub use numeric_stats::{NumericStatsAccumulator, NumericStatsUdaf, QuantileSketch, DEFAULT_KLL_K};
+pub use results::{CommonStatsResult, NumericStatsResult, StringStatsResult};
 pub use string_stats::{StringStatsAccumulator, StringStatsUdaf, TOP_VALUES_KEPT};
 pub use string_stats_approx::{
     ApproxStringStatsAccumulator, ApproxStringStatsUdaf, FREQUENT_ITEMS_MAP, HLL_LG_K,

@@ -9,9 +9,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, Float64Array, StructArray, UInt64Array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, StructArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, UInt64Type};
 
 use datafusion::common::{Result, ScalarValue};
@@ -19,6 +17,7 @@ use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 
 use super::arrays::{list_of, one_list, u64_array};
+use super::string_totals::StringTotals;
 use super::value_counts::{top_of, CountSource, CountsList, ShardedCounts, ValueCounts};
 use super::FeatureColumn;
 
@@ -27,13 +26,12 @@ use super::FeatureColumn;
 pub const TOP_VALUES_KEPT: usize = 1000;
 
 static STATE_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
-    Fields::from(vec![
+    let mut f = vec![
         Field::new("values", list_of(DataType::Binary), false),
         Field::new("counts", list_of(DataType::UInt64), false),
-        Field::new("num_values", DataType::UInt64, false),
-        Field::new("total_bytes", DataType::UInt64, false),
-        Field::new("invalid_utf8", DataType::UInt64, false),
-    ])
+    ];
+    f.extend(StringTotals::fields());
+    Fields::from(f)
 });
 
 static RESULT_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
@@ -118,9 +116,7 @@ pub struct StringStatsAccumulator {
     counts: ValueCounts,
     /// Partial states merged by `merge_batch`, in shards.
     merged: Option<ShardedCounts>,
-    num_values: u64,
-    total_bytes: u64,
-    invalid_utf8: u64,
+    totals: StringTotals,
 }
 
 impl std::fmt::Debug for StringStatsAccumulator {
@@ -130,7 +126,7 @@ impl std::fmt::Debug for StringStatsAccumulator {
                 "unique",
                 &self.tables().iter().map(|t| t.len()).sum::<usize>(),
             )
-            .field("num_values", &self.num_values)
+            .field("num_values", &self.totals.num_values)
             .finish()
     }
 }
@@ -175,30 +171,22 @@ impl Accumulator for StringStatsAccumulator {
         let col = FeatureColumn::new(&values[0])?;
         col.for_each_bytes_counted(|value, n| {
             let v = value.bytes();
-            self.num_values += n;
-            self.total_bytes += v.len() as u64 * n;
-            if value.text().is_none() {
-                self.invalid_utf8 += n;
-            }
+            self.totals.add(value, n);
             self.counts.add(v, n);
         })
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let (values, counts) = self.lists(TOP_VALUES_KEPT);
-        let avg = if self.num_values == 0 {
-            0.0
-        } else {
-            self.total_bytes as f64 / self.num_values as f64
-        };
+        let totals = self.totals.arrays();
         let arrays: Vec<ArrayRef> = vec![
             u64_array(self.tables().iter().map(|t| t.len() as u64).sum()),
             values,
             counts,
-            u64_array(self.num_values),
-            u64_array(self.total_bytes),
-            Arc::new(Float64Array::from(vec![avg])),
-            u64_array(self.invalid_utf8),
+            totals[0].clone(),
+            totals[1].clone(),
+            self.totals.avg_length(),
+            totals[2].clone(),
         ];
         Ok(ScalarValue::Struct(Arc::new(StructArray::new(
             RESULT_FIELDS.clone(),
@@ -219,22 +207,16 @@ impl Accumulator for StringStatsAccumulator {
         let values = BinaryArray::from_iter_values(all.iter().map(|(v, _)| *v));
         let counts = UInt64Array::from_iter_values(all.iter().map(|(_, c)| *c));
         let (values, counts) = (one_list(Arc::new(values)), one_list(Arc::new(counts)));
-        [
-            values,
-            counts,
-            u64_array(self.num_values),
-            u64_array(self.total_bytes),
-            u64_array(self.invalid_utf8),
-        ]
-        .iter()
-        .map(|a| ScalarValue::try_from_array(a, 0))
-        .collect()
+        let [n, bytes, invalid] = self.totals.arrays();
+        [values, counts, n, bytes, invalid]
+            .iter()
+            .map(|a| ScalarValue::try_from_array(a, 0))
+            .collect()
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let values = states[0].as_list::<i32>();
         let counts = states[1].as_list::<i32>();
-        let u = |i: usize| states[i].as_primitive::<UInt64Type>();
         let incoming: Vec<StateCounts> = (0..states[0].len())
             .map(|r| StateCounts {
                 values: values.value(r).as_binary::<i32>().clone(),
@@ -256,9 +238,7 @@ impl Accumulator for StringStatsAccumulator {
         drop(earlier);
         self.counts = ValueCounts::default();
         for r in 0..states[0].len() {
-            self.num_values += u(2).value(r);
-            self.total_bytes += u(3).value(r);
-            self.invalid_utf8 += u(4).value(r);
+            self.totals.merge(states, 2, r)?;
         }
         Ok(())
     }

@@ -26,7 +26,7 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, Float64Array, StructArray, UInt64Array,
 };
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, UInt64Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::{exec_datafusion_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
@@ -35,6 +35,7 @@ use datasketches::hll::{HllSketch, HllType, HllUnion};
 use super::arrays::{list_of, one_list, u64_array};
 use super::frequent_bytes::{fingerprint, FrequentBytes};
 use super::string_stats::TOP_VALUES_KEPT;
+use super::string_totals::StringTotals;
 use super::FeatureColumn;
 
 /// log2 of the HLL register count.
@@ -43,13 +44,12 @@ pub const HLL_LG_K: u8 = 14;
 pub const FREQUENT_ITEMS_MAP: usize = 8192;
 
 static STATE_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
-    Fields::from(vec![
+    let mut f = vec![
         Field::new("hll", DataType::Binary, false),
         Field::new("frequent", DataType::Binary, false),
-        Field::new("num_values", DataType::UInt64, false),
-        Field::new("total_bytes", DataType::UInt64, false),
-        Field::new("invalid_utf8", DataType::UInt64, false),
-    ])
+    ];
+    f.extend(StringTotals::fields());
+    Fields::from(f)
 });
 
 static RESULT_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
@@ -127,9 +127,7 @@ pub struct ApproxStringStatsAccumulator {
     /// merged in the order of those bytes by `settle` (a purge makes
     /// merging order-dependent).
     pending: Vec<(Vec<u8>, FrequentBytes)>,
-    num_values: u64,
-    total_bytes: u64,
-    invalid_utf8: u64,
+    totals: StringTotals,
 }
 
 impl Default for ApproxStringStatsAccumulator {
@@ -138,9 +136,7 @@ impl Default for ApproxStringStatsAccumulator {
             hll: HllUnion::new(HLL_LG_K).expect("valid lg_k"),
             frequent: FrequentBytes::new(FREQUENT_ITEMS_MAP),
             pending: Vec::new(),
-            num_values: 0,
-            total_bytes: 0,
-            invalid_utf8: 0,
+            totals: StringTotals::default(),
         }
     }
 }
@@ -172,13 +168,9 @@ impl Accumulator for ApproxStringStatsAccumulator {
         let col = FeatureColumn::new(&values[0])?;
         col.for_each_bytes_counted(|value, n| {
             let v = value.bytes();
-            self.num_values += n;
-            self.total_bytes += v.len() as u64 * n;
+            self.totals.add(value, n);
             let hash = fingerprint(v);
             self.hll.update_value(Fingerprint(hash));
-            if value.text().is_none() {
-                self.invalid_utf8 += n;
-            }
             self.frequent.update_hashed(hash, v, n);
         })
     }
@@ -188,19 +180,15 @@ impl Accumulator for ApproxStringStatsAccumulator {
         let ranked = self.frequent.ranked(TOP_VALUES_KEPT);
         let values = BinaryArray::from_iter_values(ranked.iter().map(|(v, _)| *v));
         let counts = UInt64Array::from_iter_values(ranked.iter().map(|(_, c)| *c));
-        let avg = if self.num_values == 0 {
-            0.0
-        } else {
-            self.total_bytes as f64 / self.num_values as f64
-        };
+        let totals = self.totals.arrays();
         let arrays: Vec<ArrayRef> = vec![
             u64_array(self.hll.estimate().round() as u64),
             one_list(Arc::new(values)),
             one_list(Arc::new(counts)),
-            u64_array(self.num_values),
-            u64_array(self.total_bytes),
-            Arc::new(Float64Array::from(vec![avg])),
-            u64_array(self.invalid_utf8),
+            totals[0].clone(),
+            totals[1].clone(),
+            self.totals.avg_length(),
+            totals[2].clone(),
             Arc::new(Float64Array::from(vec![
                 1.04 / f64::from(1u32 << HLL_LG_K).sqrt(),
             ])),
@@ -229,16 +217,15 @@ impl Accumulator for ApproxStringStatsAccumulator {
         Ok(vec![
             ScalarValue::Binary(Some(self.hll_bytes())),
             ScalarValue::Binary(Some(self.frequent.to_bytes())),
-            ScalarValue::UInt64(Some(self.num_values)),
-            ScalarValue::UInt64(Some(self.total_bytes)),
-            ScalarValue::UInt64(Some(self.invalid_utf8)),
+            ScalarValue::UInt64(Some(self.totals.num_values)),
+            ScalarValue::UInt64(Some(self.totals.total_bytes)),
+            ScalarValue::UInt64(Some(self.totals.invalid_utf8)),
         ])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let hll = states[0].as_binary::<i32>();
         let freq = states[1].as_binary::<i32>();
-        let u = |i: usize| states[i].as_primitive::<UInt64Type>();
         for r in 0..states[0].len() {
             let sketch = HllSketch::deserialize(hll.value(r))
                 .map_err(|e| exec_datafusion_err!("corrupt HLL sketch in aggregate state: {e}"))?;
@@ -246,9 +233,7 @@ impl Accumulator for ApproxStringStatsAccumulator {
             let bytes = freq.value(r);
             self.pending
                 .push((bytes.to_vec(), FrequentBytes::from_bytes(bytes)?));
-            self.num_values += u(2).value(r);
-            self.total_bytes += u(3).value(r);
-            self.invalid_utf8 += u(4).value(r);
+            self.totals.merge(states, 2, r)?;
         }
         Ok(())
     }
