@@ -107,7 +107,10 @@ pub fn run(a: RunArgs) -> Result<i32> {
 /// `weir schedule`: runs until SIGTERM or SIGINT.
 pub fn schedule(a: ScheduleArgs) -> Result<()> {
     let config = PipelineConfig::load(&a.config)?;
-    let builder = ScheduleBuilder::new(config)?.with_max_ticks(a.max_ticks);
+    let mut builder = ScheduleBuilder::new(config)?;
+    if let Some(n) = a.max_ticks {
+        builder = builder.with_max_ticks(n);
+    }
     let stop = builder.stop_flag();
     // Signals are watched by a task on the process's runtime; the schedule
     // loop checks the flag between runs and while it sleeps.

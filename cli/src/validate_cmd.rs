@@ -152,11 +152,16 @@ pub fn validate(a: ValidateArgs) -> Result<i32> {
         );
         return Ok(0);
     }
-    let mut builder = ValidateBuilder::new(stats, schema)
-        .with_previous(a.previous.as_deref().map(read_statistics).transpose()?)
-        .with_serving(a.serving.as_deref().map(read_statistics).transpose()?)
-        .with_environment(a.environment.clone())
-        .with_sketch_epsilon(a.sketch_epsilon);
+    let mut builder = ValidateBuilder::new(stats, schema).with_sketch_epsilon(a.sketch_epsilon);
+    if let Some(previous) = a.previous.as_deref() {
+        builder = builder.with_previous(read_statistics(previous)?);
+    }
+    if let Some(serving) = a.serving.as_deref() {
+        builder = builder.with_serving(read_statistics(serving)?);
+    }
+    if let Some(environment) = &a.environment {
+        builder = builder.with_environment(environment.clone());
+    }
     for name in &a.warn {
         let kind = AnomalyType::ALL
             .iter()

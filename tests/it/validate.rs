@@ -232,7 +232,7 @@ fn drift_between_generated_spans() {
     .unwrap();
     let drift = |cur: &weir_validate::DatasetView, prev: &weir_validate::DatasetView| {
         ValidateBuilder::new(cur.clone(), schema.clone())
-            .with_previous(Some(prev.clone()))
+            .with_previous(prev.clone())
             .execute()
     };
     let a = drift(&s2, &s1);

@@ -42,22 +42,22 @@ impl ValidateBuilder {
 
     /// The previous span's statistics: enables drift comparators and the
     /// weir drift tests.
-    pub fn with_previous(mut self, previous: Option<DatasetView>) -> Self {
-        self.previous = previous;
+    pub fn with_previous(mut self, previous: DatasetView) -> Self {
+        self.previous = Some(previous);
         self
     }
 
     /// Serving statistics: enables skew comparators and the
     /// training/serving schema skew check.
-    pub fn with_serving(mut self, serving: Option<DatasetView>) -> Self {
-        self.serving = serving;
+    pub fn with_serving(mut self, serving: DatasetView) -> Self {
+        self.serving = Some(serving);
         self
     }
 
     /// The environment of the statistics (`in_environment`,
     /// `not_in_environment`, `default_environment`).
-    pub fn with_environment(mut self, environment: Option<String>) -> Self {
-        self.environment = environment;
+    pub fn with_environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
         self
     }
 

@@ -1,5 +1,8 @@
 //! Tests of the `weir` binary: help, exit codes, messages, kills.
 
+// Tests may unwrap: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod cli;
 mod object_store;
 mod transform_cli;

@@ -4,13 +4,14 @@
 //! (`Split-<name>/data_tfrecord-00000-of-000NN.gz`) or as Parquet, with a
 //! manifest, atomically.
 
-pub mod distributed;
+mod distributed;
 mod splitter;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use weir_datasets::example::{ArrowFeatureType, FeatureType};
 use weir_datasets::formats::{DecimalMode, ReadOptions, Source, SourceSpec};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
 use weir_datasets::sink::manifest::{fingerprint, ExampleGenManifest, SchemaField, SplitRecord};
@@ -105,7 +106,10 @@ impl ExampleGenBuilder {
     }
 
     /// In-process, run the cluster's plan (`distributed`) instead of the
-    /// threaded splitter: the same bytes, slower; for tests and comparison.
+    /// threaded splitter: the same bytes, slower. A test switch (the
+    /// integration tests compare the two paths without a cluster), so not
+    /// part of the documented API.
+    #[doc(hidden)]
     pub fn with_dataflow(mut self, yes: bool) -> Self {
         self.dataflow = yes;
         self
@@ -223,9 +227,47 @@ impl ExampleGenBuilder {
         Ok((files, owner, specs))
     }
 
-    /// Runs ExampleGen and commits the output.
+    /// Runs ExampleGen and commits the output: [`Self::plan`] (nothing
+    /// written yet), then the splits into a staged output, then the
+    /// statistics and the manifest, and the commit.
     pub fn execute(self) -> Result<ExampleGenSummary> {
         let started = Instant::now();
+        let planned = self.plan()?;
+        let staged = StagedDir::create(&self.output)?;
+        let input_bytes = planned.input_bytes;
+        let (written, stats) = self.write_splits(&planned, &staged)?;
+        let statistics = match stats {
+            Some(collector) => {
+                let names: Vec<String> = planned.specs.iter().map(|s| s.name.clone()).collect();
+                let splits = collector.finish(&names)?;
+                if self.write_stats {
+                    crate::stats::write_outputs(&staged.path().join("statistics"), &splits)?;
+                }
+                Some(splits)
+            }
+            None => None,
+        };
+        let manifest = self.manifest(planned, written);
+        manifest.write(staged.path())?;
+        staged.commit()?;
+        Ok(ExampleGenSummary {
+            output: self.output.clone(),
+            splits: manifest
+                .splits
+                .iter()
+                .map(|s| (s.name.clone(), s.examples))
+                .collect(),
+            total: manifest.total_examples,
+            input_bytes,
+            seconds: started.elapsed().as_secs_f64(),
+            manifest,
+            statistics,
+        })
+    }
+
+    /// Resolves the input, its format and schema, and the shards of every
+    /// split; opens the input once. Writes nothing.
+    fn plan(&self) -> Result<Planned> {
         let (files, file_split, specs) = self.resolve()?;
         let format = detect_format(&files, self.format)?;
         if self.output_format == OutputFormat::Parquet && self.compression != Compression::Gzip {
@@ -266,8 +308,6 @@ impl ExampleGenBuilder {
         };
         let schema = source.schema();
         check_declared_types(&schema, options.declared.as_ref())?;
-
-        let staged = StagedDir::create(&self.output)?;
         let shards = match self.shards {
             Some(0) => return Err(EngineError::Invalid("--shards must be at least 1".into())),
             Some(n) => vec![n; specs.len()],
@@ -279,59 +319,87 @@ impl ExampleGenBuilder {
                 self.splits.total_buckets(),
             ),
         };
+        Ok(Planned {
+            files,
+            file_split,
+            specs,
+            format,
+            inputs,
+            input_bytes,
+            source,
+            table,
+            schema,
+            shards,
+        })
+    }
+
+    /// Writes the splits into `staged`: on the cluster's plan (or the
+    /// dataflow plan in-process), else with the threaded splitter, which
+    /// also collects statistics when asked.
+    fn write_splits(
+        &self,
+        planned: &Planned,
+        staged: &StagedDir,
+    ) -> Result<splitter::SplitterOutput> {
         let plan = SplitPlan {
             root: staged.path().to_path_buf(),
-            specs: specs.clone(),
-            shards,
+            specs: planned.specs.clone(),
+            shards: planned.shards.clone(),
             output_format: self.output_format,
             compression: self.compression,
             compression_level: self.compression_level,
             partition_feature: self.partition_feature.clone(),
             hash: (!self.split_from_input).then(|| self.splits.clone()),
-            file_split,
-            files: files.iter().map(|f| f.path.clone()).collect(),
+            file_split: planned.file_split.clone(),
+            files: planned.files.iter().map(|f| f.path.clone()).collect(),
         };
-        let (written, stats) =
-            if let Some(table) = table {
-                let attempts = weir_plan::attempts::Attempts::create(&staged)?;
-                let written = weir_datasets::store::runtime().block_on(
-                    distributed::write_splits(&self.execution, table, &plan, &attempts),
-                )?;
-                if let Some(p) = &self.progress {
-                    let rows = written.iter().map(|(n, _)| n).sum();
-                    p.add_rows(rows);
-                    p.set_input_bytes(input_bytes);
-                }
-                (written, None)
-            } else {
-                self.split_in_process(plan, source, &schema, &files, input_bytes)?
-            };
-        let statistics = match stats {
-            Some(collector) => {
-                let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
-                let splits = collector.finish(&names)?;
-                if self.write_stats {
-                    crate::stats::write_outputs(&staged.path().join("statistics"), &splits)?;
-                }
-                Some(splits)
-            }
-            None => None,
+        let Some(table) = planned.table.clone() else {
+            return self.split_in_process(
+                plan,
+                planned.source.clone(),
+                &planned.schema,
+                &planned.files,
+                planned.input_bytes,
+            );
         };
-        let mut split_records = Vec::new();
-        for (spec, (examples, files)) in specs.iter().zip(written) {
-            split_records.push(SplitRecord {
+        let attempts = weir_plan::attempts::Attempts::create(staged)?;
+        let written = weir_datasets::store::runtime().block_on(distributed::write_splits(
+            &self.execution,
+            table,
+            &plan,
+            &attempts,
+        ))?;
+        if let Some(p) = &self.progress {
+            let rows = written.iter().map(|(n, _)| n).sum();
+            p.add_rows(rows);
+            p.set_input_bytes(planned.input_bytes);
+        }
+        Ok((written, None))
+    }
+
+    /// The manifest of a run that wrote `written` (per split: examples and files).
+    fn manifest(
+        &self,
+        planned: Planned,
+        written: Vec<(u64, Vec<weir_datasets::sink::WrittenFile>)>,
+    ) -> ExampleGenManifest {
+        let split_records: Vec<SplitRecord> = planned
+            .specs
+            .iter()
+            .zip(written)
+            .map(|(spec, (examples, files))| SplitRecord {
                 name: spec.name.clone(),
                 buckets: spec.buckets,
                 examples,
                 files,
-            });
-        }
+            })
+            .collect();
         let total = split_records.iter().map(|s| s.examples).sum();
-        let manifest = ExampleGenManifest {
+        ExampleGenManifest {
             weir_version: env!("CARGO_PKG_VERSION").to_string(),
             component: "examplegen".into(),
-            input_format: format.to_string(),
-            inputs,
+            input_format: planned.format.to_string(),
+            inputs: planned.inputs,
             options: serde_json::json!({
                 "splits": if self.split_from_input { "from-input".to_string() } else { self.splits.to_string() },
                 "partition_feature": self.partition_feature,
@@ -342,12 +410,13 @@ impl ExampleGenBuilder {
                 "stats": match self.stats { StatsMode::Off => "off", StatsMode::Exact => "exact", StatsMode::Approx => "approx" },
                 "decimals": self.decimals,
             }),
-            schema: schema
+            schema: planned
+                .schema
                 .fields()
                 .iter()
                 .map(|f| SchemaField {
                     name: f.name().clone(),
-                    kind: <weir_datasets::example::FeatureType as weir_datasets::example::ArrowFeatureType>::of_column(f.data_type())
+                    kind: FeatureType::of_column(f.data_type())
                         .map_or("UNSUPPORTED", |(k, _)| k.name())
                         .to_string(),
                     arrow_type: f.data_type().to_string(),
@@ -355,23 +424,24 @@ impl ExampleGenBuilder {
                 .collect(),
             splits: split_records,
             total_examples: total,
-        };
-        manifest.write(staged.path())?;
-        staged.commit()?;
-        Ok(ExampleGenSummary {
-            output: self.output.clone(),
-            splits: manifest
-                .splits
-                .iter()
-                .map(|s| (s.name.clone(), s.examples))
-                .collect(),
-            total,
-            input_bytes,
-            seconds: started.elapsed().as_secs_f64(),
-            manifest,
-            statistics,
-        })
+        }
     }
+}
+
+/// What an ExampleGen run reads and how it splits it, resolved before
+/// anything is written ([`ExampleGenBuilder::plan`]).
+struct Planned {
+    files: Vec<InputFile>,
+    file_split: Vec<usize>,
+    specs: Vec<SplitSpec>,
+    format: Format,
+    inputs: Vec<weir_datasets::sink::manifest::InputRecord>,
+    input_bytes: u64,
+    source: Source,
+    /// The input as a table, when the splits are written by a plan.
+    table: Option<weir_plan::scan::SourceTable>,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    shards: Vec<usize>,
 }
 
 impl ExampleGenBuilder {
@@ -416,7 +486,6 @@ fn check_declared_types(
     schema: &datafusion::arrow::datatypes::SchemaRef,
     declared: Option<&std::collections::HashMap<String, weir_datasets::example::FeatureType>>,
 ) -> Result<()> {
-    use weir_datasets::example::{ArrowFeatureType, FeatureType};
     let Some(declared) = declared else {
         return Ok(());
     };

@@ -234,7 +234,9 @@ impl SpanJob<'_> {
                 schema.clone(),
             );
             if let Some(prev) = previous {
-                b = b.with_previous(self.previous_statistics(prev, &s.split)?);
+                if let Some(view) = self.previous_statistics(prev, &s.split)? {
+                    b = b.with_previous(view);
+                }
             }
             for t in &warned {
                 b = b.with_severity(*t, Severity::Warning);

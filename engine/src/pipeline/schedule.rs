@@ -101,8 +101,8 @@ impl ScheduleBuilder {
     }
 
     /// Stop after this many ticks (tests, one-off catch-up).
-    pub fn with_max_ticks(mut self, n: Option<u64>) -> Self {
-        self.max_ticks = n;
+    pub fn with_max_ticks(mut self, n: u64) -> Self {
+        self.max_ticks = Some(n);
         self
     }
 

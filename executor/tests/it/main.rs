@@ -1,6 +1,9 @@
 //! weir-executor's command line (the cluster itself is tested end to end
 //! in weir-tests' `cluster` module, which runs this binary).
 
+// Tests may unwrap: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 #[test]

@@ -34,11 +34,11 @@ fn environments_decide_which_features_are_required() {
              feature { name: \"label\" type: INT presence { min_count: 1 } not_in_environment: \"SERVING\" }";
     let serving = || ds(10, vec![int_f("a", 10, 0, 0.0, 1.0)]);
     let a = ValidateBuilder::new(serving(), schema(s))
-        .with_environment(Some("SERVING".into()))
+        .with_environment("SERVING")
         .execute();
     assert!(a.is_clean(), "{}", a.summary_table());
     let a = ValidateBuilder::new(serving(), schema(s))
-        .with_environment(Some("TRAINING".into()))
+        .with_environment("TRAINING")
         .execute();
     assert_eq!(
         a.types(),
@@ -51,7 +51,7 @@ fn environments_decide_which_features_are_required() {
         vec![int_f("a", 10, 0, 0.0, 1.0), int_f("label", 10, 0, 0.0, 1.0)],
     );
     let a = ValidateBuilder::new(with_label, schema(s))
-        .with_environment(Some("SERVING".into()))
+        .with_environment("SERVING")
         .execute();
     assert_eq!(a.types(), vec![("label".to_string(), T::SCHEMA_NEW_COLUMN)]);
 }

@@ -106,7 +106,7 @@ fn chi_squared_and_ks_tests_flag_a_shift_and_pass_identical_data() {
         )
     };
     let same = ValidateBuilder::new(span(500.0, 0.0), schema(s))
-        .with_previous(Some(span(500.0, 0.0)))
+        .with_previous(span(500.0, 0.0))
         .execute();
     assert!(same.is_clean(), "{}", same.summary_table());
     let m = &same.drift_skew_info["c"].drift[0];
@@ -115,7 +115,7 @@ fn chi_squared_and_ks_tests_flag_a_shift_and_pass_identical_data() {
         "p-value of identical counts is 1"
     );
     let shifted = ValidateBuilder::new(span(600.0, 3.0), schema(s))
-        .with_previous(Some(span(500.0, 0.0)))
+        .with_previous(span(500.0, 0.0))
         .execute();
     assert_eq!(
         shifted.types(),
@@ -144,11 +144,11 @@ fn suggest_proposes_thresholds_above_every_past_drift() {
     apply_suggestions(&mut sc, &s);
     // The suggested schema accepts the past spans and flags a larger shift.
     let ok = ValidateBuilder::new(span(47.0), sc.clone())
-        .with_previous(Some(span(52.0)))
+        .with_previous(span(52.0))
         .execute();
     assert!(ok.is_clean(), "{}", ok.summary_table());
     let shifted = ValidateBuilder::new(span(30.0), sc)
-        .with_previous(Some(span(47.0)))
+        .with_previous(span(47.0))
         .execute();
     assert_eq!(
         shifted.types(),

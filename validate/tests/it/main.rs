@@ -3,6 +3,9 @@
 //! raised on data that fits — plus environments, schema update and the
 //! statistical tests.
 
+// Tests may unwrap: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod dataset;
 mod drift;
 mod presence;

@@ -167,8 +167,8 @@ pub(crate) fn run(schema_text: &str, stats: DatasetView, control: Control) -> An
     let b = ValidateBuilder::new(stats, schema(schema_text));
     match control {
         Control::None => b,
-        Control::Previous(p) => b.with_previous(Some(p)),
-        Control::Serving(s) => b.with_serving(Some(s)),
+        Control::Previous(p) => b.with_previous(p),
+        Control::Serving(s) => b.with_serving(s),
     }
     .execute()
 }
