@@ -118,6 +118,54 @@ fn outputs(root: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Regression: `weir run p.toml` from the config's folder read the input
+/// pattern as `./data/{YYYY}{MM}{DD}/*.csv`, matched no span and processed
+/// nothing. Every relative path in a config resolves against the config's
+/// folder, however the config is named on the command line.
+#[test]
+fn config_paths_resolve_against_the_configs_folder_however_it_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x");
+    let y = dir.path().join("y");
+    std::fs::create_dir_all(&y).unwrap();
+    write_span(&x.join("data"), "20240101", 300, 1, false);
+    let cfg = pipeline(&x, "");
+    let root = x.join("root");
+    let forms = [
+        (&x, "pipeline.toml".to_string()),
+        (&x, "./pipeline.toml".to_string()),
+        (&y, "../x/pipeline.toml".to_string()),
+        (&y, cfg.to_string_lossy().into_owned()),
+    ];
+    for (cwd, arg) in forms {
+        let _ = std::fs::remove_dir_all(&root);
+        let o = Command::new(workspace_binary("weir"))
+            .current_dir(cwd)
+            .args(["run", &arg])
+            .env("WEIR_LOG", "warn")
+            .output()
+            .expect("weir runs");
+        let what = format!("weir run {arg} in {}", cwd.display());
+        assert_eq!(code(&o), 0, "{what}: {}", show(&o));
+        let runs = manifests(&root);
+        assert_eq!(runs.len(), 1, "{what}");
+        assert_eq!(
+            spans(&runs[0]),
+            vec![(JAN_1, 0, SpanStatus::Ok)],
+            "{what}: {}",
+            show(&o)
+        );
+        assert_eq!(runs[0].spans[0].counts.values().sum::<u64>(), 300, "{what}");
+        assert!(
+            root.join(format!(
+                "transform/span={JAN_1}/version=0/transform_graph/transform.json"
+            ))
+            .exists(),
+            "{what}"
+        );
+    }
+}
+
 #[test]
 fn a_pipeline_runs_new_spans_once_as_versions_and_flags_drift() {
     let dir = tempfile::tempdir().unwrap();

@@ -205,15 +205,37 @@ fn default_backoff() -> u64 {
     30
 }
 
+/// `path` without `.` components, and with each `..` removing the
+/// component before it (lexically: a config's paths name places relative to
+/// its folder, whatever links lie under them).
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 impl PipelineConfig {
-    /// Reads and checks `path`; relative paths become relative to its folder.
+    /// Reads and checks `path`; relative paths become relative to its
+    /// folder, however `path` is written (`p.toml`, `./p.toml`,
+    /// `../x/p.toml` or absolute): the folder is made absolute first, so
+    /// every path in the config is absolute and without `.` or `..`.
     pub fn load(path: &Path) -> Result<PipelineConfig> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| EngineError::Invalid(format!("{}: {e}", path.display())))?;
-        let base = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let file = std::fs::canonicalize(path)
+            .map_err(|e| EngineError::Invalid(format!("{}: {e}", path.display())))?;
+        let base = file.parent().unwrap_or(Path::new("/"));
         Self::from_toml(&text, &path.display().to_string(), base)
     }
 
@@ -226,7 +248,7 @@ impl PipelineConfig {
             if weir_datasets::store::is_url(p) || Path::new(p).is_absolute() {
                 p.to_string()
             } else {
-                base.join(p).to_string_lossy().into_owned()
+                normalize(&base.join(p)).to_string_lossy().into_owned()
             }
         };
         c.root = local(&c.root);
@@ -323,4 +345,28 @@ pub fn anomaly_type(name: &str) -> std::result::Result<weir_validate::AnomalyTyp
         .copied()
         .find(|t| t.name() == name)
         .ok_or_else(|| format!("'{name}' is not an anomaly type weir raises"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_join_the_config_folder_without_dot_segments() {
+        let text = r#"
+name = "p"
+root = "../out"
+[input]
+pattern = "./data/{YYYY}{MM}{DD}/*.csv"
+"#;
+        let c = PipelineConfig::from_toml(text, "p.toml", Path::new("/work/x")).unwrap();
+        assert_eq!(c.root, "/work/out");
+        assert_eq!(c.input.pattern, "/work/x/data/{YYYY}{MM}{DD}/*.csv");
+        let url = "name = \"p\"\nroot = \"s3://b/out\"\n[input]\npattern = \"/abs/*.csv\"\n";
+        let c = PipelineConfig::from_toml(url, "p.toml", Path::new("/work/x")).unwrap();
+        assert_eq!(
+            (c.root.as_str(), c.input.pattern.as_str()),
+            ("s3://b/out", "/abs/*.csv")
+        );
+    }
 }
