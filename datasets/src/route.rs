@@ -19,6 +19,7 @@ use prost::Message;
 /// The shard (of `shards`) of the example at row `row` of input file `file`:
 /// a mix of the two (splitmix64), so shards are balanced and the rule needs
 /// no count of the rows before it.
+#[inline]
 pub fn shard_of(file: usize, row: u64, shards: usize) -> usize {
     let mut z = (file as u64)
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)

@@ -27,7 +27,7 @@ use weir_plan::scan::SourceTable;
 use weir_plan::Execution;
 
 use weir_datasets::sink::OutputFormat;
-use weir_plan::kinds::PartitionSinkConfig;
+use weir_plan::kinds::TransformPartSink;
 
 /// The folder of the artifact inside a transform output.
 pub const TRANSFORM_GRAPH: &str = "transform_graph";
@@ -193,7 +193,7 @@ async fn write_split(
         OutputFormat::Tfrecord => ".gz",
         OutputFormat::Parquet => ".parquet",
     };
-    let config = PartitionSinkConfig {
+    let config = TransformPartSink {
         attempts_dir: target.attempts.dir(),
         shard_paths: (0..parts)
             .map(|i| {

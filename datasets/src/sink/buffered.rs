@@ -33,6 +33,7 @@ pub struct FramedBuffer {
 impl FramedBuffer {
     /// Frames `record`; gives the buffered bytes and their record count
     /// once they reach [`FLUSH_BYTES`].
+    #[inline]
     pub fn push(&mut self, record: &[u8]) -> Option<(Vec<u8>, u64)> {
         frame_record(&mut self.buf, record);
         self.records += 1;

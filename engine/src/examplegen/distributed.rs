@@ -25,7 +25,7 @@
 use std::sync::Arc;
 
 use weir_datasets::sink::WrittenFile;
-use weir_plan::kinds::{ExampleMapConfig, ShardSinkConfig};
+use weir_plan::kinds::{ExampleRouteMap, ExampleShardSink};
 
 use super::splitter::SplitPlan;
 use crate::error::Result;
@@ -47,7 +47,7 @@ pub async fn write_splits(
     plan: &SplitPlan,
     attempts: &Attempts,
 ) -> Result<Vec<(u64, Vec<WrittenFile>)>> {
-    let map = ExampleMapConfig {
+    let map = ExampleRouteMap {
         hash: plan.hash.clone(),
         partition_feature: plan.partition_feature.clone(),
         file_split: plan.file_split.clone(),
@@ -67,7 +67,7 @@ pub async fn write_splits(
     for (split, &n) in plan.shards.iter().enumerate() {
         shard_paths.extend((0..n).map(|shard| plan.shard_path(split, shard)));
     }
-    let config = ShardSinkConfig {
+    let config = ExampleShardSink {
         attempts_dir: attempts.dir(),
         shard_paths,
         output_format: plan.output_format,

@@ -1,5 +1,5 @@
 //! The map side of a distributed ExampleGen: a weir scan with the
-//! [`ExampleMapConfig`] map (kind [`EXAMPLE_MAP`]) turns each input batch into
+//! [`ExampleRouteMap`] map (kind [`EXAMPLE_MAP`]) turns each input batch into
 //! rows of [`map_schema`]: the example's global shard, its place in the
 //! input (file, row) and its payload (the serialized example, or the input
 //! columns for Parquet output). At the end of its part it emits one count
@@ -38,9 +38,10 @@ pub const MARKER_FILE: u32 = u32::MAX;
 /// Leading key columns of a map row.
 pub const KEY_COLUMNS: usize = 3;
 
-/// How the map routes rows: ExampleGen's split and shard settings.
+/// ExampleGen's routing map (kind [`EXAMPLE_MAP`]): its split and shard
+/// settings, and how it turns input batches into routed rows.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ExampleMapConfig {
+pub struct ExampleRouteMap {
     /// Hash splitting; `None` when splits come from input folders.
     pub hash: Option<SplitConfig>,
     /// Hash this feature instead of the whole example.
@@ -53,7 +54,7 @@ pub struct ExampleMapConfig {
     pub output_format: OutputFormat,
 }
 
-impl ExampleMapConfig {
+impl ExampleRouteMap {
     /// The global number of shard `shard` of split `split`.
     pub fn global_shard(&self, split: usize, shard: usize) -> usize {
         self.shards[..split].iter().sum::<usize>() + shard
@@ -65,7 +66,7 @@ impl ExampleMapConfig {
     }
 }
 
-impl ScanMap for ExampleMapConfig {
+impl ScanMap for ExampleRouteMap {
     fn kind(&self) -> &'static str {
         EXAMPLE_MAP
     }
@@ -113,7 +114,7 @@ pub fn map_schema(input: &Schema, format: OutputFormat) -> SchemaRef {
 
 /// Routes the batches of one part of the input.
 pub struct ExampleMapper {
-    config: Arc<ExampleMapConfig>,
+    config: Arc<ExampleRouteMap>,
     router: ExampleRouter,
     schema: SchemaRef,
     offsets: Vec<u32>,
@@ -126,7 +127,7 @@ impl ExampleMapper {
     pub fn new(
         source: &Source,
         files: Vec<std::path::PathBuf>,
-        config: Arc<ExampleMapConfig>,
+        config: Arc<ExampleRouteMap>,
     ) -> Result<Self> {
         let input = source.schema();
         let router = ExampleRouter::new(

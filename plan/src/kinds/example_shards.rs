@@ -1,5 +1,5 @@
 //! The sink side of a distributed ExampleGen. A sink of kind
-//! [`EXAMPLE_SHARDS`] ([`ShardSinkConfig`]) requires its input hash-partitioned by
+//! [`EXAMPLE_SHARDS`] ([`ExampleShardSink`]) requires its input hash-partitioned by
 //! global shard and sorted by (shard, file, row), so each task sees whole
 //! shards in input order. A task writes each of its shards into its own
 //! attempt directory (`<attempts>/<task id>-<nonce>/…`) with the same
@@ -28,9 +28,9 @@ use super::example_map::{
 use crate::error::{PlanError, Result};
 use crate::sink::{ShardSink, ShardWrite};
 
-/// What the sink writes and where.
+/// ExampleGen's shard sink (kind [`EXAMPLE_SHARDS`]): what it writes and where.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ShardSinkConfig {
+pub struct ExampleShardSink {
     /// The run's attempt root (absolute, reachable from every executor,
     /// outside the output). A task only creates its own directory in it,
     /// so a task that starts after the run removed it fails.
@@ -56,7 +56,7 @@ fn key(input: &SchemaRef, name: &str) -> DfResult<Arc<dyn PhysicalExpr>> {
     Ok(Arc::new(Column::new_with_schema(name, input)?))
 }
 
-impl ShardSink for ShardSinkConfig {
+impl ShardSink for ExampleShardSink {
     fn kind(&self) -> &'static str {
         EXAMPLE_SHARDS
     }
@@ -117,7 +117,7 @@ impl ShardSink for ShardSinkConfig {
 
 /// The input's own columns of a Parquet shard (names and types of the map
 /// payload, nullability of the input).
-fn payload_schema(map: &SchemaRef, config: &ShardSinkConfig) -> SchemaRef {
+fn payload_schema(map: &SchemaRef, config: &ExampleShardSink) -> SchemaRef {
     let fields: Vec<Field> = map
         .fields()
         .iter()
@@ -144,7 +144,12 @@ struct OpenShard {
 }
 
 impl OpenShard {
-    fn open(shard: u32, config: &ShardSinkConfig, dir: &Path, payload: &SchemaRef) -> Result<Self> {
+    fn open(
+        shard: u32,
+        config: &ExampleShardSink,
+        dir: &Path,
+        payload: &SchemaRef,
+    ) -> Result<Self> {
         let relative = config.shard_paths.get(shard as usize).ok_or_else(|| {
             PlanError::Internal(format!(
                 "shard {shard} of a run with {} shards",
@@ -218,7 +223,7 @@ impl OpenShard {
     }
 
     /// Checks the shard against its markers and closes the file.
-    fn finish(self, config: &ShardSinkConfig) -> Result<(u32, WrittenFile)> {
+    fn finish(self, config: &ExampleShardSink) -> Result<(u32, WrittenFile)> {
         if self.markers != config.map_parts || self.reported != self.rows {
             return Err(PlanError::Internal(format!(
                 "shard {}: received {} rows and {} of {} count markers reporting {} rows (shuffle data lost or duplicated)",
@@ -248,7 +253,7 @@ fn u64_column(batch: &RecordBatch, i: usize) -> Result<&UInt64Array> {
 /// Writes the shards of sorted map rows arriving on `rx` into `dir`.
 fn write_sorted_shards(
     mut rx: tokio::sync::mpsc::Receiver<RecordBatch>,
-    config: &ShardSinkConfig,
+    config: &ExampleShardSink,
     dir: &Path,
     payload: SchemaRef,
 ) -> Result<Vec<(u32, WrittenFile)>> {

@@ -18,9 +18,9 @@ use crate::error::{PlanError, Result};
 use crate::map::{MapSpec, ScanMap};
 use crate::sink::{ShardSink, SinkSpec};
 
-pub use example_map::{ExampleMapConfig, EXAMPLE_MAP};
-pub use example_shards::{ShardSinkConfig, EXAMPLE_SHARDS};
-pub use transform_parts::{PartitionSinkConfig, TRANSFORM_PARTS};
+pub use example_map::{ExampleRouteMap, EXAMPLE_MAP};
+pub use example_shards::{ExampleShardSink, EXAMPLE_SHARDS};
+pub use transform_parts::{TransformPartSink, TRANSFORM_PARTS};
 
 /// Settings of a kind, parsed from a spec's JSON.
 fn settings<T: serde::de::DeserializeOwned>(kind: &str, config: &serde_json::Value) -> Result<T> {
@@ -30,7 +30,7 @@ fn settings<T: serde::de::DeserializeOwned>(kind: &str, config: &serde_json::Val
 /// The scan map `spec` names.
 pub fn scan_map(spec: &MapSpec) -> Result<Arc<dyn ScanMap>> {
     match spec.kind.as_str() {
-        EXAMPLE_MAP => Ok(Arc::new(settings::<ExampleMapConfig>(
+        EXAMPLE_MAP => Ok(Arc::new(settings::<ExampleRouteMap>(
             EXAMPLE_MAP,
             &spec.config,
         )?)),
@@ -43,11 +43,11 @@ pub fn scan_map(spec: &MapSpec) -> Result<Arc<dyn ScanMap>> {
 /// The shard sink `spec` names.
 pub fn shard_sink(spec: &SinkSpec) -> Result<Arc<dyn ShardSink>> {
     match spec.kind.as_str() {
-        EXAMPLE_SHARDS => Ok(Arc::new(settings::<ShardSinkConfig>(
+        EXAMPLE_SHARDS => Ok(Arc::new(settings::<ExampleShardSink>(
             EXAMPLE_SHARDS,
             &spec.config,
         )?)),
-        TRANSFORM_PARTS => Ok(Arc::new(settings::<PartitionSinkConfig>(
+        TRANSFORM_PARTS => Ok(Arc::new(settings::<TransformPartSink>(
             TRANSFORM_PARTS,
             &spec.config,
         )?)),

@@ -1,5 +1,5 @@
 //! Transform's output as part of its plan: a sink of kind
-//! [`TRANSFORM_PARTS`] ([`PartitionSinkConfig`]) writes
+//! [`TRANSFORM_PARTS`] ([`TransformPartSink`]) writes
 //! each partition of the transformed rows as one output shard, named after
 //! the input part (the weir scan's unit) that partition reads, so a task of
 //! a cluster (which sees its partitions re-indexed) writes the same shard
@@ -25,9 +25,10 @@ use crate::sink::{ShardSink, ShardWrite};
 /// Deflate level of transformed TFRecord shards (zlib's default, as TFT).
 const GZIP_LEVEL: u32 = 6;
 
-/// Where and how transformed parts are written.
+/// Transform's part sink (kind [`TRANSFORM_PARTS`]): where and how
+/// transformed parts are written.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PartitionSinkConfig {
+pub struct TransformPartSink {
     /// The run's attempt root (absolute, beside the output).
     pub attempts_dir: String,
     /// The relative output path of the shard of each input part.
@@ -39,7 +40,7 @@ pub struct PartitionSinkConfig {
 /// The kind name of Transform's part sink.
 pub const TRANSFORM_PARTS: &str = "transform_parts";
 
-impl ShardSink for PartitionSinkConfig {
+impl ShardSink for TransformPartSink {
     fn kind(&self) -> &'static str {
         TRANSFORM_PARTS
     }
