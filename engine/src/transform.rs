@@ -176,7 +176,7 @@ struct ApplyTarget<'a> {
 }
 
 /// Applies `frozen` over `source` into `relative_dir` of the staged output,
-/// one shard per input part (written by `PartitionSinkExec` and committed
+/// one shard per input part (written by the `transform_parts` sink and committed
 /// once each); returns the split's rows and files.
 async fn write_split(
     target: &ApplyTarget<'_>,

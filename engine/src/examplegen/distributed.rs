@@ -6,7 +6,7 @@
 //! ShardSinkExec (example shards)      one metadata row per shard written
 //!   SortExec (shard, file, row)       per partition (added by DataFusion)
 //!     RepartitionExec hash(shard)     a shuffle on a cluster
-//!       DataSourceExec (map mode)     route rows; count markers per part
+//!       DataSourceExec (map)          route rows; count markers per part
 //! ```
 //!
 //! Exactly once on top of a cluster that may rerun, lose or duplicate
