@@ -28,6 +28,7 @@ use weir_plan::Execution;
 
 use weir_datasets::sink::OutputFormat;
 use weir_plan::kinds::TransformPartSink;
+use weir_plan::sink::ShardTargets;
 
 /// The folder of the artifact inside a transform output.
 pub const TRANSFORM_GRAPH: &str = "transform_graph";
@@ -194,15 +195,17 @@ async fn write_split(
         OutputFormat::Parquet => ".parquet",
     };
     let config = TransformPartSink {
-        attempts_dir: target.attempts.dir(),
-        shard_paths: (0..parts)
-            .map(|i| {
-                format!(
-                    "{relative_dir}/{}",
-                    shard_name("transformed_examples", i, parts, suffix)
-                )
-            })
-            .collect(),
+        targets: ShardTargets {
+            attempts_dir: target.attempts.dir(),
+            shard_paths: (0..parts)
+                .map(|i| {
+                    format!(
+                        "{relative_dir}/{}",
+                        shard_name("transformed_examples", i, parts, suffix)
+                    )
+                })
+                .collect(),
+        },
         output_format: target.format,
     };
     let files = target

@@ -58,7 +58,7 @@ impl Attempts {
         input: LogicalPlan,
         sink: Arc<dyn ShardSink>,
     ) -> Result<Vec<WrittenFile>> {
-        let shard_paths = sink.shard_paths().to_vec();
+        let shard_paths = sink.targets().shard_paths.clone();
         let total = shard_paths.len();
         let plan = LogicalPlan::Extension(Extension {
             node: Arc::new(SinkNode::new(input, sink)?),

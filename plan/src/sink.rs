@@ -42,11 +42,8 @@ pub trait ShardSink: fmt::Debug + Send + Sync {
     fn kind(&self) -> &'static str;
     /// Its settings as JSON (how plans carry them).
     fn config(&self) -> serde_json::Value;
-    /// The run's attempt root (absolute, reachable from every executor,
-    /// outside the output).
-    fn attempts_dir(&self) -> &str;
-    /// The relative output path of every shard, by shard number.
-    fn shard_paths(&self) -> &[String];
+    /// Where its shards go.
+    fn targets(&self) -> &ShardTargets;
     /// A short description for EXPLAIN.
     fn describe(&self) -> String;
     /// How the input must be partitioned (over an input of schema `input`).
@@ -63,6 +60,18 @@ pub trait ShardSink: fmt::Debug + Send + Sync {
     }
     /// The writer of partition `partition` of `input`.
     fn writer(&self, input: &Arc<dyn ExecutionPlan>, partition: usize) -> Result<ShardWrite>;
+}
+
+/// Where a sink's shards go; every [`ShardSink`]'s settings hold one
+/// (flattened into their JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardTargets {
+    /// The run's attempt root (absolute, reachable from every executor,
+    /// outside the output). A task only creates its own directory in it,
+    /// so a task that starts after the run removed it fails.
+    pub attempts_dir: String,
+    /// The relative output path of every shard, by shard number.
+    pub shard_paths: Vec<String>,
 }
 
 /// A [`ShardSink`] as plans carry it: its kind and its settings.
@@ -276,7 +285,7 @@ impl ExecutionPlan for ShardSinkExec {
         let input = self.input.execute(partition, context.clone())?;
         Ok(sink_stream(
             input,
-            self.sink.attempts_dir().to_string(),
+            self.sink.targets().attempts_dir.clone(),
             &context,
             partition,
             move |rx, dir| write(rx, dir).map_err(DataFusionError::from),

@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use weir_datasets::sink::WrittenFile;
 use weir_plan::kinds::{ExampleRouteMap, ExampleShardSink};
+use weir_plan::sink::ShardTargets;
 
 use super::splitter::SplitPlan;
 use crate::error::Result;
@@ -68,8 +69,10 @@ pub async fn write_splits(
         shard_paths.extend((0..n).map(|shard| plan.shard_path(split, shard)));
     }
     let config = ExampleShardSink {
-        attempts_dir: attempts.dir(),
-        shard_paths,
+        targets: ShardTargets {
+            attempts_dir: attempts.dir(),
+            shard_paths,
+        },
         output_format: plan.output_format,
         compression: plan.compression,
         compression_level: plan.compression_level,

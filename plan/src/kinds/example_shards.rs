@@ -26,17 +26,15 @@ use super::example_map::{
     example_column, payload_rows, FILE_COLUMN, KEY_COLUMNS, MARKER_FILE, ROW_COLUMN, SHARD_COLUMN,
 };
 use crate::error::{PlanError, Result};
-use crate::sink::{ShardSink, ShardWrite};
+use crate::sink::{ShardSink, ShardTargets, ShardWrite};
 
 /// ExampleGen's shard sink (kind [`EXAMPLE_SHARDS`]): what it writes and where.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExampleShardSink {
-    /// The run's attempt root (absolute, reachable from every executor,
-    /// outside the output). A task only creates its own directory in it,
-    /// so a task that starts after the run removed it fails.
-    pub attempts_dir: String,
-    /// The relative output path of every global shard.
-    pub shard_paths: Vec<String>,
+    /// The attempt root and the path of every shard (for ExampleGen, of
+    /// every global shard; for Transform, of each input part's shard).
+    #[serde(flatten)]
+    pub targets: ShardTargets,
     /// TFRecord or Parquet.
     pub output_format: OutputFormat,
     /// TFRecord compression.
@@ -65,18 +63,14 @@ impl ShardSink for ExampleShardSink {
         serde_json::to_value(self).unwrap_or_default()
     }
 
-    fn attempts_dir(&self) -> &str {
-        &self.attempts_dir
-    }
-
-    fn shard_paths(&self) -> &[String] {
-        &self.shard_paths
+    fn targets(&self) -> &ShardTargets {
+        &self.targets
     }
 
     fn describe(&self) -> String {
         format!(
             "example shards={}, format={:?}",
-            self.shard_paths.len(),
+            self.targets.shard_paths.len(),
             self.output_format
         )
     }
@@ -150,12 +144,16 @@ impl OpenShard {
         dir: &Path,
         payload: &SchemaRef,
     ) -> Result<Self> {
-        let relative = config.shard_paths.get(shard as usize).ok_or_else(|| {
-            PlanError::Internal(format!(
-                "shard {shard} of a run with {} shards",
-                config.shard_paths.len()
-            ))
-        })?;
+        let relative = config
+            .targets
+            .shard_paths
+            .get(shard as usize)
+            .ok_or_else(|| {
+                PlanError::Internal(format!(
+                    "shard {shard} of a run with {} shards",
+                    config.targets.shard_paths.len()
+                ))
+            })?;
         let writer = match config.output_format {
             OutputFormat::Tfrecord => BufferedShardWriter::tfrecord(
                 dir,

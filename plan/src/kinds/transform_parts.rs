@@ -20,7 +20,7 @@ use weir_datasets::Compression;
 
 use crate::error::{PlanError, Result};
 use crate::scan::as_source_scan;
-use crate::sink::{ShardSink, ShardWrite};
+use crate::sink::{ShardSink, ShardTargets, ShardWrite};
 
 /// Deflate level of transformed TFRecord shards (zlib's default, as TFT).
 const GZIP_LEVEL: u32 = 6;
@@ -29,10 +29,10 @@ const GZIP_LEVEL: u32 = 6;
 /// transformed parts are written.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TransformPartSink {
-    /// The run's attempt root (absolute, beside the output).
-    pub attempts_dir: String,
-    /// The relative output path of the shard of each input part.
-    pub shard_paths: Vec<String>,
+    /// The attempt root and the path of every shard (for ExampleGen, of
+    /// every global shard; for Transform, of each input part's shard).
+    #[serde(flatten)]
+    pub targets: ShardTargets,
     /// Gzip TFRecord of tf.Example, or Parquet.
     pub output_format: OutputFormat,
 }
@@ -49,28 +49,24 @@ impl ShardSink for TransformPartSink {
         serde_json::to_value(self).unwrap_or_default()
     }
 
-    fn attempts_dir(&self) -> &str {
-        &self.attempts_dir
-    }
-
-    fn shard_paths(&self) -> &[String] {
-        &self.shard_paths
+    fn targets(&self) -> &ShardTargets {
+        &self.targets
     }
 
     fn describe(&self) -> String {
         format!(
             "transform parts={}, format={:?}",
-            self.shard_paths.len(),
+            self.targets.shard_paths.len(),
             self.output_format
         )
     }
 
     fn writer(&self, input: &Arc<dyn ExecutionPlan>, partition: usize) -> Result<ShardWrite> {
         let unit = unit_of(input, partition)?;
-        let relative = self.shard_paths.get(unit).cloned().ok_or_else(|| {
+        let relative = self.targets.shard_paths.get(unit).cloned().ok_or_else(|| {
             PlanError::Internal(format!(
                 "part {unit} of a transform with {} parts",
-                self.shard_paths.len()
+                self.targets.shard_paths.len()
             ))
         })?;
         let schema = input.schema();
