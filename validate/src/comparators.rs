@@ -8,8 +8,8 @@ use weir_tfmd::statistics::HistogramType;
 use crate::anomalies::{
     six_digits, AnomalyType as T, Description, DriftSkewInfo, Measurement, MeasurementType,
 };
+use crate::context::RuleContext;
 use crate::metrics::{self, Hist};
-use crate::rules::RuleContext;
 use crate::schema::{Feature, FeatureComparator};
 use crate::stats_view::FeatureView;
 

@@ -12,6 +12,7 @@
 
 pub mod anomalies;
 mod comparators;
+mod context;
 mod domains;
 pub mod error;
 pub mod infer;

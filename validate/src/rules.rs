@@ -8,27 +8,13 @@ use weir_tfmd::statistics::FeatureStatsType;
 
 use crate::anomalies::{six_digits, AnomalyType as T, Description, DriftSkewInfo};
 use crate::comparators;
+pub use crate::context::RuleContext;
 use crate::domains::{
     bool_domain_from_stats, int_interval, is_bool_candidate, string_values, update_bool_domain,
     update_float_domain, update_int_domain, update_string_domain, Interval,
 };
 use crate::schema::{DomainInfo, Feature, FeatureType, Presence, Schema, ValueCount};
-use crate::stats_view::{DatasetView, FeatureView};
-
-/// What the rules need besides the feature's own statistics.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RuleContext<'a> {
-    /// The environment the statistics were computed in (`--environment`).
-    pub environment: Option<&'a str>,
-    /// The previous span's statistics, for drift comparators.
-    pub previous: Option<&'a DatasetView>,
-    /// Serving statistics, for skew comparators.
-    pub serving: Option<&'a DatasetView>,
-    /// The largest string domain inferred (TFDV's `enum_threshold`).
-    pub max_string_domain_size: usize,
-    /// The quantile sketches' rank error, stated in KS results.
-    pub sketch_epsilon: f64,
-}
+use crate::stats_view::FeatureView;
 
 /// SCHEMA_NEW_COLUMN: a feature in the data that the schema lacks.
 pub fn new_column() -> Description {
