@@ -343,7 +343,12 @@ impl TransformArtifact {
         let schema_path = meta.join("schema.pbtxt");
         std::fs::write(&schema_path, self.output_schema_pbtxt())
             .map_err(|e| io(&schema_path, e))?;
-        let onnx = match crate::onnx::export(self) {
+        let onnx = match crate::onnx::export(crate::onnx::ExportInput {
+            input_schema: &self.input_schema,
+            output_schema: &self.output_schema,
+            coerced: &self.coerced,
+            sql: &self.frozen.sql,
+        }) {
             Ok((bytes, notes)) => {
                 let path = dir.join(TRANSFORM_ONNX);
                 std::fs::write(&path, bytes).map_err(|e| io(&path, e))?;

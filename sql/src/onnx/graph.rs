@@ -11,7 +11,6 @@ use prost::Message;
 use weir_udfs::transform::hash_bucket;
 
 use super::proto::*;
-use crate::artifact::TransformArtifact;
 use crate::{Result, TransformError};
 
 /// ONNX opset of the default domain (19: `Equal` on strings).
@@ -535,9 +534,22 @@ impl Graph {
     }
 }
 
+/// What an ONNX export reads of a transform artifact.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportInput<'a> {
+    /// The raw input's schema (one graph input per column the SQL reads).
+    pub input_schema: &'a datafusion::arrow::datatypes::Schema,
+    /// The transformed output's schema (one graph output per field).
+    pub output_schema: &'a datafusion::arrow::datatypes::Schema,
+    /// The output expressions, type-coerced by DataFusion.
+    pub coerced: &'a [Expr],
+    /// The transform's SQL (the graph's doc string).
+    pub sql: &'a str,
+}
+
 /// The artifact's outputs as a serialized ONNX model, with notes on how
 /// it differs from weir's apply; an error says what cannot be exported.
-pub fn export(artifact: &TransformArtifact) -> Result<(Vec<u8>, Vec<String>)> {
+pub fn export(artifact: ExportInput<'_>) -> Result<(Vec<u8>, Vec<String>)> {
     let mut g = Graph {
         input_types: artifact
             .input_schema
@@ -599,7 +611,7 @@ pub fn export(artifact: &TransformArtifact) -> Result<(Vec<u8>, Vec<String>)> {
             node: g.nodes,
             name: "weir_transform".into(),
             initializer: Vec::new(),
-            doc_string: artifact.frozen.sql.clone(),
+            doc_string: artifact.sql.to_string(),
             input: inputs,
             output: outputs,
         }),

@@ -26,4 +26,4 @@
 mod graph;
 pub mod proto;
 
-pub use graph::export;
+pub use graph::{export, ExportInput};
