@@ -273,11 +273,7 @@ fn examplegen(a: ExampleGenArgs) -> Result<()> {
         .with_output_format(a.output_format)
         .with_decimals(a.decimals)
         .with_batch_size(a.batch_size)
-        .with_stats(match (a.stats, a.approx) {
-            (false, _) => StatsMode::Off,
-            (true, false) => StatsMode::Exact,
-            (true, true) => StatsMode::Approx,
-        })
+        .with_stats(StatsMode::of(a.stats, a.approx))
         .with_execution(a.cluster.execution()?)
         .with_progress(progress);
     if let Some(format) = a.format {
@@ -317,8 +313,8 @@ fn examplegen(a: ExampleGenArgs) -> Result<()> {
 }
 
 /// The process's one runtime (built and installed by `main`).
-pub(crate) fn runtime() -> Result<tokio::runtime::Handle> {
-    Ok(weir_datasets::store::runtime())
+pub(crate) fn runtime() -> tokio::runtime::Handle {
+    weir_datasets::store::runtime()
 }
 
 fn stats(a: StatsArgs) -> Result<()> {
@@ -330,7 +326,7 @@ fn stats(a: StatsArgs) -> Result<()> {
     if let Some(format) = a.format {
         builder = builder.with_format(format);
     }
-    let summary = runtime()?.block_on(builder.execute()).with_context(|| {
+    let summary = runtime().block_on(builder.execute()).with_context(|| {
         format!(
             "statistics of '{}' failed; nothing was written to {}",
             a.input,

@@ -114,7 +114,7 @@ pub fn schedule(a: ScheduleArgs) -> Result<()> {
     let stop = builder.stop_flag();
     // Signals are watched by a task on the process's runtime; the schedule
     // loop checks the flag between runs and while it sleeps.
-    let _watcher = crate::runtime()?.spawn(async move {
+    let _watcher = crate::runtime().spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
         let (Ok(mut term), Ok(mut int)) = (
             signal(SignalKind::terminate()),
@@ -136,7 +136,7 @@ pub fn schedule(a: ScheduleArgs) -> Result<()> {
 /// `weir sql`.
 pub fn sql(a: SqlArgs) -> Result<()> {
     let root = PipelineRoot::open_existing(&a.root)?;
-    let batches = crate::runtime()?.block_on(weir_engine::pipeline::sql::query(&root, &a.query))?;
+    let batches = crate::runtime().block_on(weir_engine::pipeline::sql::query(&root, &a.query))?;
     let out = std::io::stdout();
     match a.format {
         SqlFormat::Table => {

@@ -105,7 +105,7 @@ fn report(s: &TransformSummary) {
 
 /// Runs `weir transform [apply]`.
 pub fn transform(a: TransformArgs) -> Result<()> {
-    let rt = crate::runtime()?;
+    let rt = crate::runtime();
     match (a.apply, a.run) {
         (Some(TransformCommand::Apply(a)), _) => {
             let mut builder = ApplyBuilder::new(&a.artifact, a.input.clone(), &a.output)

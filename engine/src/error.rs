@@ -41,27 +41,22 @@ impl From<weir_plan::PlanError> for EngineError {
     }
 }
 
-/// A DataFusion error turned back into the dataset error it carries, if
-/// any: weir's readers cross into DataFusion as `External` and are
-/// downcast here, not parsed from strings.
+/// A DataFusion error turned back into the weir error it carries, if
+/// any: an engine error, else what the plan layer's bridge
+/// (`PlanError::from`: dataset and plan errors) recovers. Downcast, never
+/// parsed from strings.
 impl From<DataFusionError> for EngineError {
     fn from(e: DataFusionError) -> Self {
         match e {
-            DataFusionError::External(inner) => match inner.downcast::<DatasetError>() {
-                Ok(d) => EngineError::Dataset(*d),
-                Err(other) => match other.downcast::<EngineError>() {
-                    Ok(e) => *e,
-                    Err(other) => match other.downcast::<weir_plan::PlanError>() {
-                        Ok(e) => EngineError::from(*e),
-                        Err(other) => EngineError::Invalid(other.to_string()),
-                    },
-                },
+            DataFusionError::External(inner) => match inner.downcast::<EngineError>() {
+                Ok(e) => *e,
+                Err(other) => weir_plan::PlanError::from(DataFusionError::External(other)).into(),
             },
             DataFusionError::Context(ctx, inner) => match EngineError::from(*inner) {
                 EngineError::Dataset(d) => EngineError::Dataset(d),
                 other => EngineError::Invalid(format!("{ctx}: {other}")),
             },
-            other => EngineError::Invalid(other.to_string()),
+            other => weir_plan::PlanError::from(other).into(),
         }
     }
 }

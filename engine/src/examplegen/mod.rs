@@ -232,10 +232,10 @@ impl ExampleGenBuilder {
     /// statistics and the manifest, and the commit.
     pub fn execute(self) -> Result<ExampleGenSummary> {
         let started = Instant::now();
-        let planned = self.plan()?;
+        let (read, planned) = self.plan()?;
         let staged = StagedDir::create(&self.output)?;
         let input_bytes = planned.input_bytes;
-        let (written, stats) = self.write_splits(&planned, &staged)?;
+        let (written, stats) = self.write_splits(read, &planned, &staged)?;
         let statistics = match stats {
             Some(collector) => {
                 let names: Vec<String> = planned.specs.iter().map(|s| s.name.clone()).collect();
@@ -266,8 +266,9 @@ impl ExampleGenBuilder {
     }
 
     /// Resolves the input, its format and schema, and the shards of every
-    /// split; opens the input once. Writes nothing.
-    fn plan(&self) -> Result<Planned> {
+    /// split; opens the input once (how the splits will read it, and the
+    /// rest of the plan). Writes nothing.
+    fn plan(&self) -> Result<(SplitRead, Planned)> {
         let (files, file_split, specs) = self.resolve()?;
         let format = detect_format(&files, self.format)?;
         if self.output_format == OutputFormat::Parquet && self.compression != Compression::Gzip {
@@ -299,14 +300,16 @@ impl ExampleGenBuilder {
         }
         // The dataflow path reads through a table; either way the input is
         // opened (and its schema inferred) once.
-        let (source, table) = if distributed {
+        let read = if distributed {
             let spec = SourceSpec::new(files.clone(), format, options.clone());
-            let table = weir_plan::scan::SourceTable::open(spec)?;
-            (table.source().clone(), Some(table))
+            SplitRead::Plan(weir_plan::scan::SourceTable::open(spec)?)
         } else {
-            (Source::open(files.clone(), format, &options)?, None)
+            SplitRead::Threads(Source::open(files.clone(), format, &options)?)
         };
-        let schema = source.schema();
+        let schema = match &read {
+            SplitRead::Threads(source) => source.schema(),
+            SplitRead::Plan(table) => table.source().schema(),
+        };
         check_declared_types(&schema, options.declared.as_ref())?;
         let shards = match self.shards {
             Some(0) => return Err(EngineError::Invalid("--shards must be at least 1".into())),
@@ -319,18 +322,17 @@ impl ExampleGenBuilder {
                 self.splits.total_buckets(),
             ),
         };
-        Ok(Planned {
+        let planned = Planned {
             files,
             file_split,
             specs,
             format,
             inputs,
             input_bytes,
-            source,
-            table,
             schema,
             shards,
-        })
+        };
+        Ok((read, planned))
     }
 
     /// Writes the splits into `staged`: on the cluster's plan (or the
@@ -338,6 +340,7 @@ impl ExampleGenBuilder {
     /// also collects statistics when asked.
     fn write_splits(
         &self,
+        read: SplitRead,
         planned: &Planned,
         staged: &StagedDir,
     ) -> Result<splitter::SplitterOutput> {
@@ -353,14 +356,17 @@ impl ExampleGenBuilder {
             file_split: planned.file_split.clone(),
             files: planned.files.iter().map(|f| f.path.clone()).collect(),
         };
-        let Some(table) = planned.table.clone() else {
-            return self.split_in_process(
-                plan,
-                planned.source.clone(),
-                &planned.schema,
-                &planned.files,
-                planned.input_bytes,
-            );
+        let table = match read {
+            SplitRead::Threads(source) => {
+                return self.split_in_process(
+                    plan,
+                    source,
+                    &planned.schema,
+                    &planned.files,
+                    planned.input_bytes,
+                )
+            }
+            SplitRead::Plan(table) => table,
         };
         let attempts = weir_plan::attempts::Attempts::create(staged)?;
         let written = weir_datasets::store::runtime().block_on(distributed::write_splits(
@@ -428,6 +434,14 @@ impl ExampleGenBuilder {
     }
 }
 
+/// How an ExampleGen run reads its input: the threaded splitter reads the
+/// source itself, a plan (on a cluster, or the dataflow path) reads it as a
+/// table.
+enum SplitRead {
+    Threads(Source),
+    Plan(weir_plan::scan::SourceTable),
+}
+
 /// What an ExampleGen run reads and how it splits it, resolved before
 /// anything is written ([`ExampleGenBuilder::plan`]).
 struct Planned {
@@ -437,9 +451,6 @@ struct Planned {
     format: Format,
     inputs: Vec<weir_datasets::sink::manifest::InputRecord>,
     input_bytes: u64,
-    source: Source,
-    /// The input as a table, when the splits are written by a plan.
-    table: Option<weir_plan::scan::SourceTable>,
     schema: datafusion::arrow::datatypes::SchemaRef,
     shards: Vec<usize>,
 }

@@ -65,6 +65,18 @@ pub enum StatsMode {
     Approx,
 }
 
+impl StatsMode {
+    /// The mode of a `--stats` / `--approx` pair of switches: off unless
+    /// `compute`, then approximate when `approx`.
+    pub fn of(compute: bool, approx: bool) -> Self {
+        match (compute, approx) {
+            (false, _) => StatsMode::Off,
+            (true, false) => StatsMode::Exact,
+            (true, true) => StatsMode::Approx,
+        }
+    }
+}
+
 /// Statistics collected on their own thread from the routed rows.
 struct StatsWorker {
     tx: Option<std::sync::mpsc::SyncSender<(RecordBatch, Vec<usize>)>>,

@@ -122,11 +122,7 @@ impl SpanJob<'_> {
             .with_compression(c.compression().map_err(EngineError::Invalid)?)
             .with_output_format(c.examplegen.output_format)
             .with_execution(self.execution.clone())
-            .with_stats(match (in_process, c.statistics.approx) {
-                (false, _) => StatsMode::Off,
-                (true, false) => StatsMode::Exact,
-                (true, true) => StatsMode::Approx,
-            })
+            .with_stats(StatsMode::of(in_process, c.statistics.approx))
             .with_stats_written(false);
         if let Some(format) = c.input_format().map_err(EngineError::Invalid)? {
             eg = eg.with_format(format);

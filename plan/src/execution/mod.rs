@@ -46,6 +46,19 @@ pub enum SchedulingPolicy {
     PullStaged,
 }
 
+impl std::str::FromStr for SchedulingPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "push-staged" => Ok(Self::PushStaged),
+            "pull-staged" => Ok(Self::PullStaged),
+            other => Err(format!(
+                "unknown scheduling policy '{other}' (expected pull-staged or push-staged)"
+            )),
+        }
+    }
+}
+
 impl From<SchedulingPolicy> for ballista_core::config::TaskSchedulingPolicy {
     fn from(p: SchedulingPolicy) -> Self {
         match p {
@@ -63,19 +76,6 @@ pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(1800);
 
 /// Submissions of one job before its failure is final.
 pub const JOB_ATTEMPTS: u32 = 3;
-
-impl std::str::FromStr for SchedulingPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "push-staged" => Ok(Self::PushStaged),
-            "pull-staged" => Ok(Self::PullStaged),
-            other => Err(format!(
-                "unknown scheduling policy '{other}' (expected pull-staged or push-staged)"
-            )),
-        }
-    }
-}
 
 fn job_timeout() -> Duration {
     std::env::var("WEIR_CLUSTER_JOB_TIMEOUT")

@@ -4,7 +4,7 @@
 //! readers live beside the aggregates that define the fields, so callers
 //! never look fields up by name or assume a type.
 
-use datafusion::arrow::array::{Array, AsArray, StructArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StructArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type, UInt64Type};
 use datafusion::common::{DataFusionError, Result};
 
@@ -26,10 +26,14 @@ impl<'a> Row<'a> {
         Ok(Self { what, s, row })
     }
 
-    fn column(&self, name: &str, want: &DataType) -> Result<&'a dyn Array> {
-        let column = self.s.column_by_name(name).ok_or_else(|| {
+    fn field(&self, name: &str) -> Result<&'a ArrayRef> {
+        self.s.column_by_name(name).ok_or_else(|| {
             DataFusionError::Internal(format!("{}: the result has no field {name}", self.what))
-        })?;
+        })
+    }
+
+    fn column(&self, name: &str, want: &DataType) -> Result<&'a dyn Array> {
+        let column = self.field(name)?;
         if column.data_type() != want {
             return Err(DataFusionError::Internal(format!(
                 "{}: field {name} is {}, expected {want}",
@@ -62,10 +66,8 @@ impl<'a> Row<'a> {
             .to_vec())
     }
 
-    fn list(&self, name: &str) -> Result<std::sync::Arc<dyn Array>> {
-        let column = self.s.column_by_name(name).ok_or_else(|| {
-            DataFusionError::Internal(format!("{}: the result has no field {name}", self.what))
-        })?;
+    fn list(&self, name: &str) -> Result<ArrayRef> {
+        let column = self.field(name)?;
         let list = column.as_list_opt::<i32>().ok_or_else(|| {
             DataFusionError::Internal(format!(
                 "{}: field {name} is {}, expected a list",

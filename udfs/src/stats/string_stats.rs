@@ -237,9 +237,6 @@ impl Accumulator for StringStatsAccumulator {
         merged.add(&sources);
         drop(earlier);
         self.counts = ValueCounts::default();
-        for r in 0..states[0].len() {
-            self.totals.merge(states, 2, r)?;
-        }
-        Ok(())
+        self.totals.merge(states, 2)
     }
 }

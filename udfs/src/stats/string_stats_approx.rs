@@ -233,8 +233,7 @@ impl Accumulator for ApproxStringStatsAccumulator {
             let bytes = freq.value(r);
             self.pending
                 .push((bytes.to_vec(), FrequentBytes::from_bytes(bytes)?));
-            self.totals.merge(states, 2, r)?;
         }
-        Ok(())
+        self.totals.merge(states, 2)
     }
 }

@@ -39,9 +39,9 @@ impl StringTotals {
         }
     }
 
-    /// Adds row `row` of a partial state whose three fields start at
+    /// Adds every row of partial states whose three fields start at
     /// column `first`.
-    pub fn merge(&mut self, states: &[ArrayRef], first: usize, row: usize) -> Result<()> {
+    pub fn merge(&mut self, states: &[ArrayRef], first: usize) -> Result<()> {
         let column = |i: usize| {
             states
                 .get(first + i)
@@ -53,9 +53,12 @@ impl StringTotals {
                     ))
                 })
         };
-        self.num_values += column(0)?.value(row);
-        self.total_bytes += column(1)?.value(row);
-        self.invalid_utf8 += column(2)?.value(row);
+        let (n, bytes, invalid) = (column(0)?, column(1)?, column(2)?);
+        for row in 0..n.len() {
+            self.num_values += n.value(row);
+            self.total_bytes += bytes.value(row);
+            self.invalid_utf8 += invalid.value(row);
+        }
         Ok(())
     }
 
