@@ -14,6 +14,7 @@ use weir_engine::{ExampleGenBuilder, OutputFormat};
 
 mod pipeline_cmd;
 mod progress_bar;
+mod serve_cmd;
 mod store_cmd;
 mod transform_cmd;
 mod validate_cmd;
@@ -100,6 +101,15 @@ enum Command {
     /// no reader trusts. `weir gc URL` removes them (never a committed
     /// output, never while a live run holds the lock).
     Gc(store_cmd::GcArgs),
+    /// Serve prepared data to trainers over Arrow Flight.
+    ///
+    /// `weir serve --root DIR` serves every ExampleGen output, transform
+    /// output and pipeline span under DIR: ListFlights lists datasets and
+    /// splits; GetFlightInfo takes a JSON epoch request (dataset, split,
+    /// batch_size, epoch, seed, shuffle, world_size, drop_last, columns,
+    /// resume) and answers one ticket per rank; DoGet streams a rank's
+    /// batches, each with a resume token. See docs/serve.md.
+    Serve(serve_cmd::ServeArgs),
 }
 
 #[derive(Args)]
@@ -240,6 +250,7 @@ fn main() {
     };
     let result = match cli.command {
         Command::Gc(a) => store_cmd::gc(a),
+        Command::Serve(a) => serve_cmd::serve(a),
         Command::Examplegen(a) => examplegen(a),
         Command::Stats(a) => stats(a),
         Command::Sample(a) => sample(a),

@@ -18,6 +18,12 @@ pub enum EngineError {
     /// A bad option or combination of options.
     #[error("{0}")]
     Invalid(String),
+    /// A dataset, split or other named thing does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A request made against a version of the data that has changed.
+    #[error("{0}")]
+    Stale(String),
     /// A worker thread failed or vanished.
     #[error("internal error: {0}")]
     Internal(String),

@@ -5,4 +5,5 @@
 
 mod cli;
 mod object_store;
+mod serve;
 mod transform_cli;

@@ -1,0 +1,153 @@
+//! One rank's stream of batches: the global batches of its share, cut
+//! from shuffle windows read block by block. At most one window (plus the
+//! batch being cut) is held in memory, whatever the split's size.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{concat_batches, take_record_batch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::error::ArrowError;
+
+use super::catalog::SplitData;
+use super::order::{EpochOrder, RankShare};
+use super::token::StreamToken;
+use crate::error::{EngineError, Result};
+
+/// Batches of one rank from where its token stands, each with the token
+/// that resumes after it.
+pub struct RankStream {
+    split: Arc<SplitData>,
+    order: EpochOrder,
+    share: RankShare,
+    token: StreamToken,
+    projection: Option<Vec<usize>>,
+    schema: SchemaRef,
+    window: Option<(usize, RecordBatch)>,
+}
+
+impl std::fmt::Debug for RankStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RankStream")
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+fn arrow(e: ArrowError) -> EngineError {
+    EngineError::Internal(e.to_string())
+}
+
+/// Column indices of `columns` in `schema` (None: all).
+pub fn projection(schema: &SchemaRef, columns: &Option<Vec<String>>) -> Result<Option<Vec<usize>>> {
+    let Some(columns) = columns else {
+        return Ok(None);
+    };
+    columns
+        .iter()
+        .map(|c| {
+            schema.index_of(c).map_err(|_| {
+                let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                EngineError::Invalid(format!("no column '{c}'; columns: {}", names.join(", ")))
+            })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+impl RankStream {
+    /// The stream `token` describes over `split` (checked by the caller).
+    pub fn new(split: Arc<SplitData>, token: StreamToken) -> Result<Self> {
+        let (_, window_blocks) = token.layout;
+        let order = EpochOrder::new(
+            &split.block_rows(),
+            token.shuffle,
+            token.seed,
+            token.epoch,
+            window_blocks as usize,
+        );
+        let share = token.share(split.rows());
+        let projection = projection(&split.schema, &token.columns)?;
+        let schema = match &projection {
+            Some(p) => Arc::new(split.schema.project(p).map_err(arrow)?),
+            None => split.schema.clone(),
+        };
+        Ok(Self {
+            split,
+            order,
+            share,
+            token,
+            projection,
+            schema,
+            window: None,
+        })
+    }
+
+    /// Schema of the batches.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Batches left in this stream.
+    pub fn remaining(&self) -> u64 {
+        self.share.batches().saturating_sub(self.token.next)
+    }
+
+    fn window(&mut self, w: usize) -> Result<&RecordBatch> {
+        if self.window.as_ref().map(|(i, _)| *i) != Some(w) {
+            self.window = None;
+            let blocks = self.order.windows()[w].blocks.clone();
+            let mut parts = Vec::with_capacity(blocks.len());
+            for b in blocks {
+                let batch = self.split.read_block(b)?;
+                parts.push(match &self.projection {
+                    Some(p) => batch.project(p).map_err(arrow)?,
+                    None => batch,
+                });
+            }
+            let all = concat_batches(&self.schema, &parts).map_err(arrow)?;
+            let permutation = UInt32Array::from(self.order.permutation(w));
+            let shuffled = take_record_batch(&all, &permutation).map_err(arrow)?;
+            self.window = Some((w, shuffled));
+        }
+        match &self.window {
+            Some((_, b)) => Ok(b),
+            None => Err(EngineError::Internal("window not loaded".into())),
+        }
+    }
+
+    fn next_batch(&mut self) -> Result<RecordBatch> {
+        let rows = self.share.batch_rows(self.token.next);
+        let mut parts = Vec::new();
+        let mut at = rows.start;
+        while at < rows.end {
+            let w = self.order.window_of(at);
+            let win = &self.order.windows()[w];
+            let (start, end) = (win.start, win.start + win.rows);
+            let upto = rows.end.min(end);
+            let batch = self.window(w)?;
+            parts.push(batch.slice((at - start) as usize, (upto - at) as usize));
+            at = upto;
+        }
+        let batch = if parts.len() == 1 {
+            parts
+                .pop()
+                .unwrap_or_else(|| RecordBatch::new_empty(self.schema.clone()))
+        } else {
+            concat_batches(&self.schema, &parts).map_err(arrow)?
+        };
+        self.token.next += 1;
+        Ok(batch)
+    }
+}
+
+impl Iterator for RankStream {
+    type Item = Result<(RecordBatch, StreamToken)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining() == 0 {
+            return None;
+        }
+        Some(self.next_batch().map(|b| (b, self.token.clone())))
+    }
+}
