@@ -12,7 +12,7 @@ use arrow_flight::flight_service_server::FlightServiceServer;
 use clap::Args;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Status};
-use weir_engine::serve::{Catalog, CatalogOptions, BLOCK_ROWS, WINDOW_BLOCKS};
+use weir_engine::serve::{Catalog, CatalogOptions, BLOCK_ROWS, WINDOW_BLOCKS, WINDOW_CACHE_MB};
 
 /// `weir serve` arguments.
 #[derive(Args)]
@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// windows of this many random blocks.
     #[arg(long, default_value_t = WINDOW_BLOCKS)]
     window_blocks: u64,
+    /// Megabytes of recently read shuffle windows shared between streams
+    /// (the ranks of an epoch read the same windows; 0: no sharing).
+    #[arg(long, default_value_t = WINDOW_CACHE_MB)]
+    window_cache_mb: u64,
 }
 
 fn default_cache() -> PathBuf {
@@ -128,6 +132,7 @@ pub fn serve(a: ServeArgs) -> Result<()> {
         cache_dir: a.cache_dir.clone().unwrap_or_else(default_cache),
         block_rows: a.block_rows.max(1),
         window_blocks: a.window_blocks.max(1),
+        window_cache_bytes: (a.window_cache_mb as usize) << 20,
     })
     .with_context(|| format!("cannot serve {}", a.root.display()))?;
     let names = catalog.names();

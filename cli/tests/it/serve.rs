@@ -592,3 +592,131 @@ async fn serve_transform_batches_equal_transform_apply_output() {
         assert_eq!(x, y);
     }
 }
+
+/// A CA and a server certificate for 127.0.0.1/localhost signed by it, made
+/// with the openssl command line; None (with the reason) without it.
+fn tls_files(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
+    let run = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let ok = run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=weir test CA",
+    ]) && run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]) && {
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+        ])
+    };
+    if !ok {
+        let why = "the openssl command line is missing or failed, so the TLS test cannot make certificates";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    Some((
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_speaks_tls_with_a_certificate_and_refuses_plaintext() {
+    let tmp = tempfile::tempdir().unwrap();
+    generated(tmp.path(), 10_000);
+    let Some((ca, cert, key)) = tls_files(tmp.path()) else {
+        return;
+    };
+    let server = ServeProcess::start(
+        tmp.path(),
+        &tmp.path().join("cache"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(server.url.starts_with("grpc+tls://"), "{}", server.url);
+    let addr = server.url.replace("grpc+tls://", "https://");
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(
+            std::fs::read(&ca).unwrap(),
+        ))
+        .domain_name("localhost");
+    let channel = tonic::transport::Endpoint::from_shared(addr.clone())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut c = FlightClient::new(channel);
+    let ts = tickets(&mut c, request(2, 0, 1000)).await.unwrap();
+    let mut seen = Vec::new();
+    for t in ts {
+        seen.extend(
+            read(&mut c, t, usize::MAX)
+                .await
+                .unwrap()
+                .iter()
+                .flat_map(|(b, _)| ids(b)),
+        );
+    }
+    assert_exactly_once(seen, 10_000);
+    // A plaintext client gets no answer.
+    let plain = tonic::transport::Endpoint::from_shared(addr.replace("https://", "http://"))
+        .unwrap()
+        .connect()
+        .await;
+    if let Ok(channel) = plain {
+        let mut c = FlightClient::new(channel);
+        assert!(tickets(&mut c, request(1, 0, 10)).await.is_err());
+    }
+}

@@ -33,6 +33,7 @@ use weir_datasets::formats::TfRecordSource;
 use weir_datasets::{DatasetError, InputFile};
 use weir_sql::TransformArtifact;
 
+use super::cache::WindowCache;
 use crate::error::{EngineError, Result};
 use crate::transform::{TRANSFORMED_EXAMPLES, TRANSFORM_GRAPH};
 
@@ -49,6 +50,8 @@ pub struct CatalogOptions {
     pub block_rows: u64,
     /// Blocks per shuffle window.
     pub window_blocks: u64,
+    /// Bytes of recently read windows shared between streams (0: none).
+    pub window_cache_bytes: usize,
 }
 
 /// How one block is read.
@@ -175,6 +178,7 @@ pub struct Catalog {
     options: CatalogOptions,
     datasets: BTreeMap<String, DatasetEntry>,
     transform: Option<(Arc<TransformArtifact>, String)>,
+    windows: Arc<WindowCache>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -376,11 +380,18 @@ impl Catalog {
             let entry = alias(&datasets, name);
             datasets.insert(format!("{c}@latest"), entry);
         }
+        let windows = Arc::new(WindowCache::new(options.window_cache_bytes));
         Ok(Self {
             options,
             datasets,
             transform,
+            windows,
         })
+    }
+
+    /// The windows shared by every stream.
+    pub fn windows(&self) -> Arc<WindowCache> {
+        self.windows.clone()
     }
 
     /// The layout tokens record: (records per block, blocks per window).

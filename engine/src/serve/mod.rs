@@ -14,6 +14,7 @@
 //!   stream exactly; one taken at a step boundary continues the same global
 //!   order with another world size.
 
+pub mod cache;
 pub mod catalog;
 pub mod order;
 pub mod stream;
@@ -36,6 +37,9 @@ pub const BLOCK_ROWS: u64 = 8192;
 /// Blocks per shuffle window unless configured: records are shuffled
 /// uniformly within windows of 8 random blocks (65,536 records).
 pub const WINDOW_BLOCKS: u64 = 8;
+/// Megabytes of recently read windows shared between streams unless
+/// configured.
+pub const WINDOW_CACHE_MB: u64 = 128;
 
 /// What `GetFlightInfo` answers: one ticket per rank and the counts.
 #[derive(Debug, Clone)]
@@ -144,5 +148,5 @@ pub fn open_stream(catalog: &Catalog, ticket: &[u8]) -> Result<RankStream> {
     let token = StreamToken::decode(ticket)?;
     let split = catalog.split(&token.dataset, &token.split)?;
     check_current(&split, catalog, &token)?;
-    RankStream::new(split, token)
+    RankStream::new(split, token, catalog.windows())
 }

@@ -9,6 +9,7 @@ use datafusion::arrow::compute::{concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::error::ArrowError;
 
+use super::cache::{WindowCache, WindowKey};
 use super::catalog::SplitData;
 use super::order::{EpochOrder, RankShare};
 use super::token::StreamToken;
@@ -23,7 +24,8 @@ pub struct RankStream {
     token: StreamToken,
     projection: Option<Vec<usize>>,
     schema: SchemaRef,
-    window: Option<(usize, RecordBatch)>,
+    cache: Arc<WindowCache>,
+    window: Option<(usize, Arc<RecordBatch>)>,
 }
 
 impl std::fmt::Debug for RankStream {
@@ -56,8 +58,9 @@ pub fn projection(schema: &SchemaRef, columns: &Option<Vec<String>>) -> Result<O
 }
 
 impl RankStream {
-    /// The stream `token` describes over `split` (checked by the caller).
-    pub fn new(split: Arc<SplitData>, token: StreamToken) -> Result<Self> {
+    /// The stream `token` describes over `split` (checked by the caller),
+    /// sharing windows through `cache`.
+    pub fn new(split: Arc<SplitData>, token: StreamToken, cache: Arc<WindowCache>) -> Result<Self> {
         let (_, window_blocks) = token.layout;
         let order = EpochOrder::new(
             &split.block_rows(),
@@ -79,6 +82,7 @@ impl RankStream {
             token,
             projection,
             schema,
+            cache,
             window: None,
         })
     }
@@ -93,27 +97,41 @@ impl RankStream {
         self.share.batches().saturating_sub(self.token.next)
     }
 
-    fn window(&mut self, w: usize) -> Result<&RecordBatch> {
-        if self.window.as_ref().map(|(i, _)| *i) != Some(w) {
-            self.window = None;
-            let blocks = self.order.windows()[w].blocks.clone();
-            let mut parts = Vec::with_capacity(blocks.len());
-            for b in blocks {
-                let batch = self.split.read_block(b)?;
-                parts.push(match &self.projection {
-                    Some(p) => batch.project(p).map_err(arrow)?,
-                    None => batch,
-                });
+    fn load_window(&self, w: usize) -> Result<RecordBatch> {
+        let blocks = &self.order.windows()[w].blocks;
+        let mut parts = Vec::with_capacity(blocks.len());
+        for &b in blocks {
+            let batch = self.split.read_block(b)?;
+            parts.push(match &self.projection {
+                Some(p) => batch.project(p).map_err(arrow)?,
+                None => batch,
+            });
+        }
+        let all = concat_batches(&self.schema, &parts).map_err(arrow)?;
+        let permutation = UInt32Array::from(self.order.permutation(w));
+        take_record_batch(&all, &permutation).map_err(arrow)
+    }
+
+    fn window(&mut self, w: usize) -> Result<Arc<RecordBatch>> {
+        if let Some((i, b)) = &self.window {
+            if *i == w {
+                return Ok(b.clone());
             }
-            let all = concat_batches(&self.schema, &parts).map_err(arrow)?;
-            let permutation = UInt32Array::from(self.order.permutation(w));
-            let shuffled = take_record_batch(&all, &permutation).map_err(arrow)?;
-            self.window = Some((w, shuffled));
         }
-        match &self.window {
-            Some((_, b)) => Ok(b),
-            None => Err(EngineError::Internal("window not loaded".into())),
-        }
+        self.window = None;
+        let key = WindowKey {
+            dataset: self.token.dataset.clone(),
+            split: self.token.split.clone(),
+            version: self.token.version.clone(),
+            seed: self.token.seed,
+            epoch: self.token.epoch,
+            shuffle: self.token.shuffle,
+            columns: self.token.columns.clone(),
+            window: w,
+        };
+        let batch = self.cache.get_or_load(&key, || self.load_window(w))?;
+        self.window = Some((w, batch.clone()));
+        Ok(batch)
     }
 
     fn next_batch(&mut self) -> Result<RecordBatch> {
