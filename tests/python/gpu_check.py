@@ -25,25 +25,18 @@ import pyarrow as pa
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
+sys.path.insert(0, HERE)
+import onnx_apply  # noqa: E402
 from weir_client import Dataset  # noqa: E402
 
 
 def feeds_of(session, batch):
-    feeds = {}
-    for i in session.get_inputs():
-        col = batch.column(batch.schema.get_field_index(i.name))
-        values = [v.decode() if isinstance(v, bytes) else v for v in col.to_pylist()]
-        if i.type == "tensor(string)":
-            feeds[i.name] = np.array(["" if v is None else v for v in values], dtype=object)
-        elif i.type == "tensor(float)":
-            feeds[i.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float32)
-        elif i.type == "tensor(double)":
-            feeds[i.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-        elif i.type == "tensor(int64)":
-            feeds[i.name] = np.array([-(2**63) if v is None else v for v in values], dtype=np.int64)
-        else:
-            raise SystemExit(f"input {i.name}: unsupported type {i.type}")
-    return feeds
+    """The graph's inputs from a served raw batch (text as str)."""
+    columns = {}
+    for name in batch.schema.names:
+        values = batch.column(batch.schema.get_field_index(name)).to_pylist()
+        columns[name] = [v.decode() if isinstance(v, bytes) else v for v in values]
+    return onnx_apply.feeds(session, columns)
 
 
 def onnx_check(raw_url, tx_url, model):

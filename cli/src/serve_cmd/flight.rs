@@ -23,7 +23,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
 use tonic::{Request, Response, Status, Streaming};
-use weir_engine::serve::{open_stream, plan_epoch, Catalog, EpochRequest, RankStream};
+use weir_engine::serve::{open_stream, plan_epoch, Catalog, EpochPlan, EpochRequest, RankStream};
 use weir_engine::EngineError;
 
 /// Messages buffered per stream ahead of the network: with gRPC's flow
@@ -45,6 +45,19 @@ impl WeirFlight {
             streams: Arc::new(Semaphore::new(max_streams)),
             max_streams,
         }
+    }
+}
+
+impl WeirFlight {
+    /// Plans the epoch a descriptor's JSON command asks for (off the
+    /// runtime: a first request may decode a TFRecord split).
+    async fn plan(&self, descriptor: &FlightDescriptor) -> Result<EpochPlan, Status> {
+        let epoch = EpochRequest::parse(&descriptor.cmd).map_err(status)?;
+        let catalog = self.catalog.clone();
+        tokio::task::spawn_blocking(move || plan_epoch(&catalog, &epoch))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(status)
     }
 }
 
@@ -180,13 +193,8 @@ impl FlightService for WeirFlight {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let descriptor = request.into_inner();
-        let epoch = EpochRequest::parse(&descriptor.cmd).map_err(status)?;
-        let catalog = self.catalog.clone();
-        let plan = tokio::task::spawn_blocking(move || plan_epoch(&catalog, &epoch))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(status)?;
-        let mut info = flight_info(&plan.schema, descriptor, plan.total_records)?;
+        let plan = self.plan(&descriptor).await?;
+        let mut info = flight_info(&plan.schema, descriptor.clone(), plan.total_records)?;
         for (token, batches, rows) in &plan.ranks {
             let meta = serde_json::json!({"rank": token.rank, "batches": batches, "records": rows});
             info = info.with_endpoint(
@@ -219,12 +227,7 @@ impl FlightService for WeirFlight {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<SchemaResult>, Status> {
         let descriptor = request.into_inner();
-        let epoch = EpochRequest::parse(&descriptor.cmd).map_err(status)?;
-        let catalog = self.catalog.clone();
-        let plan = tokio::task::spawn_blocking(move || plan_epoch(&catalog, &epoch))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(status)?;
+        let plan = self.plan(&descriptor).await?;
         let options = IpcWriteOptions::default();
         let result: SchemaResult = SchemaAsIpc::new(&plan.schema, &options)
             .try_into()

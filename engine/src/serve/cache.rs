@@ -12,25 +12,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::arrow::array::RecordBatch;
 
+use super::token::EpochId;
 use crate::error::{EngineError, Result};
 
 /// What identifies a window's contents.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WindowKey {
-    /// Dataset name.
-    pub dataset: String,
-    /// Split name.
-    pub split: String,
-    /// The split's version.
-    pub version: String,
-    /// Shuffle seed.
-    pub seed: u64,
-    /// Epoch.
-    pub epoch: u64,
-    /// Whether shuffled.
-    pub shuffle: bool,
-    /// Columns (None: all).
-    pub columns: Option<Vec<String>>,
+    /// The epoch (dataset version, seed, columns, ...).
+    pub epoch: EpochId,
     /// Window index in the epoch's order.
     pub window: usize,
 }
@@ -130,13 +119,15 @@ mod tests {
 
     fn key(window: usize) -> WindowKey {
         WindowKey {
-            dataset: "d".into(),
-            split: "s".into(),
-            version: "v".into(),
-            seed: 0,
-            epoch: 0,
-            shuffle: true,
-            columns: None,
+            epoch: EpochId {
+                dataset: "d".into(),
+                split: "s".into(),
+                version: "v".into(),
+                seed: 0,
+                epoch: 0,
+                shuffle: true,
+                columns: None,
+            },
             window,
         }
     }

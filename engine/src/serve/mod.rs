@@ -27,7 +27,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 pub use catalog::{check_name, Catalog, CatalogOptions, SplitData};
 pub use order::{EpochOrder, RankShare};
 pub use stream::RankStream;
-pub use token::{EpochRequest, StreamToken};
+pub use token::{EpochId, EpochRequest, StreamToken};
 
 use crate::error::{EngineError, Result};
 
@@ -69,12 +69,15 @@ pub fn plan_epoch(catalog: &Catalog, request: &EpochRequest) -> Result<EpochPlan
         }
         None => (0..request.world_size)
             .map(|rank| StreamToken {
-                dataset: request.dataset.clone(),
-                split: request.split.clone(),
-                version: split.version.clone(),
-                seed: request.seed,
-                epoch: request.epoch,
-                shuffle: request.shuffle,
+                id: EpochId {
+                    dataset: request.dataset.clone(),
+                    split: request.split.clone(),
+                    version: split.version.clone(),
+                    seed: request.seed,
+                    epoch: request.epoch,
+                    shuffle: request.shuffle,
+                    columns: request.columns.clone(),
+                },
                 batch_size: request.batch_size,
                 drop_last: request.drop_last,
                 layout: catalog.layout(),
@@ -82,7 +85,6 @@ pub fn plan_epoch(catalog: &Catalog, request: &EpochRequest) -> Result<EpochPlan
                 rank,
                 base: 0,
                 next: 0,
-                columns: request.columns.clone(),
             })
             .collect(),
     };
@@ -125,10 +127,10 @@ pub fn plan_epoch(catalog: &Catalog, request: &EpochRequest) -> Result<EpochPlan
 }
 
 fn check_current(split: &SplitData, catalog: &Catalog, token: &StreamToken) -> Result<()> {
-    if token.version != split.version {
+    if token.id.version != split.version {
         return Err(EngineError::Stale(format!(
             "token is for version {} of {}/{} but the server has version {}: the split changed since the stream began",
-            token.version, token.dataset, token.split, split.version
+            token.id.version, token.id.dataset, token.id.split, split.version
         )));
     }
     if token.layout != catalog.layout() {
@@ -146,7 +148,7 @@ fn check_current(split: &SplitData, catalog: &Catalog, token: &StreamToken) -> R
 /// Opens the stream a ticket or resume token describes.
 pub fn open_stream(catalog: &Catalog, ticket: &[u8]) -> Result<RankStream> {
     let token = StreamToken::decode(ticket)?;
-    let split = catalog.split(&token.dataset, &token.split)?;
+    let split = catalog.split(&token.id.dataset, &token.id.split)?;
     check_current(&split, catalog, &token)?;
     RankStream::new(split, token, catalog.windows())
 }

@@ -64,13 +64,13 @@ impl RankStream {
         let (_, window_blocks) = token.layout;
         let order = EpochOrder::new(
             &split.block_rows(),
-            token.shuffle,
-            token.seed,
-            token.epoch,
+            token.id.shuffle,
+            token.id.seed,
+            token.id.epoch,
             window_blocks as usize,
         );
         let share = token.share(split.rows());
-        let projection = projection(&split.schema, &token.columns)?;
+        let projection = projection(&split.schema, &token.id.columns)?;
         let schema = match &projection {
             Some(p) => Arc::new(split.schema.project(p).map_err(arrow)?),
             None => split.schema.clone(),
@@ -120,13 +120,7 @@ impl RankStream {
         }
         self.window = None;
         let key = WindowKey {
-            dataset: self.token.dataset.clone(),
-            split: self.token.split.clone(),
-            version: self.token.version.clone(),
-            seed: self.token.seed,
-            epoch: self.token.epoch,
-            shuffle: self.token.shuffle,
-            columns: self.token.columns.clone(),
+            epoch: self.token.id.clone(),
             window: w,
         };
         let batch = self.cache.get_or_load(&key, || self.load_window(w))?;

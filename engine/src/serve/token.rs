@@ -76,10 +76,9 @@ impl EpochRequest {
     }
 }
 
-/// Where one rank's stream stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StreamToken {
+/// What fixes the contents and the global order of an epoch's batches.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EpochId {
     /// Dataset name.
     pub dataset: String,
     /// Split name.
@@ -92,6 +91,16 @@ pub struct StreamToken {
     pub epoch: u64,
     /// Global shuffle.
     pub shuffle: bool,
+    /// Columns sent (None: all).
+    pub columns: Option<Vec<String>>,
+}
+
+/// Where one rank's stream stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamToken {
+    /// The epoch.
+    #[serde(flatten)]
+    pub id: EpochId,
     /// Records per batch.
     pub batch_size: u64,
     /// Hold back the last incomplete round.
@@ -107,8 +116,6 @@ pub struct StreamToken {
     pub base: u64,
     /// Batches of this rank already delivered.
     pub next: u64,
-    /// Columns sent (None: all).
-    pub columns: Option<Vec<String>>,
 }
 
 impl StreamToken {
@@ -161,20 +168,24 @@ impl StreamToken {
                 "resume token is for {what} {token} but the request asks for {what} {asked}"
             )))
         };
-        if self.dataset != r.dataset {
-            return differs("dataset", self.dataset.clone(), r.dataset.clone());
+        if self.id.dataset != r.dataset {
+            return differs("dataset", self.id.dataset.clone(), r.dataset.clone());
         }
-        if self.split != r.split {
-            return differs("split", self.split.clone(), r.split.clone());
+        if self.id.split != r.split {
+            return differs("split", self.id.split.clone(), r.split.clone());
         }
-        if self.epoch != r.epoch {
-            return differs("epoch", self.epoch.to_string(), r.epoch.to_string());
+        if self.id.epoch != r.epoch {
+            return differs("epoch", self.id.epoch.to_string(), r.epoch.to_string());
         }
-        if self.seed != r.seed {
-            return differs("seed", self.seed.to_string(), r.seed.to_string());
+        if self.id.seed != r.seed {
+            return differs("seed", self.id.seed.to_string(), r.seed.to_string());
         }
-        if self.shuffle != r.shuffle {
-            return differs("shuffle", self.shuffle.to_string(), r.shuffle.to_string());
+        if self.id.shuffle != r.shuffle {
+            return differs(
+                "shuffle",
+                self.id.shuffle.to_string(),
+                r.shuffle.to_string(),
+            );
         }
         if self.batch_size != r.batch_size {
             return differs(
@@ -205,11 +216,14 @@ impl StreamToken {
         };
         (0..world_size)
             .map(|rank| StreamToken {
+                id: EpochId {
+                    columns: columns.clone(),
+                    ..self.id.clone()
+                },
                 world_size,
                 rank,
                 base,
                 next,
-                columns: columns.clone(),
                 ..self.clone()
             })
             .collect()
@@ -222,12 +236,15 @@ mod tests {
 
     fn token() -> StreamToken {
         StreamToken {
-            dataset: "d".into(),
-            split: "train".into(),
-            version: "v1".into(),
-            seed: 1,
-            epoch: 2,
-            shuffle: true,
+            id: EpochId {
+                dataset: "d".into(),
+                split: "train".into(),
+                version: "v1".into(),
+                seed: 1,
+                epoch: 2,
+                shuffle: true,
+                columns: None,
+            },
             batch_size: 8,
             drop_last: false,
             layout: (8192, 8),
@@ -235,7 +252,6 @@ mod tests {
             rank: 1,
             base: 0,
             next: 3,
-            columns: None,
         }
     }
 
