@@ -720,3 +720,34 @@ async fn serve_speaks_tls_with_a_certificate_and_refuses_plaintext() {
         assert!(tickets(&mut c, request(1, 0, 10)).await.is_err());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_caps_concurrent_streams_and_frees_a_slot_when_a_client_leaves() {
+    let tmp = tempfile::tempdir().unwrap();
+    generated(tmp.path(), 200_000);
+    let server = ServeProcess::start(
+        tmp.path(),
+        &tmp.path().join("cache"),
+        &["--max-streams", "1"],
+    );
+    let mut c = client(&server.url, None).await;
+    let ts = tickets(&mut c, request(2, 0, 100)).await.unwrap();
+    // Rank 0's stream stays open (unread beyond its first batch).
+    let mut open = c.do_get(Ticket::new(ts[0].clone())).await.unwrap();
+    assert!(open.next().await.is_some());
+    let mut other = client(&server.url, None).await;
+    let e = read(&mut other, ts[1].clone(), 1).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
+    assert!(e.message().contains("--max-streams"), "{e}");
+    drop(open);
+    // The slot comes back once the server sees the client gone.
+    let mut ok = false;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if read(&mut other, ts[1].clone(), 1).await.is_ok() {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "the slot of a client that left was not freed");
+}

@@ -582,3 +582,59 @@ impl Catalog {
         Ok((path, schema, rows))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(root: &Path) -> CatalogOptions {
+        CatalogOptions {
+            root: root.to_path_buf(),
+            transform: None,
+            cache_dir: root.join(".cache"),
+            block_rows: 8,
+            window_blocks: 2,
+            window_cache_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn pipeline_spans_get_span_and_latest_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (span, version) in [(1, 1), (2, 1), (2, 2)] {
+            let d = tmp.path().join(format!(
+                "transform/span={span}/version={version}/transformed_examples/Split-train"
+            ));
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::create_dir_all(tmp.path().join("examplegen/span=1/version=1/Split-eval")).unwrap();
+        let c = Catalog::open(options(tmp.path())).unwrap();
+        let names: Vec<String> = c.names().into_iter().map(|(n, _)| n).collect();
+        for n in [
+            "transform/span=1/version=1",
+            "transform/span=2/version=2",
+            "transform/span=1",
+            "transform/span=2",
+            "transform@latest",
+            "examplegen@latest",
+        ] {
+            assert!(names.contains(&n.to_string()), "{n} missing from {names:?}");
+        }
+        let latest = &c.datasets["transform@latest"].splits["train"].dir;
+        assert!(
+            latest.to_string_lossy().contains("span=2/version=2"),
+            "{latest:?}"
+        );
+        assert!(!c.datasets["transform@latest"].raw);
+        assert!(c.datasets["examplegen@latest"].raw);
+    }
+
+    #[test]
+    fn names_cannot_leave_the_root() {
+        for bad in ["../x", "a/../../b", "/etc", "s3://b/k", "a\\b", ".", ""] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        assert!(check_name("transform/span=2").is_ok());
+        assert!(check_name("transform@latest").is_ok());
+    }
+}
