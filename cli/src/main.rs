@@ -14,6 +14,7 @@ use weir_engine::{ExampleGenBuilder, OutputFormat};
 
 mod pipeline_cmd;
 mod progress_bar;
+mod report_cmd;
 mod serve_cmd;
 mod store_cmd;
 mod transform_cmd;
@@ -110,6 +111,14 @@ enum Command {
     /// resume) and answers one ticket per rank; DoGet streams a rank's
     /// batches, each with a resume token. See docs/serve.md.
     Serve(serve_cmd::ServeArgs),
+    /// Statistics as one offline HTML page (Facets-style overview).
+    ///
+    /// `weir report --stats S [--compare S2] [--schema schema.pbtxt]
+    /// [--anomalies anomalies.pbtxt] --output report.html`: a numeric and a
+    /// categorical table per split, a chart per feature (overlaid with the
+    /// baseline), drift per feature, anomalies linked to their rows. Reads
+    /// weir's and TFDV's statistics; the page makes no network request.
+    Report(report_cmd::ReportArgs),
 }
 
 #[derive(Args)]
@@ -251,6 +260,7 @@ fn main() {
     let result = match cli.command {
         Command::Gc(a) => store_cmd::gc(a),
         Command::Serve(a) => serve_cmd::serve(a),
+        Command::Report(a) => report_cmd::report(a),
         Command::Examplegen(a) => examplegen(a),
         Command::Stats(a) => stats(a),
         Command::Sample(a) => sample(a),

@@ -10,6 +10,7 @@ pub mod error;
 pub mod examplegen;
 pub mod pipeline;
 pub mod progress;
+pub mod report;
 pub mod serve;
 pub mod stats;
 pub mod transform;

@@ -5,5 +5,6 @@
 
 mod cli;
 mod object_store;
+mod report;
 mod serve;
 mod transform_cli;
