@@ -86,10 +86,12 @@ h1{font-size:1.5em} h2{font-size:1.2em;margin-top:2em}
 table.features{border-collapse:collapse;width:100%;margin:.5em 0}
 table.features th,table.features td{border-bottom:1px solid #ddd;padding:2px 6px;text-align:right;vertical-align:top}
 table.features td.name,table.features th.name,td.top,td.kind{text-align:left}
-td.name{font-family:ui-monospace,monospace;word-break:break-all}
+td.name{font-family:ui-monospace,monospace;min-width:12em;overflow-wrap:anywhere}
+td.drift{white-space:nowrap;text-align:left;font-size:.9em}
 .flag{color:#b00020;font-weight:600} tr.anomalous td.name{border-left:4px solid #b00020}
 td.drift.drifted{background:#fde0e0}
-td.chart{width:260px} td.chart svg{display:block}
+td.chart{min-width:252px;width:252px} td.chart svg{display:block}
+.scroll{overflow-x:auto}
 .controls{margin:.5em 0} .controls button{margin-right:.3em}
 #anomalies li{margin:.2em 0} .sev-ERROR{color:#b00020} .sev-WARNING{color:#a06000}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}
@@ -97,7 +99,8 @@ td.chart{width:260px} td.chart svg{display:block}
 
 const SCRIPT: &str = r#"
 (function(){
-  var log=false, percent=false;
+  // Comparing: percent by default, so datasets of different sizes overlay.
+  var log=false, percent=document.body.getAttribute('data-compare')==='1';
   function draw(td){
     var d; try{d=JSON.parse(td.getAttribute('data-chart'));}catch(e){return;}
     var series=[d.bars].concat(d.base?[d.base]:[]), n=d.bars.length;
@@ -276,22 +279,24 @@ fn table(out: &mut String, split: &SplitReport, si: usize, numeric: bool, compar
     };
     let _ = write!(
         out,
-        "<h3>{heading} ({})</h3>\n<table class=\"features {class}\"><thead><tr><th class=\"name\">feature</th><th>type</th><th>count</th><th>missing</th>{columns}<th>values/example</th><th>drift</th><th>{chart}</th></tr></thead><tbody>\n",
+        "<h3>{heading} ({})</h3>\n<div class=\"scroll\"><table class=\"features {class}\"><thead><tr><th class=\"name\">feature</th><th>type</th><th>count</th><th>missing</th>{columns}<th>values/example</th><th>drift</th><th>{chart}</th></tr></thead><tbody>\n",
         rows.len()
     );
     for (fi, f) in rows {
         feature_tr(out, f, &format!("f-{si}-{fi}"));
     }
-    out.push_str("</tbody></table>\n");
+    out.push_str("</tbody></table></div>\n");
 }
 
 /// The page.
 pub fn render(report: &Report) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let title = escape(&report.title);
+    let compare = report.splits.iter().any(|s| s.baseline.is_some());
     let _ = write!(
         out,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\"><title>{title}</title><style>{STYLE}</style></head>\n<body>\n<h1>{title}</h1>\n"
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\"><title>{title}</title><style>{STYLE}</style></head>\n<body data-compare=\"{}\">\n<h1>{title}</h1>\n",
+        u8::from(compare)
     );
     // Header: examples per split, features by type, anomalies, drifted share.
     out.push_str("<section id=\"summary\"><dl>");
@@ -340,8 +345,7 @@ pub fn render(report: &Report) -> String {
         "<dt>anomalies</dt><dd class=\"anomaly-count\">{}</dd></dl></section>",
         report.anomalies.len()
     );
-    out.push_str("<div class=\"controls\"><input id=\"filter\" type=\"search\" placeholder=\"filter features\" aria-label=\"filter features\"> sort: <button data-sort=\"name\">name</button><button data-sort=\"drift\">drift</button><button data-sort=\"missing\">missing</button> charts: <button data-toggle=\"log\" aria-pressed=\"false\">log scale</button><button data-toggle=\"percent\" aria-pressed=\"false\">percent</button></div>\n");
-    let compare = report.splits.iter().any(|s| s.baseline.is_some());
+    out.push_str("<div class=\"controls\"><input id=\"filter\" type=\"search\" placeholder=\"filter features\" aria-label=\"filter features\"> sort: <button data-sort=\"name\">name</button><button data-sort=\"drift\">drift</button><button data-sort=\"missing\">missing</button> charts: <button data-toggle=\"log\" aria-pressed=\"false\">log scale</button><button data-toggle=\"percent\">percent</button></div>\n");
     for (si, s) in report.splits.iter().enumerate() {
         let vs = s
             .baseline
