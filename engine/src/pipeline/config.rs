@@ -43,6 +43,10 @@ pub struct PipelineConfig {
     /// When `weir schedule` runs the pipeline.
     #[serde(default)]
     pub schedule: Option<ScheduleConfig>,
+    /// Write `ROOT/report/span=N/version=V/report.html` per span: its
+    /// statistics against the previous span's, with its anomalies.
+    #[serde(default)]
+    pub report: bool,
 }
 
 /// `[input]`.

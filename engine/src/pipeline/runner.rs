@@ -37,6 +37,8 @@ pub const SCHEMA: &str = "schema";
 pub const ANOMALIES: &str = "anomalies";
 /// Transform.
 pub const TRANSFORM: &str = "transform";
+/// The report component (`report = true`).
+pub const REPORT: &str = "report";
 
 /// What a span's run needs.
 pub(crate) struct SpanJob<'a> {
@@ -221,6 +223,8 @@ impl SpanJob<'_> {
         }
         let mut files = Vec::new();
         let mut errors = false;
+        let mut report_rows = Vec::new();
+        let mut previous_views = Vec::new();
         for s in &statistics {
             let mut b = ValidateBuilder::new(
                 DatasetView::new(
@@ -231,6 +235,7 @@ impl SpanJob<'_> {
             );
             if let Some(prev) = previous {
                 if let Some(view) = self.previous_statistics(prev, &s.split)? {
+                    previous_views.push((s.split.clone(), view.clone()));
                     b = b.with_previous(view);
                 }
             }
@@ -239,6 +244,9 @@ impl SpanJob<'_> {
             }
             let anomalies = b.execute();
             errors |= anomalies.has_errors();
+            if c.report {
+                report_rows.extend(crate::report::anomaly_rows(&anomalies));
+            }
             record_anomalies(record, &s.split, &anomalies, previous);
             files.push((
                 format!("Split-{}/anomalies.pbtxt", s.split),
@@ -250,6 +258,26 @@ impl SpanJob<'_> {
         record
             .timings
             .insert("validation".into(), started.elapsed().as_secs_f64());
+        if c.report {
+            let splits: Vec<(String, DatasetView)> = statistics
+                .iter()
+                .map(|s| {
+                    let origin = format!("{} Split-{}", describe(span), s.split);
+                    (s.split.clone(), DatasetView::new(s.stats.clone(), origin))
+                })
+                .collect();
+            let title = format!("{}: {}", c.name, describe(span));
+            let report = crate::report::model::build(
+                title,
+                &splits,
+                &previous_views,
+                Some(&schema),
+                report_rows,
+            );
+            let page = crate::report::html::render(&report).into_bytes();
+            commit_files(self.root, &rel(REPORT), REPORT, &[("report.html".into(), page)])?;
+            record.outputs.insert(REPORT.into(), rel(REPORT));
+        }
         if errors {
             record.status = SpanStatus::Anomalies;
             return Ok(());

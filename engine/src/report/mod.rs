@@ -17,7 +17,8 @@ use prost::Message;
 use weir_tfmd::pbtxt;
 use weir_tfmd::statistics::DatasetFeatureStatisticsList;
 use weir_tfmd::Schema;
-use weir_validate::{DatasetView, ValidateBuilder};
+use weir_validate::anomalies::AnomalyInfo;
+use weir_validate::{Anomalies, DatasetView, ValidateBuilder};
 
 use crate::error::{EngineError, Result};
 use model::AnomalyRow;
@@ -143,6 +144,21 @@ pub fn read_anomalies(path: &Path) -> Result<Vec<AnomalyRow>> {
     Ok(out)
 }
 
+/// The rows of validation's anomalies (features first, then the dataset's).
+pub fn anomaly_rows(a: &Anomalies) -> Vec<AnomalyRow> {
+    let row = |feature: &str, info: &AnomalyInfo| AnomalyRow {
+        feature: feature.to_string(),
+        types: info.reasons.iter().map(|r| r.kind.name().to_string()).collect(),
+        severity: info.severity.name().to_string(),
+        description: info.description().1,
+    };
+    let mut rows: Vec<AnomalyRow> = a.anomaly_info.iter().map(|(f, i)| row(f, i)).collect();
+    if let Some(info) = &a.dataset_anomaly_info {
+        rows.push(row("", info));
+    }
+    rows
+}
+
 impl ReportBuilder {
     /// A report of the statistics at `stats`, written to `output`.
     pub fn new(stats: impl Into<PathBuf>, output: impl Into<PathBuf>) -> Self {
@@ -199,34 +215,7 @@ impl ReportBuilder {
                 if let Some((_, b)) = baseline.first() {
                     v = v.with_previous(b.clone());
                 }
-                let a = v.execute();
-                let mut rows: Vec<AnomalyRow> = a
-                    .anomaly_info
-                    .iter()
-                    .map(|(feature, info)| AnomalyRow {
-                        feature: feature.clone(),
-                        types: info
-                            .reasons
-                            .iter()
-                            .map(|r| r.kind.name().to_string())
-                            .collect(),
-                        severity: info.severity.name().to_string(),
-                        description: info.description().1,
-                    })
-                    .collect();
-                if let Some(info) = &a.dataset_anomaly_info {
-                    rows.push(AnomalyRow {
-                        feature: String::new(),
-                        types: info
-                            .reasons
-                            .iter()
-                            .map(|r| r.kind.name().to_string())
-                            .collect(),
-                        severity: info.severity.name().to_string(),
-                        description: info.description().1,
-                    });
-                }
-                rows
+                anomaly_rows(&v.execute())
             }
             (None, None) => Vec::new(),
         };
