@@ -254,14 +254,19 @@ fn a_pipeline_runs_new_spans_once_as_versions_and_flags_drift() {
     );
     // report = true: the span's page, against the previous span, with the
     // drifted feature flagged.
-    let page = std::fs::read_to_string(root.join(format!(
-        "report/span={}/version=0/report.html",
-        JAN_1 + 2
-    )))
+    let page = std::fs::read_to_string(
+        root.join(format!("report/span={}/version=0/report.html", JAN_1 + 2)),
+    )
     .unwrap();
-    assert!(page.contains("<tr class=\"feature anomalous\" id=\"f-0-"), "no flagged row");
+    assert!(
+        page.contains("<tr class=\"feature anomalous\" id=\"f-0-"),
+        "no flagged row"
+    );
     assert!(page.contains("data-name=\"company\""));
-    assert!(page.contains("<td class=\"drift drifted\">L-infinity "), "company's drift not shown as drifted");
+    assert!(
+        page.contains("<td class=\"drift drifted\">L-infinity "),
+        "company's drift not shown as drifted"
+    );
 
     // Nothing new: no work, nothing written but the run's manifest.
     let before = outputs(&root);

@@ -275,7 +275,12 @@ impl SpanJob<'_> {
                 report_rows,
             );
             let page = crate::report::html::render(&report).into_bytes();
-            commit_files(self.root, &rel(REPORT), REPORT, &[("report.html".into(), page)])?;
+            commit_files(
+                self.root,
+                &rel(REPORT),
+                REPORT,
+                &[("report.html".into(), page)],
+            )?;
             record.outputs.insert(REPORT.into(), rel(REPORT));
         }
         if errors {

@@ -148,7 +148,11 @@ pub fn read_anomalies(path: &Path) -> Result<Vec<AnomalyRow>> {
 pub fn anomaly_rows(a: &Anomalies) -> Vec<AnomalyRow> {
     let row = |feature: &str, info: &AnomalyInfo| AnomalyRow {
         feature: feature.to_string(),
-        types: info.reasons.iter().map(|r| r.kind.name().to_string()).collect(),
+        types: info
+            .reasons
+            .iter()
+            .map(|r| r.kind.name().to_string())
+            .collect(),
         severity: info.severity.name().to_string(),
         description: info.description().1,
     };
