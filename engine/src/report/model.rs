@@ -113,6 +113,8 @@ pub struct Report {
 }
 
 const TOP_VALUES: usize = 20;
+/// The label of the bar summing the values beyond the top 20.
+const OTHER: &str = "(other values)";
 
 fn kind_name(t: FeatureStatsType) -> &'static str {
     match t {
@@ -135,6 +137,45 @@ fn numeric_bars(f: &FeatureView<'_>) -> Bars {
         .unwrap_or_default()
 }
 
+/// `other` re-bucketed onto the boundaries of `on` (uniform mass within a
+/// bucket), so two histograms overlay on one value axis; mass outside
+/// `on`'s range goes to its first or last bucket.
+fn rebucket(other: &Bars, on: &Bars) -> Bars {
+    let bounds: Vec<(f64, f64)> = on
+        .iter()
+        .map(|(low, high, _)| (low.parse().unwrap_or(f64::NAN), *high))
+        .collect();
+    let mut counts = vec![0.0; bounds.len()];
+    let Some(first) = bounds.first() else {
+        return Vec::new();
+    };
+    for (low, high, count) in other {
+        let low: f64 = low.parse().unwrap_or(f64::NAN);
+        let width = high - low;
+        if width <= 0.0 || !width.is_finite() {
+            let i = bounds.iter().position(|(l, h)| low >= *l && low <= *h);
+            let i = i.unwrap_or(if low < first.0 { 0 } else { bounds.len() - 1 });
+            counts[i] += count;
+            continue;
+        }
+        let mut placed = 0.0;
+        for (i, (l, h)) in bounds.iter().enumerate() {
+            let overlap = (high.min(*h) - low.max(*l)).max(0.0);
+            counts[i] += count * overlap / width;
+            placed += count * overlap / width;
+        }
+        let rest = count - placed;
+        if rest > 1e-12 {
+            let i = if low < first.0 { 0 } else { bounds.len() - 1 };
+            counts[i] += rest;
+        }
+    }
+    on.iter()
+        .zip(counts)
+        .map(|((l, h, _), c)| (l.clone(), *h, c))
+        .collect()
+}
+
 fn top_bars(f: &FeatureView<'_>) -> Bars {
     let mut values: Vec<(String, f64)> = f.string_values_with_counts().into_iter().collect();
     values.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -145,7 +186,7 @@ fn top_bars(f: &FeatureView<'_>) -> Bars {
         .map(|(v, c)| (v, 0.0, c))
         .collect();
     if rest > 0.0 {
-        bars.push(("(other values)".to_string(), 0.0, rest));
+        bars.push((OTHER.to_string(), 0.0, rest));
     }
     bars
 }
@@ -342,5 +383,26 @@ pub fn build(
         title,
         splits,
         anomalies,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_baseline_histogram_is_put_on_this_ones_axis() {
+        let on: Bars = vec![("0".into(), 10.0, 5.0), ("10".into(), 20.0, 5.0)];
+        let other: Bars = vec![
+            ("5".into(), 15.0, 4.0),
+            ("15".into(), 30.0, 3.0),
+            ("-5".into(), -5.0, 1.0),
+        ];
+        let r = rebucket(&other, &on);
+        assert_eq!(r.len(), 2);
+        assert!((r[0].2 - 3.0).abs() < 1e-9, "{r:?}"); // 2 of [5,15) + the point -5
+        assert!((r[1].2 - 5.0).abs() < 1e-9, "{r:?}"); // 2 of [5,15) + 1 of [15,30) + 2 beyond
+        let total: f64 = r.iter().map(|b| b.2).sum();
+        assert!((total - 8.0).abs() < 1e-9);
     }
 }
