@@ -122,10 +122,12 @@ const SCRIPT: &str = r#"
     td.textContent=''; td.appendChild(svg); td.setAttribute('data-drawn','1');
   }
   var cells=[].slice.call(document.querySelectorAll('td.chart[data-chart]'));
+  // The first screenful at once; the rest when scrolled into view.
+  cells.slice(0,24).forEach(draw);
   if('IntersectionObserver' in window){
     var io=new IntersectionObserver(function(es){es.forEach(function(e){if(e.isIntersecting){draw(e.target);io.unobserve(e.target);}});},{rootMargin:'200px'});
-    cells.forEach(function(c){io.observe(c);});
-  } else { cells.forEach(draw); }
+    cells.slice(24).forEach(function(c){io.observe(c);});
+  } else { cells.slice(24).forEach(draw); }
   function redraw(){cells.forEach(function(c){if(c.getAttribute('data-drawn')){draw(c);}});}
   document.querySelectorAll('button[data-toggle]').forEach(function(b){b.addEventListener('click',function(){
     if(b.getAttribute('data-toggle')==='log'){log=!log;}else{percent=!percent;}

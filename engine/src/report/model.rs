@@ -312,6 +312,26 @@ fn feature_row(
         top_bars(f)
     };
     let base = baseline.and_then(|b| b.feature(&f.name));
+    let baseline_bars = base.as_ref().map(|b| {
+        if numeric {
+            rebucket(&numeric_bars(b), &bars)
+        } else {
+            // The baseline's counts of this split's top values.
+            let counts = b.string_values_with_counts();
+            let total: f64 = counts.values().sum();
+            let listed: f64 = bars.iter().filter_map(|(v, _, _)| counts.get(v)).sum();
+            bars.iter()
+                .map(|(v, h, _)| {
+                    let c = match counts.get(v) {
+                        Some(c) => *c,
+                        None if v == OTHER => total - listed,
+                        None => 0.0,
+                    };
+                    (v.clone(), *h, c)
+                })
+                .collect()
+        }
+    });
     FeatureRow {
         name: f.name.clone(),
         kind: kind_name(kind).to_string(),
@@ -326,13 +346,7 @@ fn feature_row(
         values_per_example: f.min_max_num_values(),
         bars,
         quantiles,
-        baseline_bars: base.as_ref().map(|b| {
-            if numeric {
-                numeric_bars(b)
-            } else {
-                top_bars(b)
-            }
-        }),
+        baseline_bars,
         drift: base
             .as_ref()
             .map(|b| drift(f, b, schema, numeric))
