@@ -82,6 +82,11 @@ fn report_of_taxi_eval_vs_train_flags_the_anomalous_features_and_measures_drift(
         html.contains("<td class=\"drift\">L-infinity "),
         "categorical drift missing"
     );
+    assert_eq!(
+        html.matches("<details class=\"quantiles\">").count(),
+        15,
+        "quantiles of each numeric feature"
+    );
     // Counts from TFDV's own statistics: eval has 5,091 examples.
     assert!(html.contains("<dd class=\"examples\">5091</dd>"));
     assert!(html.contains("<dd class=\"baseline-examples\">9909</dd>"));
@@ -155,10 +160,30 @@ pub(crate) fn write_stats(path: &Path, n: usize) {
                     sample_count: 10.0 + b as f64,
                 })
                 .collect::<Vec<_>>();
+            // Feature 2 is a list feature: 1 to 3 values per example.
+            let common_stats = if i == 2 {
+                Some(CommonStatistics {
+                    max_num_values: 3,
+                    num_values_histogram: Some(Histogram {
+                        buckets: (1..=3)
+                            .map(|v| HistogramBucket {
+                                low_value: v as f64,
+                                high_value: v as f64,
+                                sample_count: 50.0,
+                            })
+                            .collect(),
+                        r#type: HistogramType::Quantiles as i32,
+                        ..Default::default()
+                    }),
+                    ..common(150).unwrap()
+                })
+            } else {
+                common(145)
+            };
             features.push(feature(
                 &name,
                 Stats::NumStats(NumericStatistics {
-                    common_stats: common(145),
+                    common_stats,
                     mean: 4.5,
                     std_dev: 2.0,
                     min: 0.0,
@@ -236,6 +261,9 @@ fn report_shows_markup_in_names_and_values_as_text() {
     assert!(!html.contains(XSS), "user markup written raw");
     assert!(!html.contains("<img"), "an <img> tag in the page");
     assert!(html.contains("&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;0"));
+    // The list feature's values-per-example histogram, as text under its chart.
+    assert!(html.contains("<details class=\"valency\"><summary>values per example</summary>1–1: 50<br>2–2: 50<br>3–3: 50</details>"));
+    assert!(html.contains("<td class=\"valency\">1–3</td>"));
     // The page has exactly one script element: weir's.
     assert_eq!(html.matches("<script>").count(), 1);
     assert_eq!(html.matches("</script>").count(), 1);

@@ -92,6 +92,7 @@ td.drift{white-space:nowrap;text-align:left;font-size:.9em}
 td.drift.drifted{background:#fde0e0}
 td.chart{min-width:252px;width:252px} td.chart svg{display:block}
 .scroll{overflow-x:auto}
+details.quantiles,details.valency{font-size:.8em;color:#555;text-align:left}
 .controls{margin:.5em 0} .controls button{margin-right:.3em}
 #anomalies li{margin:.2em 0} .sev-ERROR{color:#b00020} .sev-WARNING{color:#a06000}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}
@@ -105,7 +106,8 @@ const SCRIPT: &str = r#"
     var d; try{d=JSON.parse(td.getAttribute('data-chart'));}catch(e){return;}
     var series=[d.bars].concat(d.base?[d.base]:[]), n=d.bars.length;
     if(d.base&&d.base.length>n){n=d.base.length;}
-    if(!n){td.textContent='';return;}
+    var plot=td.querySelector('.plot')||td;
+    if(!n){plot.textContent='';return;}
     var W=250,H=70,bw=W/n, max=0, totals=series.map(function(s){return s.reduce(function(a,b){return a+(b[2]||0);},0)||1;});
     function val(s,i,c){var v=c||0; if(percent){v=v/totals[s]*100;} return log?Math.log10(1+v):v;}
     series.forEach(function(s,si){s.forEach(function(b,i){max=Math.max(max,val(si,i,b[2]));});});
@@ -119,7 +121,7 @@ const SCRIPT: &str = r#"
       r.setAttribute('fill-opacity',si?0.6:0.9);
       var t=document.createElementNS(ns,'title'); t.textContent=b[0]+(d.numeric?' .. '+b[1]:'')+': '+b[2];
       r.appendChild(t); svg.appendChild(r);});});
-    td.textContent=''; td.appendChild(svg); td.setAttribute('data-drawn','1');
+    plot.textContent=''; plot.appendChild(svg); td.setAttribute('data-drawn','1');
   }
   var cells=[].slice.call(document.querySelectorAll('td.chart[data-chart]'));
   // The first screenful at once; the rest when scrolled into view.
@@ -158,7 +160,32 @@ fn chart_cell(f: &FeatureRow) -> String {
         let _ = write!(data, ",\"base\":{}", bars_json(b));
     }
     data.push('}');
-    format!("<td class=\"chart\" data-chart=\"{}\"></td>", escape(&data))
+    // Under the chart, as text (readable without JavaScript): the
+    // quantiles, and the values-per-example histogram of list features.
+    let mut extra = String::new();
+    if f.quantiles.len() > 1 {
+        let q: Vec<String> = f.quantiles.iter().map(|v| num(*v)).collect();
+        let _ = write!(
+            extra,
+            "<details class=\"quantiles\"><summary>quantiles</summary>{}</details>",
+            q.join(" · ")
+        );
+    }
+    if let Some(v) = &f.valency_bars {
+        let items: Vec<String> = v
+            .iter()
+            .map(|(low, high, count)| format!("{}–{}: {}", escape(low), num(*high), num(*count)))
+            .collect();
+        let _ = write!(
+            extra,
+            "<details class=\"valency\"><summary>values per example</summary>{}</details>",
+            items.join("<br>")
+        );
+    }
+    format!(
+        "<td class=\"chart\" data-chart=\"{}\"><div class=\"plot\"></div>{extra}</td>",
+        escape(&data)
+    )
 }
 
 fn drift_cell(f: &FeatureRow) -> String {

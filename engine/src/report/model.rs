@@ -55,6 +55,9 @@ pub struct FeatureRow {
     pub bars: Bars,
     /// The quantile boundaries (numeric).
     pub quantiles: Vec<f64>,
+    /// The values-per-example histogram of a list feature (more than one
+    /// value in some example).
+    pub valency_bars: Option<Bars>,
     /// The same chart of the baseline, when comparing.
     pub baseline_bars: Option<Bars>,
     /// The drift measures against the baseline.
@@ -174,6 +177,20 @@ fn rebucket(other: &Bars, on: &Bars) -> Bars {
         .zip(counts)
         .map(|((l, h, _), c)| (l.clone(), *h, c))
         .collect()
+}
+
+fn valency_bars(f: &FeatureView<'_>) -> Option<Bars> {
+    let (_, max) = f.min_max_num_values();
+    if max <= 1 {
+        return None;
+    }
+    let h = f.common().num_values_histogram?;
+    Some(
+        h.buckets
+            .iter()
+            .map(|b| (format!("{}", b.low_value), b.high_value, b.sample_count))
+            .collect(),
+    )
 }
 
 fn top_bars(f: &FeatureView<'_>) -> Bars {
@@ -344,6 +361,7 @@ fn feature_row(
         top,
         avg_length,
         values_per_example: f.min_max_num_values(),
+        valency_bars: valency_bars(f),
         bars,
         quantiles,
         baseline_bars,
