@@ -66,6 +66,28 @@ pub struct FeatureRow {
     pub anomalies: Vec<String>,
 }
 
+impl Drift {
+    /// A distance, drifted when above the threshold.
+    fn distance(measure: &str, value: f64, threshold: Option<f64>) -> Self {
+        Drift {
+            measure: measure.into(),
+            value,
+            threshold,
+            drifted: threshold.is_some_and(|t| value > t),
+        }
+    }
+
+    /// A test's p-value (shown; weir's tests have no schema threshold).
+    fn p_value(measure: &str, value: f64) -> Self {
+        Drift {
+            measure: measure.into(),
+            value,
+            threshold: None,
+            drifted: false,
+        }
+    }
+}
+
 impl FeatureRow {
     /// Whether any drift measure crossed its threshold.
     pub fn drifted(&self) -> bool {
@@ -227,12 +249,7 @@ fn drift(
                 let threshold = comparator
                     .as_ref()
                     .and_then(|c| c.jensen_shannon_divergence);
-                out.push(Drift {
-                    measure: "JSD".into(),
-                    value: v,
-                    threshold,
-                    drifted: threshold.is_some_and(|t| v > t),
-                });
+                out.push(Drift::distance("JSD", v, threshold));
             }
         }
         if let (Some(a), Some(b)) = (
@@ -240,12 +257,7 @@ fn drift(
             baseline.histogram(HistogramType::Quantiles),
         ) {
             if let Some(r) = metrics::kolmogorov_smirnov(&Hist::from(a), &Hist::from(b), 0.0) {
-                out.push(Drift {
-                    measure: "KS p".into(),
-                    value: r.p_value,
-                    threshold: None,
-                    drifted: false,
-                });
+                out.push(Drift::p_value("KS p", r.p_value));
             }
         }
     } else {
@@ -256,30 +268,15 @@ fn drift(
         if !a.is_empty() && !b.is_empty() {
             let (_, linf) = metrics::l_infinity(&a, &b);
             let threshold = comparator.as_ref().and_then(|c| c.infinity_norm);
-            out.push(Drift {
-                measure: "L-infinity".into(),
-                value: linf,
-                threshold,
-                drifted: threshold.is_some_and(|t| linf > t),
-            });
+            out.push(Drift::distance("L-infinity", linf, threshold));
             if let Some(v) = metrics::jensen_shannon_counts(&a, &b) {
                 let threshold = comparator
                     .as_ref()
                     .and_then(|c| c.jensen_shannon_divergence);
-                out.push(Drift {
-                    measure: "JSD".into(),
-                    value: v,
-                    threshold,
-                    drifted: threshold.is_some_and(|t| v > t),
-                });
+                out.push(Drift::distance("JSD", v, threshold));
             }
             if let Some(r) = metrics::chi_squared(&a, &b) {
-                out.push(Drift {
-                    measure: "chi-square p".into(),
-                    value: r.p_value,
-                    threshold: None,
-                    drifted: false,
-                });
+                out.push(Drift::p_value("chi-square p", r.p_value));
             }
         }
     }
