@@ -123,6 +123,28 @@ pub struct ParquetSource {
     row_groups: Vec<usize>,
 }
 
+/// Runs `read` on the Parquet file at `path`, turning a panic of the
+/// Parquet reader into an error that names the file. The parquet crate
+/// still panics on some corrupt files (unknown physical types, bit widths
+/// over 64, offsets out of bounds: found by `tests/fuzz`); a bad input must
+/// be an error, never a crash.
+pub fn guard_parquet<T>(path: &std::path::Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(r) => r,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown failure".into());
+            Err(DatasetError::file(
+                path,
+                format!("corrupt Parquet data: the reader failed ({why})"),
+            ))
+        }
+    }
+}
+
 /// A reader of `f` whose batches have `schema` (default: the file's).
 fn builder(
     f: &InputFile,
@@ -145,12 +167,15 @@ impl ParquetSource {
         let mut row_groups = Vec::with_capacity(files.len());
         let mut dictionary: Option<Vec<bool>> = None;
         for f in &files {
-            let b = builder(f, None)?;
-            row_groups.push(b.metadata().num_row_groups());
-            let s = b.schema().clone();
+            let (groups, s, here) = guard_parquet(&f.path, || {
+                let b = builder(f, None)?;
+                let s = b.schema().clone();
+                let here = dictionary_columns(&s, b.metadata());
+                Ok((b.metadata().num_row_groups(), s, here))
+            })?;
+            row_groups.push(groups);
             super::require_same_schema(&mut schema, &f.path, s.clone())?;
             if strings == StringDecoding::AsStored {
-                let here = dictionary_columns(&s, b.metadata());
                 dictionary = Some(match dictionary {
                     None => here,
                     Some(d) => d.iter().zip(here).map(|(a, b)| *a && b).collect(),
@@ -207,7 +232,7 @@ impl ParquetSource {
         let schema = self.retyped.then(|| self.schema.clone());
         self.units.clone().into_iter().flat_map(move |(i, groups)| {
             let f = files[i].clone();
-            let reader = builder(&f, schema.clone()).and_then(|b| {
+            let reader = guard_parquet(&f.path, || builder(&f, schema.clone())).and_then(|b| {
                 // Rows of the row groups before the unit's first one.
                 let first_row: u64 = match groups.as_ref().and_then(|g| g.first()) {
                     Some(&g) => b.metadata().row_groups()[..g]
@@ -220,24 +245,41 @@ impl ParquetSource {
                     Some(g) => b.with_row_groups(g),
                     None => b,
                 };
-                b.with_batch_size(batch_size)
-                    .build()
-                    .map(|r| (first_row, r))
-                    .map_err(|e| DatasetError::file(&f.path, e.to_string()))
+                guard_parquet(&f.path, || {
+                    b.with_batch_size(batch_size)
+                        .build()
+                        .map(|r| (first_row, r))
+                        .map_err(|e| DatasetError::file(&f.path, e.to_string()))
+                })
             });
             let iter: Box<dyn Iterator<Item = Result<(usize, u64, RecordBatch)>> + Send> =
                 match reader {
                     Err(e) => Box::new(std::iter::once(Err(e))),
-                    Ok((first_row, r)) => {
+                    Ok((first_row, mut r)) => {
                         let path = f.path.clone();
                         let mut next = first_row;
-                        Box::new(r.map(move |b| {
-                            b.map(|b| {
-                                let row = next;
-                                next += b.num_rows() as u64;
-                                (i, row, b)
-                            })
-                            .map_err(|e| DatasetError::file(&path, format!("decoding failed: {e}")))
+                        let mut failed = false;
+                        Box::new(std::iter::from_fn(move || {
+                            if failed {
+                                return None;
+                            }
+                            let item = guard_parquet(&path, || {
+                                r.next().transpose().map_err(|e| {
+                                    DatasetError::file(&path, format!("decoding failed: {e}"))
+                                })
+                            });
+                            match item {
+                                Ok(None) => None,
+                                Ok(Some(b)) => {
+                                    let row = next;
+                                    next += b.num_rows() as u64;
+                                    Some(Ok((i, row, b)))
+                                }
+                                Err(e) => {
+                                    failed = true;
+                                    Some(Err(e))
+                                }
+                            }
                         }))
                     }
                 };

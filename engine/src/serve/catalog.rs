@@ -29,6 +29,7 @@ use datafusion::parquet::arrow::arrow_reader::{
     RowSelector,
 };
 use sha2::{Digest, Sha256};
+use weir_datasets::formats::parquet::guard_parquet;
 use weir_datasets::formats::TfRecordSource;
 use weir_datasets::{DatasetError, InputFile};
 use weir_sql::TransformArtifact;
@@ -121,22 +122,25 @@ impl SplitData {
                 skip,
             } => {
                 let (path, meta) = &self.parquet[*file];
-                let f = File::open(path).map_err(|e| DatasetError::io(path, e))?;
-                let selection = RowSelection::from(vec![
-                    RowSelector::skip(*skip as usize),
-                    RowSelector::select(block.rows as usize),
-                ]);
-                let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
-                    .with_row_groups(vec![*row_group])
-                    .with_row_selection(selection)
-                    .with_batch_size(block.rows as usize)
-                    .build()
-                    .map_err(|e| DatasetError::file(path, e.to_string()))?;
-                let batches = reader
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| DatasetError::file(path, e.to_string()))?;
-                concat_batches(meta.schema(), &batches)
-                    .map_err(|e| DatasetError::file(path, e.to_string()))?
+                guard_parquet(path, || {
+                    let f = File::open(path).map_err(|e| DatasetError::io(path, e))?;
+                    let selection = RowSelection::from(vec![
+                        RowSelector::skip(*skip as usize),
+                        RowSelector::select(block.rows as usize),
+                    ]);
+                    let reader =
+                        ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
+                            .with_row_groups(vec![*row_group])
+                            .with_row_selection(selection)
+                            .with_batch_size(block.rows as usize)
+                            .build()
+                            .map_err(|e| DatasetError::file(path, e.to_string()))?;
+                    let batches = reader
+                        .collect::<std::result::Result<Vec<_>, _>>()
+                        .map_err(|e| DatasetError::file(path, e.to_string()))?;
+                    concat_batches(meta.schema(), &batches)
+                        .map_err(|e| DatasetError::file(path, e.to_string()))
+                })?
             }
             BlockAt::Ipc { batch } => {
                 let path = self.ipc.as_ref().ok_or_else(|| {
@@ -475,9 +479,11 @@ impl Catalog {
         let raw_schema = if !parquet.is_empty() && parquet.len() == files.len() {
             let mut schema = None;
             for (i, path) in parquet.iter().enumerate() {
-                let f = File::open(path).map_err(|e| DatasetError::io(path, e))?;
-                let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::default())
-                    .map_err(|e| DatasetError::file(path, e.to_string()))?;
+                let meta = guard_parquet(path, || {
+                    let f = File::open(path).map_err(|e| DatasetError::io(path, e))?;
+                    ArrowReaderMetadata::load(&f, ArrowReaderOptions::default())
+                        .map_err(|e| DatasetError::file(path, e.to_string()))
+                })?;
                 if let Some(s) = &schema {
                     if s != meta.schema() {
                         return Err(DatasetError::file(
