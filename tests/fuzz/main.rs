@@ -175,6 +175,45 @@ fn parquet_seed() -> Vec<u8> {
     out
 }
 
+/// A small Avro object container file, its random sync marker replaced by a
+/// fixed one so the seed (and every replay) is the same bytes each run.
+fn avro_seed() -> Vec<u8> {
+    let schema = Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("x", DataType::Float64, true),
+        Field::new("s", DataType::Utf8, true),
+    ]);
+    let batch = RecordBatch::try_new(
+        Arc::new(schema.clone()),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..50)),
+            Arc::new(Float64Array::from_iter(
+                (0..50).map(|i| (i % 3 != 0).then_some(i as f64)),
+            )),
+            Arc::new(StringArray::from_iter(
+                (0..50).map(|i| (i % 4 != 0).then(|| format!("v{i}"))),
+            )),
+        ],
+    )
+    .unwrap();
+    let mut w = arrow_avro::writer::AvroWriter::new(Vec::new(), schema).unwrap();
+    w.write(&batch).unwrap();
+    w.finish().unwrap();
+    let marker = *w.sync_marker().unwrap();
+    let mut bytes = w.into_inner();
+    let fixed = *b"weir-fuzz-sync16";
+    let mut i = 0;
+    while i + 16 <= bytes.len() {
+        if bytes[i..i + 16] == marker {
+            bytes[i..i + 16].copy_from_slice(&fixed);
+            i += 16;
+        } else {
+            i += 1;
+        }
+    }
+    bytes
+}
+
 fn testdata() -> PathBuf {
     std::env::var_os("WEIR_TFX_TESTDATA")
         .map(PathBuf::from)
@@ -250,6 +289,12 @@ fn targets() -> Vec<Target> {
             framed: false,
         },
         Target {
+            name: "avro",
+            seeds: vec![avro_seed()],
+            run: |p, _| read_source(p, Format::Avro, None),
+            framed: false,
+        },
+        Target {
             name: "parquet",
             seeds: vec![parquet_seed()],
             run: |p, _| read_source(p, Format::Parquet, None),
@@ -305,6 +350,32 @@ fn targets() -> Vec<Target> {
             framed: false,
         },
     ]
+}
+
+/// Formats fuzzed by default: all but Avro. arrow-avro 59.3.2's
+/// `Reader::read` spins forever on an object-container block that holds
+/// bytes beyond its record count (its `decode_block` returns no progress and
+/// the loop retries), which weir cannot interrupt from outside; until that
+/// is handled, Avro is fuzzed only when asked (`WEIR_FUZZ_FORMATS=avro`, or
+/// `all`), so the test command's pass stays a check of what weir can fix.
+const OPT_IN: &[&str] = &["avro"];
+
+/// The targets `WEIR_FUZZ_FORMATS` (comma-separated names, or `all`) asks for.
+fn selected(targets: Vec<Target>) -> Vec<Target> {
+    let wanted = std::env::var("WEIR_FUZZ_FORMATS").unwrap_or_default();
+    let names: Vec<&str> = wanted
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    targets
+        .into_iter()
+        .filter(|t| match names.as_slice() {
+            [] => !OPT_IN.contains(&t.name),
+            ["all"] => true,
+            list => list.contains(&t.name),
+        })
+        .collect()
 }
 
 /// One mutation of `seed` (and maybe a splice with `other`).
@@ -411,7 +482,7 @@ fn fuzz_every_reader_with_mutated_inputs() {
     let failures = failure_dir();
     std::fs::create_dir_all(&failures).unwrap();
     let work = tempfile::tempdir().unwrap();
-    let targets = targets();
+    let targets = selected(targets());
     let all_seeds: Vec<Vec<u8>> = targets.iter().flat_map(|t| t.seeds.clone()).collect();
     // Quiet panics: failures are reported below with their seeds.
     std::panic::set_hook(Box::new(|_| {}));
@@ -497,10 +568,12 @@ fn fuzz_every_reader_with_mutated_inputs() {
 /// errors that name the file (`guard_parquet`).
 #[test]
 fn regression_parquet_reader_panics_on_corrupt_files_are_errors() {
-    let targets = targets();
+    // The targets of the run that found these seeds (the default selection).
+    let targets = selected(targets());
     let all_seeds: Vec<Vec<u8>> = targets.iter().flat_map(|t| t.seeds.clone()).collect();
     let parquet = targets.iter().find(|t| t.name == "parquet").unwrap();
     let work = tempfile::tempdir().unwrap();
+    let mut raw_panics = 0;
     for seed in [
         1018793u64, 1029188, 1030288, 1041970, 1088225, 1154753, 1164983,
     ] {
@@ -508,6 +581,22 @@ fn regression_parquet_reader_panics_on_corrupt_files_are_errors() {
         let s = &parquet.seeds[rng.below(parquet.seeds.len() as u64) as usize];
         let o = &all_seeds[rng.below(all_seeds.len() as u64) as usize];
         let input = mutate(&mut rng, s, o, parquet.framed);
+        // The parquet crate itself panics on some of these inputs ...
+        let bytes = bytes::Bytes::from(input.clone());
+        let raw = std::panic::catch_unwind(|| {
+            use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+            if let Ok(b) = ParquetRecordBatchReaderBuilder::try_new(bytes) {
+                if let Ok(r) = b.build() {
+                    for batch in r {
+                        if batch.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        raw_panics += usize::from(raw.is_err());
+        // ... weir's reading does not.
         run_one(parquet, work.path(), &input).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         // And it is an error naming the file, not a silent success.
         let path = work.path().join("bad.parquet");
@@ -528,4 +617,26 @@ fn regression_parquet_reader_panics_on_corrupt_files_are_errors() {
         };
         assert!(err.contains("bad.parquet"), "seed {seed}: {err:?}");
     }
+    assert!(
+        raw_panics > 0,
+        "none of these inputs panics the parquet crate any more"
+    );
+}
+
+/// Found by this harness and not fixed: an Avro object-container block
+/// with bytes beyond its record count makes arrow-avro's reader loop
+/// forever (fuzz seed avro:9000281 from WEIR_FUZZ_SEED=9000000). Run with
+/// `--ignored` to see whether a newer arrow-avro (or a guard in weir) fixed it.
+#[test]
+#[ignore = "arrow-avro 59.3.2 hangs on this input; see OPT_IN"]
+fn avro_block_with_bytes_beyond_its_record_count_hangs_the_reader() {
+    let targets = targets();
+    let all_seeds: Vec<Vec<u8>> = targets.iter().flat_map(|t| t.seeds.clone()).collect();
+    let avro = targets.iter().find(|t| t.name == "avro").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let mut rng = SplitMix64::new(&[9000281]);
+    let s = &avro.seeds[rng.below(avro.seeds.len() as u64) as usize];
+    let o = &all_seeds[rng.below(all_seeds.len() as u64) as usize];
+    let input = mutate(&mut rng, s, o, avro.framed);
+    run_one(avro, work.path(), &input).unwrap();
 }
