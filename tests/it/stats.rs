@@ -528,3 +528,64 @@ fn parquet_strings_read_as_stored_give_the_statistics_of_plain_strings() {
         }
     }
 }
+
+/// TFDV's STANDARD histogram derivation (`weir_engine::stats::tfdv_histogram`,
+/// not yet the default) reproduces TFDV 1.16's own histograms on TFX's
+/// taxi data wherever TFDV's quantiles summary is exact (features with few
+/// distinct values); the others are printed for the record.
+#[test]
+fn tfdv_histogram_derivation_reproduces_tfdv_where_its_summary_is_exact() {
+    use weir_engine::stats::tfdv_histogram::{
+        equi_width_histogram, exact_summary, quantiles_and_cumulative_weights,
+    };
+    let data = testdata();
+    let tfdv = load(&data.join("statistics_gen/Split-train/FeatureStats.pb"));
+    let tfdv = by_name(&tfdv);
+    let mut exact_checked = Vec::new();
+    for (name, values) in exact_values("train") {
+        let Some(Stats::NumStats(n)) = tfdv.get(&name).and_then(|f| f.stats.as_ref()) else {
+            continue;
+        };
+        let Some(want) = n
+            .histograms
+            .iter()
+            .find(|h| h.r#type == HistogramType::Standard as i32)
+        else {
+            continue;
+        };
+        let finite: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+        let pairs: Vec<(f64, f64)> = finite.iter().map(|&v| (v, 1.0)).collect();
+        let summary = exact_summary(&pairs);
+        let (q, c) = quantiles_and_cumulative_weights(&summary, 1000);
+        let fin: Vec<f64> = finite.iter().copied().filter(|v| v.is_finite()).collect();
+        let (lo, hi) = (fin[0], fin[fin.len() - 1]);
+        let pos_inf = finite.iter().filter(|v| **v == f64::INFINITY).count() as f64;
+        let got = equi_width_histogram(&q, &c, lo, hi, want.buckets.len(), pos_inf);
+        let diff = got
+            .iter()
+            .zip(&want.buckets)
+            .map(|(g, w)| (g.2 - w.sample_count).abs())
+            .fold(0.0f64, f64::max);
+        println!(
+            "{name}: {} distinct values, max bucket count difference from TFDV {diff:.3e}",
+            summary.len()
+        );
+        // TFDV's summary keeps every distinct value while they fit one
+        // block (about 2,100 entries at its eps of 0.01).
+        if summary.len() <= 1000 {
+            assert_eq!(got.len(), want.buckets.len(), "{name}");
+            for (g, w) in got.iter().zip(&want.buckets) {
+                assert!(
+                    close(g.0, w.low_value, 1e-9) && close(g.1, w.high_value, 1e-9),
+                    "{name}: {g:?} vs {w:?}"
+                );
+                assert!(
+                    (g.2 - w.sample_count).abs() <= 1e-6,
+                    "{name}: {g:?} vs {w:?}"
+                );
+            }
+            exact_checked.push(name);
+        }
+    }
+    assert!(exact_checked.len() >= 5, "{exact_checked:?}");
+}

@@ -5,6 +5,7 @@
 
 mod fused;
 mod report;
+pub mod tfdv_histogram;
 mod to_proto;
 
 use std::path::{Path, PathBuf};
