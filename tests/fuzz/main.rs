@@ -26,6 +26,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
 use prost::Message;
 use weir_datasets::formats::{ReadOptions, Source};
+use weir_datasets::tfrecord::frame_record;
 use weir_datasets::{Format, InputFile};
 use weir_engine::serve::order::SplitMix64;
 
@@ -88,31 +89,6 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-fn frame(out: &mut Vec<u8>, data: &[u8]) {
-    let masked = |crc: u32| (crc.rotate_right(15)).wrapping_add(0xa282_ead8);
-    let len = (data.len() as u64).to_le_bytes();
-    out.extend_from_slice(&len);
-    out.extend_from_slice(&masked(crc32c_of(&len)).to_le_bytes());
-    out.extend_from_slice(data);
-    out.extend_from_slice(&masked(crc32c_of(data)).to_le_bytes());
-}
-
-fn crc32c_of(data: &[u8]) -> u32 {
-    // CRC-32C (Castagnoli), bitwise: seeds only, speed does not matter.
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 fn example(i: i64) -> Vec<u8> {
     use weir_datasets::proto::{
         BytesList, Example, Feature, FeatureKind, Features, FloatList, Int64List,
@@ -144,32 +120,38 @@ fn example(i: i64) -> Vec<u8> {
 fn tfrecord_seed() -> Vec<u8> {
     let mut out = Vec::new();
     for i in 0..20 {
-        frame(&mut out, &example(i));
+        frame_record(&mut out, &example(i));
     }
     out
 }
 
-fn parquet_seed() -> Vec<u8> {
+/// The rows both columnar seeds hold: an id, a float with nulls, a string
+/// with nulls.
+fn seed_batch(rows: i64) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
         Field::new("x", DataType::Float64, true),
         Field::new("s", DataType::Utf8, true),
     ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
+    RecordBatch::try_new(
+        schema,
         vec![
-            Arc::new(Int64Array::from_iter_values(0..100)),
+            Arc::new(Int64Array::from_iter_values(0..rows)),
             Arc::new(Float64Array::from_iter(
-                (0..100).map(|i| (i % 3 != 0).then_some(i as f64)),
+                (0..rows).map(|i| (i % 3 != 0).then_some(i as f64)),
             )),
             Arc::new(StringArray::from_iter(
-                (0..100).map(|i| (i % 4 != 0).then(|| format!("v{i}"))),
+                (0..rows).map(|i| (i % 4 != 0).then(|| format!("v{i}"))),
             )),
         ],
     )
-    .unwrap();
+    .unwrap()
+}
+
+fn parquet_seed() -> Vec<u8> {
+    let batch = seed_batch(100);
     let mut out = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut out, schema, None).unwrap();
+    let mut w = ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
     out
@@ -178,24 +160,8 @@ fn parquet_seed() -> Vec<u8> {
 /// A small Avro object container file, its random sync marker replaced by a
 /// fixed one so the seed (and every replay) is the same bytes each run.
 fn avro_seed() -> Vec<u8> {
-    let schema = Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("x", DataType::Float64, true),
-        Field::new("s", DataType::Utf8, true),
-    ]);
-    let batch = RecordBatch::try_new(
-        Arc::new(schema.clone()),
-        vec![
-            Arc::new(Int64Array::from_iter_values(0..50)),
-            Arc::new(Float64Array::from_iter(
-                (0..50).map(|i| (i % 3 != 0).then_some(i as f64)),
-            )),
-            Arc::new(StringArray::from_iter(
-                (0..50).map(|i| (i % 4 != 0).then(|| format!("v{i}"))),
-            )),
-        ],
-    )
-    .unwrap();
+    let batch = seed_batch(50);
+    let schema = batch.schema().as_ref().clone();
     let mut w = arrow_avro::writer::AvroWriter::new(Vec::new(), schema).unwrap();
     w.write(&batch).unwrap();
     w.finish().unwrap();
@@ -445,7 +411,7 @@ fn mutate(rng: &mut SplitMix64, seed: &[u8], other: &[u8], framed: bool) -> Vec<
                 // TFRecord with valid CRCs over a garbage payload.
                 let n = rng.below(200) as usize;
                 let junk: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
-                frame(&mut b, &junk);
+                frame_record(&mut b, &junk);
             }
         }
     }
