@@ -20,8 +20,6 @@ pub mod order;
 pub mod stream;
 pub mod token;
 
-use std::sync::Arc;
-
 use datafusion::arrow::datatypes::SchemaRef;
 
 pub use catalog::{check_name, Catalog, CatalogOptions, SplitData};
@@ -88,28 +86,13 @@ pub fn plan_epoch(catalog: &Catalog, request: &EpochRequest) -> Result<EpochPlan
             })
             .collect(),
     };
-    let projection = stream::projection(&split.schema, &request.columns)?;
-    let schema = match projection {
-        Some(p) => Arc::new(
-            split
-                .schema
-                .project(&p)
-                .map_err(|e| EngineError::Internal(e.to_string()))?,
-        ),
-        None => split.schema.clone(),
-    };
+    let (_, schema) = stream::projection(&split.schema, &request.columns)?;
     let total = split.rows();
     let ranks: Vec<(StreamToken, u64, u64)> = tokens
         .into_iter()
         .map(|t| {
             let share = t.share(total);
-            let batches = share.batches().saturating_sub(t.next);
-            let rows = (t.next..share.batches())
-                .map(|k| {
-                    let r = share.batch_rows(k);
-                    r.end - r.start
-                })
-                .sum();
+            let (batches, rows) = (share.batches_from(t.next), share.rows_from(t.next));
             (t, batches, rows)
         })
         .collect();

@@ -204,9 +204,14 @@ impl RankShare {
         }
     }
 
-    /// Records this rank gets.
-    pub fn rows(&self) -> u64 {
-        (0..self.batches())
+    /// Batches this rank gets from its `next`-th on.
+    pub fn batches_from(&self, next: u64) -> u64 {
+        self.batches().saturating_sub(next)
+    }
+
+    /// Records this rank gets from its `next`-th batch on.
+    pub fn rows_from(&self, next: u64) -> u64 {
+        (next..self.batches())
             .map(|k| {
                 let r = self.batch_rows(k);
                 r.end - r.start

@@ -40,12 +40,16 @@ fn arrow(e: ArrowError) -> EngineError {
     EngineError::Internal(e.to_string())
 }
 
-/// Column indices of `columns` in `schema` (None: all).
-pub fn projection(schema: &SchemaRef, columns: &Option<Vec<String>>) -> Result<Option<Vec<usize>>> {
+/// Column indices of `columns` in `schema` (None: all) and the schema of
+/// the batches they select.
+pub fn projection(
+    schema: &SchemaRef,
+    columns: &Option<Vec<String>>,
+) -> Result<(Option<Vec<usize>>, SchemaRef)> {
     let Some(columns) = columns else {
-        return Ok(None);
+        return Ok((None, schema.clone()));
     };
-    columns
+    let indices = columns
         .iter()
         .map(|c| {
             schema.index_of(c).map_err(|_| {
@@ -53,8 +57,9 @@ pub fn projection(schema: &SchemaRef, columns: &Option<Vec<String>>) -> Result<O
                 EngineError::Invalid(format!("no column '{c}'; columns: {}", names.join(", ")))
             })
         })
-        .collect::<Result<Vec<_>>>()
-        .map(Some)
+        .collect::<Result<Vec<_>>>()?;
+    let projected = Arc::new(schema.project(&indices).map_err(arrow)?);
+    Ok((Some(indices), projected))
 }
 
 impl RankStream {
@@ -70,11 +75,7 @@ impl RankStream {
             window_blocks as usize,
         );
         let share = token.share(split.rows());
-        let projection = projection(&split.schema, &token.id.columns)?;
-        let schema = match &projection {
-            Some(p) => Arc::new(split.schema.project(p).map_err(arrow)?),
-            None => split.schema.clone(),
-        };
+        let (projection, schema) = projection(&split.schema, &token.id.columns)?;
         Ok(Self {
             split,
             order,
@@ -94,7 +95,7 @@ impl RankStream {
 
     /// Batches left in this stream.
     pub fn remaining(&self) -> u64 {
-        self.share.batches().saturating_sub(self.token.next)
+        self.share.batches_from(self.token.next)
     }
 
     fn load_window(&self, w: usize) -> Result<RecordBatch> {
