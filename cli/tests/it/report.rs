@@ -24,6 +24,25 @@ fn run_report(args: &[&std::ffi::OsStr]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The report of TFX's taxi eval statistics against train with the schema
+/// (TFDV's own files), written to `page`; the command's output.
+fn taxi_report(page: &Path, extra: &[&str]) -> String {
+    let t = testdata();
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "--stats".into(),
+        t.join("statistics_gen/Split-eval").into(),
+        "--compare".into(),
+        t.join("statistics_gen/Split-train").into(),
+        "--schema".into(),
+        t.join("schema_gen/schema.pbtxt").into(),
+        "--output".into(),
+        page.into(),
+    ];
+    args.extend(extra.iter().map(Into::into));
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    run_report(&args)
+}
+
 fn rows(html: &str) -> Vec<&str> {
     html.match_indices("<tr class=\"feature")
         .map(|(i, _)| &html[i..i + html[i..].find('>').unwrap()])
@@ -33,18 +52,8 @@ fn rows(html: &str) -> Vec<&str> {
 #[test]
 fn report_of_taxi_eval_vs_train_flags_the_anomalous_features_and_measures_drift() {
     let tmp = tempfile::tempdir().unwrap();
-    let t = testdata();
     let page = tmp.path().join("report.html");
-    let stdout = run_report(&[
-        "--stats".as_ref(),
-        t.join("statistics_gen/Split-eval").as_os_str(),
-        "--compare".as_ref(),
-        t.join("statistics_gen/Split-train").as_os_str(),
-        "--schema".as_ref(),
-        t.join("schema_gen/schema.pbtxt").as_os_str(),
-        "--output".as_ref(),
-        page.as_os_str(),
-    ]);
+    let stdout = taxi_report(&page, &[]);
     assert!(stdout.contains("18 features, 3 anomalies"), "{stdout}");
     let html = std::fs::read_to_string(&page).unwrap();
     // Structure the browser test and styles rely on.
@@ -336,18 +345,7 @@ fn report_pages_work_in_a_real_browser() {
     // TFX's taxi eval vs train with the schema's anomalies; the screenshot
     // is kept (WEIR_REPORT_SCREENSHOT names where; docs/report.png is one).
     let taxi = tmp.path().join("taxi.html");
-    run_report(&[
-        "--stats".as_ref(),
-        t.join("statistics_gen/Split-eval").as_os_str(),
-        "--compare".as_ref(),
-        t.join("statistics_gen/Split-train").as_os_str(),
-        "--schema".as_ref(),
-        t.join("schema_gen/schema.pbtxt").as_os_str(),
-        "--output".as_ref(),
-        taxi.as_os_str(),
-        "--title".as_ref(),
-        "TFX taxi: eval vs train".as_ref(),
-    ]);
+    taxi_report(&taxi, &["--title", "TFX taxi: eval vs train"]);
     let shot = std::env::var("WEIR_REPORT_SCREENSHOT")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| tmp.path().join("taxi.png"));

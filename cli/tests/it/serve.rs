@@ -430,6 +430,28 @@ async fn serve_refuses_bad_requests_and_outlives_clients_that_leave() {
     assert_eq!(read(&mut c, ts[0].clone(), 3).await.unwrap().len(), 3);
 }
 
+/// Every row of `batches` as `type:value|…`, sorted: the multiset of rows,
+/// values and types, whatever the order.
+fn sorted_rows<'a>(batches: impl IntoIterator<Item = &'a RecordBatch>) -> Vec<String> {
+    let mut v = Vec::new();
+    for b in batches {
+        for i in 0..b.num_rows() {
+            let row: Vec<String> = b
+                .columns()
+                .iter()
+                .map(|c| {
+                    let value =
+                        datafusion::arrow::util::display::array_value_to_string(c, i).unwrap();
+                    format!("{}:{value}", c.data_type())
+                })
+                .collect();
+            v.push(row.join("|"));
+        }
+    }
+    v.sort();
+    v
+}
+
 /// A root holding TFX's taxi data (ExampleGen and Transform outputs).
 fn taxi_root(tmp: &Path) -> PathBuf {
     let root = tmp.join("root");
@@ -485,29 +507,14 @@ async fn serve_lists_tfx_taxi_outputs_and_shares_them_exactly_once() {
     let base = json!({"dataset": "transform", "split": "train", "batch_size": 128, "world_size": 1, "shuffle": false});
     let ts = tickets(&mut c, base).await.unwrap();
     let plain = read(&mut c, ts[0].clone(), usize::MAX).await.unwrap();
-    let rows = |batches: &[(RecordBatch, Vec<u8>)]| {
-        let mut v = Vec::new();
-        for (b, _) in batches {
-            for i in 0..b.num_rows() {
-                let row: Vec<String> = b
-                    .columns()
-                    .iter()
-                    .map(|c| datafusion::arrow::util::display::array_value_to_string(c, i).unwrap())
-                    .collect();
-                v.push(row.join("|"));
-            }
-        }
-        v.sort();
-        v
-    };
-    let want = rows(&plain);
+    let want = sorted_rows(plain.iter().map(|(b, _)| b));
     let shuffled = json!({"dataset": "transform", "split": "train", "batch_size": 128, "world_size": 3, "seed": 9});
     let ts = tickets(&mut c, shuffled).await.unwrap();
     let mut all = Vec::new();
     for t in ts {
         all.extend(read(&mut c, t, usize::MAX).await.unwrap());
     }
-    assert_eq!(rows(&all), want);
+    assert_eq!(sorted_rows(all.iter().map(|(b, _)| b)), want);
     assert!(all.iter().all(|(b, _)| b.num_rows() <= 128));
 }
 
@@ -515,7 +522,7 @@ async fn serve_lists_tfx_taxi_outputs_and_shares_them_exactly_once() {
 async fn serve_transform_batches_equal_transform_apply_output() {
     let tmp = tempfile::tempdir().unwrap();
     let tx = tmp.path().join("tx");
-    let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/taxi_transform.sql");
+    let sql = crate::transform_cli::taxi_sql();
     let eg = testdata().join("csv_example_gen");
     let run = weir()
         .args(["transform", "--output-format", "parquet", "--sql"])
@@ -561,28 +568,7 @@ async fn serve_transform_batches_equal_transform_apply_output() {
         .unwrap();
         applied.extend(r.map(|b| b.unwrap()));
     }
-    let sorted = |bs: &[RecordBatch]| {
-        let mut v = Vec::new();
-        for b in bs {
-            for i in 0..b.num_rows() {
-                let row: Vec<String> = b
-                    .columns()
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "{}:{}",
-                            c.data_type(),
-                            datafusion::arrow::util::display::array_value_to_string(c, i).unwrap()
-                        )
-                    })
-                    .collect();
-                v.push(row.join("|"));
-            }
-        }
-        v.sort();
-        v
-    };
-    let (a, s) = (sorted(&applied), sorted(&served));
+    let (a, s) = (sorted_rows(&applied), sorted_rows(&served));
     assert_eq!(a.len(), s.len());
     assert_eq!(
         applied[0].schema().fields().len(),

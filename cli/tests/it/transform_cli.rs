@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::cli::{testdata, weir};
 
-fn taxi_sql() -> std::path::PathBuf {
+pub(crate) fn taxi_sql() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/taxi_transform.sql")
 }
 
