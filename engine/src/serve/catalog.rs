@@ -38,6 +38,9 @@ use super::cache::WindowCache;
 use crate::error::{EngineError, Result};
 use crate::transform::{TRANSFORMED_EXAMPLES, TRANSFORM_GRAPH};
 
+/// The footer key of a cache file's batch row counts.
+const BLOCK_ROWS_KEY: &str = "weir.block_rows";
+
 /// How the server lays splits out and where it keeps decoded TFRecord.
 #[derive(Debug, Clone)]
 pub struct CatalogOptions {
@@ -544,13 +547,20 @@ impl Catalog {
         let cache = &self.options.cache_dir;
         std::fs::create_dir_all(cache).map_err(|e| DatasetError::io(cache, e))?;
         let path = cache.join(format!("{version}.arrow"));
+        // A cache file records its batches' row counts in its footer, so
+        // reopening it reads no batch; one without them is made again.
         if let Ok(f) = File::open(&path) {
             if let Ok(reader) = FileReader::try_new(f, None) {
-                let schema = reader.schema();
-                let rows: std::result::Result<Vec<u64>, _> =
-                    reader.map(|b| b.map(|b| b.num_rows() as u64)).collect();
-                if let Ok(rows) = rows {
-                    return Ok((path, schema, rows));
+                let rows: Option<Vec<u64>> =
+                    reader
+                        .custom_metadata()
+                        .get(BLOCK_ROWS_KEY)
+                        .and_then(|v| match v.as_str() {
+                            "" => Some(Vec::new()),
+                            v => v.split(',').map(|n| n.parse().ok()).collect(),
+                        });
+                if let Some(rows) = rows.filter(|r| r.len() == reader.num_batches()) {
+                    return Ok((path, reader.schema(), rows));
                 }
             }
         }
@@ -581,6 +591,8 @@ impl Catalog {
                 .write(&batch)
                 .map_err(|e| DatasetError::file(&staged, e.to_string()))?;
         }
+        let counts: Vec<String> = rows.iter().map(u64::to_string).collect();
+        writer.write_metadata(BLOCK_ROWS_KEY, counts.join(","));
         writer
             .finish()
             .map_err(|e| DatasetError::file(&staged, e.to_string()))?;
@@ -633,6 +645,36 @@ mod tests {
         );
         assert!(!c.datasets["transform@latest"].raw);
         assert!(c.datasets["examplegen@latest"].raw);
+    }
+
+    #[test]
+    fn a_decoded_tfrecord_split_is_reopened_from_its_cache_without_decoding_again() {
+        use weir_datasets::proto::{Example, Feature, FeatureKind, Features, Int64List};
+        let tmp = tempfile::tempdir().unwrap();
+        let split = tmp.path().join("eg/Split-train");
+        std::fs::create_dir_all(&split).unwrap();
+        let mut bytes = Vec::new();
+        for i in 0..20 {
+            let kind = FeatureKind::Int64List(Int64List { value: vec![i] });
+            let feature = [("x".to_string(), Feature { kind: Some(kind) })]
+                .into_iter()
+                .collect();
+            let ex = Example {
+                features: Some(Features { feature }),
+            };
+            weir_datasets::tfrecord::frame_record(&mut bytes, &prost::Message::encode_to_vec(&ex));
+        }
+        std::fs::write(split.join("data.tfrecord"), bytes).unwrap();
+        let first = Catalog::open(options(tmp.path())).unwrap();
+        let data = first.split("eg", "train").unwrap();
+        assert_eq!((data.rows(), data.block_rows()), (20, vec![8, 8, 4]));
+        let cache = tmp.path().join(format!(".cache/{}.arrow", data.version));
+        let made = std::fs::metadata(&cache).unwrap().modified().unwrap();
+        let again = Catalog::open(options(tmp.path())).unwrap();
+        let reopened = again.split("eg", "train").unwrap();
+        assert_eq!(reopened.block_rows(), vec![8, 8, 4]);
+        assert_eq!(std::fs::metadata(&cache).unwrap().modified().unwrap(), made);
+        assert_eq!(reopened.read_block(2).unwrap().num_rows(), 4);
     }
 
     #[test]
