@@ -10,6 +10,7 @@ use weir_datasets::formats::DecimalMode;
 use weir_datasets::{Compression, Format, SplitConfig};
 use weir_engine::examplegen::StatsMode;
 use weir_engine::progress::Progress;
+use weir_engine::stats::HistogramMode;
 use weir_engine::{ExampleGenBuilder, OutputFormat};
 
 mod pipeline_cmd;
@@ -170,6 +171,16 @@ struct ExampleGenArgs {
     /// (frequent items) in bounded memory instead of counting exactly.
     #[arg(long, requires = "stats")]
     approx: bool,
+    /// With --stats: the STANDARD histogram, derived from quantiles as
+    /// TFDV derives it (tfdv, so drift matches TFDV's) or of exact bucket
+    /// counts (exact, recorded as such in the output).
+    #[arg(
+        long,
+        default_value = "tfdv",
+        value_name = "tfdv|exact",
+        requires = "stats"
+    )]
+    histograms: HistogramMode,
     /// Rows per batch.
     #[arg(long, default_value_t = 8192, hide = true)]
     batch_size: usize,
@@ -198,6 +209,11 @@ struct StatsArgs {
     /// memory instead of counting them exactly.
     #[arg(long)]
     approx: bool,
+    /// The STANDARD histogram: derived from quantiles as TFDV derives it
+    /// (tfdv, so drift and skew match TFDV's) or of exact bucket counts
+    /// (exact, recorded as such in the output).
+    #[arg(long, default_value = "tfdv", value_name = "tfdv|exact")]
+    histograms: HistogramMode,
     /// Decimal columns: float (float_list) or string (exact text).
     #[arg(long, default_value = "float", value_name = "float|string")]
     decimals: DecimalMode,
@@ -295,6 +311,7 @@ fn examplegen(a: ExampleGenArgs) -> Result<()> {
         .with_decimals(a.decimals)
         .with_batch_size(a.batch_size)
         .with_stats(StatsMode::of(a.stats, a.approx))
+        .with_histograms(a.histograms)
         .with_execution(a.cluster.execution()?)
         .with_progress(progress);
     if let Some(format) = a.format {
@@ -342,6 +359,7 @@ fn stats(a: StatsArgs) -> Result<()> {
     let mut builder = weir_engine::StatsBuilder::new(a.input.clone(), a.output.clone())
         .with_splits_from_input(a.splits_from_input)
         .with_approx(a.approx)
+        .with_histograms(a.histograms)
         .with_decimals(a.decimals)
         .with_execution(a.cluster.execution()?);
     if let Some(format) = a.format {

@@ -10,6 +10,7 @@ mod memory_store;
 mod output;
 mod pipeline;
 mod stats;
+mod tfdv_histograms;
 mod tfidf;
 mod transform;
 mod transform_artifact;

@@ -264,13 +264,22 @@ fn edge_values_are_counted_where_tfdv_puts_them() {
         .iter()
         .find(|h| h.r#type == HistogramType::Standard as i32)
         .unwrap();
+    // TFDV's histogram: the infinities as point buckets at the ends, the
+    // finite values in 10 buckets between the finite min and max.
+    let ends =
+        |b: &weir_tfmd::statistics::HistogramBucket| (b.low_value, b.high_value, b.sample_count);
+    assert_eq!(std.buckets.len(), 12);
     assert_eq!(
-        (
-            std.buckets[0].low_value,
-            std.buckets.last().unwrap().high_value
-        ),
+        ends(&std.buckets[0]),
+        (f64::NEG_INFINITY, f64::NEG_INFINITY, 1.0)
+    );
+    assert_eq!(ends(&std.buckets[11]), (f64::INFINITY, f64::INFINITY, 1.0));
+    assert_eq!(
+        (std.buckets[1].low_value, std.buckets[10].high_value),
         (0.0, 2.5)
     );
+    let finite: f64 = std.buckets[1..11].iter().map(|b| b.sample_count).sum();
+    assert!((finite - 3.0).abs() < 1e-9, "{std:?}");
     let custom: BTreeMap<&str, f64> = f["x"]
         .custom_stats
         .iter()
@@ -530,7 +539,7 @@ fn parquet_strings_read_as_stored_give_the_statistics_of_plain_strings() {
 }
 
 /// TFDV's STANDARD histogram derivation (`weir_engine::stats::tfdv_histogram`,
-/// not yet the default) reproduces TFDV 1.16's own histograms on TFX's
+/// weir's default) reproduces TFDV 1.16's own histograms on TFX's
 /// taxi data wherever TFDV's quantiles summary is exact (features with few
 /// distinct values); the others are printed for the record.
 #[test]

@@ -202,6 +202,20 @@ pub struct Histogram {
     pub name: String,
 }
 
+/// The `Histogram.name` weir gives a STANDARD histogram of exact counts
+/// (`weir stats --histograms exact`). TFDV-derived STANDARD histograms
+/// (weir's default) have no name, as TFDV's own have none, so validation
+/// can tell which kind it compares.
+pub const EXACT_COUNTS_HISTOGRAM: &str = "weir:exact-counts";
+
+impl Histogram {
+    /// True for a STANDARD histogram of exact counts
+    /// ([`EXACT_COUNTS_HISTOGRAM`]).
+    pub fn is_exact_counts(&self) -> bool {
+        self.name == EXACT_COUNTS_HISTOGRAM
+    }
+}
+
 /// `Histogram.Bucket`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct HistogramBucket {

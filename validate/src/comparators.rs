@@ -3,7 +3,7 @@
 //! weir's chi-square and Kolmogorov-Smirnov tests, against the previous
 //! span (drift) or serving data (skew).
 
-use weir_tfmd::statistics::HistogramType;
+use weir_tfmd::statistics::{Histogram, HistogramType};
 
 use crate::anomalies::{
     six_digits, AnomalyType as T, Description, DriftSkewInfo, Measurement, MeasurementType,
@@ -110,6 +110,24 @@ impl Findings<'_> {
     }
 }
 
+/// The anomaly of a divergence that cannot be measured because one side's
+/// STANDARD histogram holds exact counts (`--histograms exact`) and the
+/// other's is TFDV-derived: their numbers differ even on the same data.
+fn mixed_histograms(between: &str, (a, a_name): (&Histogram, &str), b_name: &str) -> Description {
+    let (exact, derived) = if a.is_exact_counts() {
+        (a_name, b_name)
+    } else {
+        (b_name, a_name)
+    };
+    Description::new(
+        T::CUSTOM_VALIDATION,
+        format!("Histograms of different kinds between {between}"),
+        format!(
+            "The Jensen-Shannon divergence between {between} was not computed: the {exact} statistics hold exact-count histograms (--histograms exact) and the {derived} statistics TFDV-derived ones; compute both with the same --histograms."
+        ),
+    )
+}
+
 /// Runs one comparator's thresholds and tests.
 fn compare(
     treatment: &FeatureView,
@@ -174,6 +192,14 @@ fn compare(
                 treatment.histogram(HistogramType::Standard),
                 control.histogram(HistogramType::Standard),
             ) {
+                (Some(a), Some(b)) if a.is_exact_counts() != b.is_exact_counts() => {
+                    findings.descriptions.push(mixed_histograms(
+                        &between,
+                        (a, treatment_name),
+                        control_name,
+                    ));
+                    None
+                }
                 (Some(a), Some(b)) => {
                     metrics::jensen_shannon_histograms(&Hist::from(a), &Hist::from(b))
                 }

@@ -160,16 +160,29 @@ fn rebucket(ranges: &[Bucket], bounds: &[f64]) -> Vec<f64> {
     out
 }
 
+/// The sorted distinct bucket boundaries of `ranges`.
+fn boundaries<'a>(ranges: impl IntoIterator<Item = &'a Bucket>) -> Vec<f64> {
+    let mut bounds: Vec<f64> = ranges.into_iter().flat_map(|x| [x.low, x.high]).collect();
+    bounds.sort_by(f64::total_cmp);
+    bounds.dedup();
+    bounds
+}
+
 /// Aligns two histograms on the union of their bucket boundaries (uniform
 /// mass within a bucket), then adds matching point-mass buckets, a bucket
 /// each for values in infinite-bound buckets, and NaN buckets — TFDV's
 /// `AlignHistograms`. Returns the two aligned count vectors.
+///
+/// As in TFDV 1.16, the NaN buckets are added only when the two
+/// histograms already share their boundaries: TFDV's re-bucketing builds
+/// new histograms without their NaN counts, so histograms that needed it
+/// are compared without NaN (drift thresholds tuned on TFDV's numbers
+/// assume this).
 pub fn align_histograms(a: &Hist, b: &Hist) -> (Vec<f64>, Vec<f64>) {
     let (ra, pa, ia) = strip(a);
     let (rb, pb, ib) = strip(b);
-    let mut bounds: Vec<f64> = ra.iter().chain(&rb).flat_map(|x| [x.low, x.high]).collect();
-    bounds.sort_by(f64::total_cmp);
-    bounds.dedup();
+    let same_bounds = boundaries(&ra) == boundaries(&rb);
+    let bounds = boundaries(ra.iter().chain(&rb));
     let mut va = rebucket(&ra, &bounds);
     let mut vb = rebucket(&rb, &bounds);
     let points: BTreeSet<u64> = pa.keys().chain(pb.keys()).copied().collect();
@@ -185,7 +198,7 @@ pub fn align_histograms(a: &Hist, b: &Hist) -> (Vec<f64>, Vec<f64>) {
         va.push(0.0);
         vb.push(ib);
     }
-    if a.num_nan > 0.0 || b.num_nan > 0.0 {
+    if same_bounds && (a.num_nan > 0.0 || b.num_nan > 0.0) {
         va.extend([0.0, a.num_nan]);
         vb.extend([b.num_nan, 0.0]);
     }
@@ -404,9 +417,18 @@ mod tests {
             }],
             num_nan: 1.0,
         };
+        // Different boundaries: re-bucketed, NaN counts left out (TFDV).
         let (va, vb) = align_histograms(&a, &b);
-        assert_eq!(va, vec![2.0, 2.0, 0.0, 0.0, 0.0]);
-        assert_eq!(vb, vec![0.0, 1.0, 1.0, 1.0, 0.0]);
+        assert_eq!(va, vec![2.0, 2.0, 0.0]);
+        assert_eq!(vb, vec![0.0, 1.0, 1.0]);
+        // The same boundaries: a NaN bucket for each side.
+        let a = Hist {
+            buckets: b.buckets.clone(),
+            num_nan: 3.0,
+        };
+        let (va, vb) = align_histograms(&a, &b);
+        assert_eq!(va, vec![2.0, 0.0, 3.0]);
+        assert_eq!(vb, vec![2.0, 1.0, 0.0]);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use weir_datasets::{Compression, DatasetError, Format, InputFile, SplitConfig};
 
 use crate::error::{EngineError, Result};
 use crate::progress::Progress;
+use crate::stats::{HistogramMode, StatsOptions};
 pub use splitter::StatsMode;
 use splitter::{SplitPlan, Splitter};
 use weir_plan::Execution;
@@ -63,6 +64,7 @@ pub struct ExampleGenBuilder {
     batch_size: usize,
     progress: Option<Arc<Progress>>,
     stats: StatsMode,
+    histograms: HistogramMode,
     decimals: DecimalMode,
     execution: Execution,
     dataflow: bool,
@@ -90,6 +92,7 @@ impl ExampleGenBuilder {
             batch_size: 8192,
             progress: None,
             stats: StatsMode::Off,
+            histograms: HistogramMode::default(),
             decimals: DecimalMode::Float,
             execution: Execution::InProcess,
             dataflow: false,
@@ -129,6 +132,18 @@ impl ExampleGenBuilder {
     pub fn with_stats(mut self, mode: StatsMode) -> Self {
         self.stats = mode;
         self
+    }
+
+    /// With statistics, which STANDARD histogram they hold (default
+    /// [`HistogramMode::Tfdv`], as `weir stats`).
+    pub fn with_histograms(mut self, mode: HistogramMode) -> Self {
+        self.histograms = mode;
+        self
+    }
+
+    /// The statistics options, `None` without statistics.
+    pub fn stats_options(&self) -> Option<StatsOptions> {
+        self.stats.options(self.histograms)
     }
 
     /// With statistics, whether to write them to `OUTPUT/statistics/`
@@ -241,7 +256,11 @@ impl ExampleGenBuilder {
                 let names: Vec<String> = planned.specs.iter().map(|s| s.name.clone()).collect();
                 let splits = collector.finish(&names)?;
                 if self.write_stats {
-                    crate::stats::write_outputs(&staged.path().join("statistics"), &splits)?;
+                    crate::stats::write_outputs(
+                        &staged.path().join("statistics"),
+                        &splits,
+                        self.stats.options(self.histograms).unwrap_or_default(),
+                    )?;
                 }
                 Some(splits)
             }
@@ -465,7 +484,8 @@ impl ExampleGenBuilder {
         files: &[InputFile],
         input_bytes: u64,
     ) -> Result<splitter::SplitterOutput> {
-        let mut splitter = Splitter::new(plan, schema, source.is_serialized(), self.stats)?;
+        let mut splitter =
+            Splitter::new(plan, schema, source.is_serialized(), self.stats_options())?;
         let reader = spawn_reader(source);
         let mut done_bytes = 0u64;
         let mut last_file = 0usize;

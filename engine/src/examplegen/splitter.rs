@@ -16,7 +16,7 @@ use weir_datasets::{Compression, DatasetError, SplitConfig};
 
 use super::OutputFormat;
 use crate::error::{EngineError, Result};
-use crate::stats::SplitStatsCollector;
+use crate::stats::{HistogramMode, SplitStatsCollector, StatsOptions};
 use weir_datasets::route::{shard_of, ExampleRouter};
 use weir_datasets::sink::{FramedBuffer, RowChunker, ShardInput, ShardWorker};
 
@@ -66,6 +66,15 @@ pub enum StatsMode {
 }
 
 impl StatsMode {
+    /// The statistics options of this mode with `histograms`; `None` when
+    /// off.
+    pub fn options(self, histograms: HistogramMode) -> Option<StatsOptions> {
+        (self != StatsMode::Off).then_some(StatsOptions {
+            approx: self == StatsMode::Approx,
+            histograms,
+        })
+    }
+
     /// The mode of a `--stats` / `--approx` pair of switches: off unless
     /// `compute`, then approximate when `approx`.
     pub fn of(compute: bool, approx: bool) -> Self {
@@ -145,17 +154,15 @@ impl Splitter {
         plan: SplitPlan,
         schema: &SchemaRef,
         serialized_input: bool,
-        stats: StatsMode,
+        stats: Option<StatsOptions>,
     ) -> Result<Self> {
-        let stats = if stats != StatsMode::Off {
-            let approx = stats == StatsMode::Approx;
-            Some(StatsWorker::spawn(SplitStatsCollector::new(
+        let stats = match stats {
+            Some(options) => Some(StatsWorker::spawn(SplitStatsCollector::new(
                 schema,
                 plan.specs.len(),
-                approx,
-            )?))
-        } else {
-            None
+                options,
+            )?)),
+            None => None,
         };
         let router = ExampleRouter::new(
             schema,

@@ -99,6 +99,18 @@ impl Default for ExampleGenConfig {
 pub struct StatisticsConfig {
     /// Sketch string uniques and top values in bounded memory.
     pub approx: bool,
+    /// Which STANDARD histogram to write: `"tfdv"` (default) or `"exact"`.
+    pub histograms: crate::stats::HistogramMode,
+}
+
+impl StatisticsConfig {
+    /// The statistics options these settings give.
+    pub fn options(&self) -> crate::stats::StatsOptions {
+        crate::stats::StatsOptions {
+            approx: self.approx,
+            histograms: self.histograms,
+        }
+    }
 }
 
 /// `[schema]`.

@@ -125,6 +125,7 @@ impl SpanJob<'_> {
             .with_output_format(c.examplegen.output_format)
             .with_execution(self.execution.clone())
             .with_stats(StatsMode::of(in_process, c.statistics.approx))
+            .with_histograms(c.statistics.histograms)
             .with_stats_written(false);
         if let Some(format) = c.input_format().map_err(EngineError::Invalid)? {
             eg = eg.with_format(format);
@@ -159,7 +160,7 @@ impl SpanJob<'_> {
         let statistics: Vec<SplitStatistics> = match eg.statistics {
             Some(s) => {
                 let staged = StagedDir::create(&self.root.path(&rel(STATISTICS)))?;
-                crate::stats::write_outputs(staged.path(), &s)?;
+                crate::stats::write_outputs(staged.path(), &s, c.statistics.options())?;
                 staged.commit()?;
                 s
             }
@@ -173,6 +174,7 @@ impl SpanJob<'_> {
                         )
                         .with_splits_from_input(true)
                         .with_approx(c.statistics.approx)
+                        .with_histograms(c.statistics.histograms)
                         .with_execution(self.execution.clone())
                         .execute(),
                     )?

@@ -15,7 +15,7 @@ use weir_udfs::stats::{
     StringStatsAccumulator, DEFAULT_KLL_K,
 };
 
-use super::{dataset, feature_kinds, feature_stats, SplitStatistics};
+use super::{dataset, feature_kinds, feature_stats, HistogramMode, SplitStatistics, StatsOptions};
 use crate::error::{EngineError, Result};
 
 struct ColumnAccumulators {
@@ -29,6 +29,7 @@ pub struct SplitStatsCollector {
     columns: Vec<(String, FeatureType)>,
     splits: Vec<Vec<ColumnAccumulators>>,
     num_examples: Vec<u64>,
+    histograms: HistogramMode,
 }
 
 fn as_struct(v: ScalarValue) -> Result<StructArray> {
@@ -41,16 +42,15 @@ fn as_struct(v: ScalarValue) -> Result<StructArray> {
 }
 
 impl SplitStatsCollector {
-    /// Accumulators for `splits` splits of batches of `schema`; `approx`
-    /// sketches string uniques and top values in bounded memory.
-    pub fn new(schema: &SchemaRef, splits: usize, approx: bool) -> Result<Self> {
+    /// Accumulators for `splits` splits of batches of `schema`.
+    pub fn new(schema: &SchemaRef, splits: usize, options: StatsOptions) -> Result<Self> {
         let columns = feature_kinds(schema)?;
         let make = |kind: FeatureType| ColumnAccumulators {
             common: CommonStatsAccumulator::default(),
             numeric: matches!(kind, FeatureType::Int | FeatureType::Float)
                 .then(|| NumericStatsAccumulator::new(DEFAULT_KLL_K)),
             strings: (kind == FeatureType::Bytes).then(|| -> Box<dyn Accumulator> {
-                if approx {
+                if options.approx {
                     Box::new(ApproxStringStatsAccumulator::default())
                 } else {
                     Box::new(StringStatsAccumulator::default())
@@ -65,6 +65,7 @@ impl SplitStatsCollector {
             columns,
             splits,
             num_examples,
+            histograms: options.histograms,
         })
     }
 
@@ -120,8 +121,15 @@ impl SplitStatsCollector {
                     None => None,
                 };
                 features.push(
-                    feature_stats(fname, *kind, &common, numeric.as_ref(), strings.as_ref())
-                        .map_err(EngineError::from)?,
+                    feature_stats(
+                        fname,
+                        *kind,
+                        &common,
+                        numeric.as_ref(),
+                        strings.as_ref(),
+                        self.histograms,
+                    )
+                    .map_err(EngineError::from)?,
                 );
             }
             out.push(SplitStatistics {

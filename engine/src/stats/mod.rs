@@ -32,6 +32,7 @@ use weir_tfmd::statistics::{
 
 pub use fused::SplitStatsCollector;
 pub use report::{print_table, write_parquet};
+pub use tfdv_histogram::HistogramMode;
 pub use to_proto::{
     feature_stats, quantile_boundaries, HISTOGRAM_BUCKETS, RANK_BUCKETS, TOP_VALUES,
 };
@@ -63,6 +64,17 @@ pub struct StatsSummary {
     pub seconds: f64,
 }
 
+/// How statistics are computed, for every way of computing them (`weir
+/// stats`, the statistics fused into ExampleGen, pipelines).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsOptions {
+    /// Sketch string uniques and top values in bounded memory instead of
+    /// counting them exactly.
+    pub approx: bool,
+    /// Which STANDARD histogram to write.
+    pub histograms: HistogramMode,
+}
+
 /// Builds and runs a statistics computation.
 #[derive(Debug, Clone)]
 pub struct StatsBuilder {
@@ -71,7 +83,7 @@ pub struct StatsBuilder {
     format: Option<Format>,
     splits_from_input: bool,
     batch_size: usize,
-    approx: bool,
+    options: StatsOptions,
     decimals: DecimalMode,
     execution: Execution,
 }
@@ -85,7 +97,7 @@ impl StatsBuilder {
             format: None,
             splits_from_input: false,
             batch_size: 8192,
-            approx: false,
+            options: StatsOptions::default(),
             decimals: DecimalMode::Float,
             execution: Execution::InProcess,
         }
@@ -107,7 +119,13 @@ impl StatsBuilder {
     /// Sketch string uniques (HLL) and top values (frequent items) in
     /// bounded memory instead of counting them exactly.
     pub fn with_approx(mut self, yes: bool) -> Self {
-        self.approx = yes;
+        self.options.approx = yes;
+        self
+    }
+
+    /// Which STANDARD histogram to write (default [`HistogramMode::Tfdv`]).
+    pub fn with_histograms(mut self, mode: HistogramMode) -> Self {
+        self.options.histograms = mode;
         self
     }
 
@@ -157,11 +175,11 @@ impl StatsBuilder {
             };
             let table = SourceTable::open(SourceSpec::new(files, format, options))?;
             let stats =
-                dataset_statistics(&self.execution, &ctx, &name, table, self.approx).await?;
+                dataset_statistics(&self.execution, &ctx, &name, table, self.options).await?;
             splits.push(SplitStatistics { split: name, stats });
         }
         let staged = StagedDir::create(&self.output)?;
-        write_outputs(staged.path(), &splits)?;
+        write_outputs(staged.path(), &splits, self.options)?;
         staged.commit()?;
         Ok(StatsSummary {
             output: self.output,
@@ -173,7 +191,7 @@ impl StatsBuilder {
 
 /// Writes `Split-<name>/FeatureStats.pb`, `statistics.parquet` and a
 /// manifest into `dir`.
-pub fn write_outputs(dir: &Path, splits: &[SplitStatistics]) -> Result<()> {
+pub fn write_outputs(dir: &Path, splits: &[SplitStatistics], options: StatsOptions) -> Result<()> {
     let mut files = Vec::new();
     for s in splits {
         let rel = format!("Split-{}/FeatureStats.pb", s.split);
@@ -191,6 +209,8 @@ pub fn write_outputs(dir: &Path, splits: &[SplitStatistics]) -> Result<()> {
     let manifest = serde_json::json!({
         "weir_version": env!("CARGO_PKG_VERSION"),
         "component": "statistics",
+        "approx": options.approx,
+        "histograms": options.histograms.as_str(),
         "splits": splits.iter().map(|s| serde_json::json!({"name": s.split, "num_examples": s.stats.num_examples, "features": s.stats.features.len()})).collect::<Vec<_>>(),
         "files": files,
     });
@@ -288,7 +308,7 @@ pub async fn dataset_statistics(
     ctx: &SessionContext,
     name: &str,
     table: SourceTable,
-    approx: bool,
+    options: StatsOptions,
 ) -> Result<DatasetFeatureStatistics> {
     let schema = table.source().schema();
     let df = ctx.read_table(Arc::new(table)).map_err(EngineError::from)?;
@@ -299,7 +319,7 @@ pub async fn dataset_statistics(
         .collect();
     let mut exprs = vec![count(lit(1)).alias("__num_examples")];
     for (fname, kind) in &kinds {
-        exprs.extend(column_exprs(&udafs, fname, *kind, approx));
+        exprs.extend(column_exprs(&udafs, fname, *kind, options.approx));
     }
     let one_row = |b: &[RecordBatch]| match b.iter().map(|b| b.num_rows()).sum::<usize>() {
         1 => Ok(()),
@@ -329,8 +349,15 @@ pub async fn dataset_statistics(
         let numeric = get(format!("numeric:{fname}"));
         let strings = get(format!("string:{fname}"));
         features.push(
-            feature_stats(&fname, kind, &common, numeric.as_ref(), strings.as_ref())
-                .map_err(EngineError::from)?,
+            feature_stats(
+                &fname,
+                kind,
+                &common,
+                numeric.as_ref(),
+                strings.as_ref(),
+                options.histograms,
+            )
+            .map_err(EngineError::from)?,
         );
     }
     dataset(name, num_examples, features)

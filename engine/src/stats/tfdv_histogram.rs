@@ -5,11 +5,76 @@
 //! overlap. Drift (JSD) measured on such histograms is what teams moving
 //! from TFDV tuned their thresholds on (issue 21).
 //!
-//! Not wired into `weir stats` yet: TFDV's summary is approximate (eps
-//! 0.01), so on features with more distinct values than its block holds the
-//! quantiles differ from exact ones; this module reproduces TFDV exactly
-//! where its summary is exact (few distinct values), which the conformance
-//! test checks against TFDV's own statistics.
+//! This is weir's default STANDARD histogram ([`HistogramMode::Tfdv`]).
+//! The summary is the feature's exact value counts while it has at most
+//! 16,384 distinct values (TFDV's own summary is exact while a feature's
+//! distinct values fit one block of about 2,100 entries, and then the two
+//! agree to rounding), and weir's KLL sketch beyond that (both summaries
+//! are then approximate, TFDV's within eps 0.01 of rank and weir's within
+//! 0.009, so bucket counts can differ by up to about 2% of the examples).
+//! `--histograms exact` ([`HistogramMode::ExactCounts`]) keeps the
+//! histogram of exact bucket counts instead.
+
+/// Which STANDARD histogram `weir stats` writes.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum HistogramMode {
+    /// TFDV's derivation from 1,000 quantiles (the default): drift and skew
+    /// thresholds tuned on TFDV's statistics carry over.
+    #[default]
+    Tfdv,
+    /// Exact counts of the values in each bucket, named
+    /// `weir:exact-counts` in the output.
+    #[serde(rename = "exact")]
+    ExactCounts,
+}
+
+impl HistogramMode {
+    /// The name used on the command line and in manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistogramMode::Tfdv => "tfdv",
+            HistogramMode::ExactCounts => "exact",
+        }
+    }
+}
+
+impl std::str::FromStr for HistogramMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "tfdv" => Ok(HistogramMode::Tfdv),
+            "exact" => Ok(HistogramMode::ExactCounts),
+            other => Err(format!("unknown histogram kind '{other}' (tfdv or exact)")),
+        }
+    }
+}
+
+/// TFDV's number of quantiles behind a STANDARD histogram: 100 per bucket
+/// of its 10 (`_NUM_QUANTILES_FACTOR_FOR_STD_HISTOGRAM`).
+pub const STANDARD_HISTOGRAM_QUANTILES: usize = 1000;
+
+/// The summary of ascending `(value, weight)` pairs of distinct values (no
+/// NaN), ranks accumulated.
+pub fn summary_of_sorted(pairs: &[(f64, u64)]) -> Vec<SummaryEntry> {
+    let mut rank = 0.0;
+    pairs
+        .iter()
+        .map(|&(value, w)| {
+            let weight = w as f64;
+            let e = SummaryEntry {
+                value,
+                weight,
+                min_rank: rank,
+                max_rank: rank + weight,
+            };
+            rank += weight;
+            e
+        })
+        .collect()
+}
 
 /// One entry of a weighted quantiles summary: a value, its weight and the
 /// rank range of its copies.

@@ -7,7 +7,12 @@ use weir_datasets::example::FeatureType;
 use weir_tfmd::statistics::{
     CommonStatistics, CustomStatistic, CustomValue, FeatureNameStatistics, FeatureStatsType,
     FieldId, FreqAndValue, Histogram, HistogramBucket, HistogramType, NumericStatistics, Path,
-    RankBucket, RankHistogram, Stats, StringStatistics,
+    RankBucket, RankHistogram, Stats, StringStatistics, EXACT_COUNTS_HISTOGRAM,
+};
+
+use super::tfdv_histogram::{
+    equi_width_histogram, quantiles_and_cumulative_weights, summary_of_sorted, HistogramMode,
+    STANDARD_HISTOGRAM_QUANTILES,
 };
 use weir_udfs::stats::{CommonStatsResult, NumericStatsResult, QuantileSketch, StringStatsResult};
 
@@ -58,9 +63,64 @@ pub fn quantiles_histogram(sketch: &QuantileSketch, total: f64, buckets: usize) 
     }
 }
 
-/// A STANDARD histogram: equal-width buckets between the finite min and max,
-/// counts from the sketch's CDF.
+/// The STANDARD histogram of `mode` (see [`HistogramMode`]).
 pub fn standard_histogram(
+    mode: HistogramMode,
+    sketch: &QuantileSketch,
+    n: &NumericStatsResult,
+    buckets: usize,
+) -> Histogram {
+    match mode {
+        HistogramMode::Tfdv => tfdv_standard_histogram(sketch, n, buckets),
+        HistogramMode::ExactCounts => Histogram {
+            name: EXACT_COUNTS_HISTOGRAM.into(),
+            ..exact_standard_histogram(
+                sketch,
+                n.finite_min,
+                n.finite_max,
+                n.n as f64,
+                n.num_nan,
+                buckets,
+            )
+        },
+    }
+}
+
+/// TFDV's STANDARD histogram: 1,000 quantiles of the feature's summary
+/// spread onto equal-width buckets (see [`super::tfdv_histogram`]).
+fn tfdv_standard_histogram(
+    sketch: &QuantileSketch,
+    n: &NumericStatsResult,
+    buckets: usize,
+) -> Histogram {
+    let summary = summary_of_sorted(&sketch.weighted_values());
+    let (q, c) = quantiles_and_cumulative_weights(&summary, STANDARD_HISTOGRAM_QUANTILES);
+    let out = equi_width_histogram(
+        &q,
+        &c,
+        n.finite_min,
+        n.finite_max,
+        buckets,
+        n.num_pos_inf as f64,
+    );
+    Histogram {
+        num_nan: n.num_nan,
+        buckets: out
+            .into_iter()
+            .map(|(low_value, high_value, sample_count)| HistogramBucket {
+                low_value,
+                high_value,
+                sample_count,
+            })
+            .collect(),
+        r#type: HistogramType::Standard as i32,
+        ..Default::default()
+    }
+}
+
+/// A STANDARD histogram of exact counts: equal-width buckets between the
+/// finite min and max, counts from the sketch's CDF.
+pub fn exact_standard_histogram(
     sketch: &QuantileSketch,
     min: f64,
     max: f64,
@@ -78,7 +138,9 @@ pub fn standard_histogram(
             });
         } else {
             let width = (max - min) / buckets as f64;
-            let mut prev = 0.0;
+            // Whole counts of the finite values (negative infinities, below
+            // `min`, are left out as positive ones are).
+            let mut prev = sketch.weight_below(min, false);
             for i in 0..buckets {
                 let low = min + width * i as f64;
                 let high = if i + 1 == buckets {
@@ -86,15 +148,11 @@ pub fn standard_histogram(
                 } else {
                     min + width * (i + 1) as f64
                 };
-                let c = if i + 1 == buckets {
-                    sketch.cdf(high).unwrap_or(0.0)
-                } else {
-                    sketch.cdf_exclusive(high).unwrap_or(0.0)
-                };
+                let c = sketch.weight_below(high, i + 1 == buckets);
                 out.push(HistogramBucket {
                     low_value: low,
                     high_value: high,
-                    sample_count: ((c - prev).max(0.0)) * total,
+                    sample_count: c.saturating_sub(prev) as f64,
                 });
                 prev = c;
             }
@@ -152,6 +210,7 @@ pub fn feature_stats(
     common_struct: &StructArray,
     numeric: Option<&StructArray>,
     strings: Option<&StructArray>,
+    mode: HistogramMode,
 ) -> Result<FeatureNameStatistics> {
     let common_result = CommonStatsResult::from_struct(common_struct, 0)?;
     let numeric = numeric
@@ -190,17 +249,9 @@ pub fn feature_stats(
             let count = n.n;
             let has = count > 0;
             let num_nan = n.num_nan;
-            let (fmin, fmax) = (n.finite_min, n.finite_max);
             let histograms = if has {
                 vec![
-                    standard_histogram(
-                        &sketch,
-                        fmin,
-                        fmax,
-                        count as f64,
-                        num_nan,
-                        HISTOGRAM_BUCKETS,
-                    ),
+                    standard_histogram(mode, &sketch, &n, HISTOGRAM_BUCKETS),
                     Histogram {
                         num_nan,
                         ..quantiles_histogram(&sketch, count as f64, HISTOGRAM_BUCKETS)

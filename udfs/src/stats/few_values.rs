@@ -71,39 +71,53 @@ impl FewValues {
     /// them, or fewer when the next one would exceed the limit (the caller
     /// then takes the rest elsewhere).
     pub fn add(&mut self, values: &[f64]) -> usize {
-        let mut mask = self.keys.len() - 1;
-        for (i, v) in values.iter().enumerate() {
-            // +0.0 and -0.0 are the same value here, as for `==`.
-            let key = (v + 0.0).to_bits();
-            let mut at = self.slot(key);
-            loop {
-                let k = self.keys[at];
-                if k == key {
-                    self.counts[at] += 1;
-                    break;
-                }
-                if k == EMPTY {
-                    if self.len == self.limit {
-                        return i;
-                    }
-                    self.keys[at] = key;
-                    self.counts[at] = 1;
-                    self.len += 1;
-                    if self.len * 2 > self.keys.len() {
-                        self.grow();
-                        mask = self.keys.len() - 1;
-                    }
-                    break;
-                }
-                at = (at + 1) & mask;
-            }
-        }
-        values.len()
+        values
+            .iter()
+            .position(|&v| !self.insert(v, 1))
+            .unwrap_or(values.len())
     }
 
-    /// The counted values ascending with their counts; the table is left
-    /// empty.
-    pub fn drain_sorted(&mut self) -> Vec<(f64, u64)> {
+    /// Adds `(value, count)` pairs (no NaN) as [`FewValues::add`] adds
+    /// single values; returns how many pairs were counted.
+    pub fn add_counts(&mut self, pairs: &[(f64, u64)]) -> usize {
+        pairs
+            .iter()
+            .position(|&(v, c)| !self.insert(v, c))
+            .unwrap_or(pairs.len())
+    }
+
+    /// Adds `count` to `v`'s count; false (nothing counted) when `v` would
+    /// be a value beyond the limit.
+    #[inline]
+    fn insert(&mut self, v: f64, count: u64) -> bool {
+        let mask = self.keys.len() - 1;
+        // +0.0 and -0.0 are the same value here, as for `==`.
+        let key = (v + 0.0).to_bits();
+        let mut at = self.slot(key);
+        loop {
+            let k = self.keys[at];
+            if k == key {
+                self.counts[at] += count;
+                return true;
+            }
+            if k == EMPTY {
+                if self.len == self.limit {
+                    return false;
+                }
+                self.keys[at] = key;
+                self.counts[at] = count;
+                self.len += 1;
+                if self.len * 2 > self.keys.len() {
+                    self.grow();
+                }
+                return true;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// The counted values ascending with their counts.
+    pub fn sorted(&self) -> Vec<(f64, u64)> {
         let mut out: Vec<(f64, u64)> = self
             .keys
             .iter()
@@ -112,6 +126,13 @@ impl FewValues {
             .map(|(&k, &c)| (f64::from_bits(k), c))
             .collect();
         out.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        out
+    }
+
+    /// The counted values ascending with their counts; the table is left
+    /// empty.
+    pub fn drain_sorted(&mut self) -> Vec<(f64, u64)> {
+        let out = self.sorted();
         *self = Self::new(self.limit);
         out
     }
@@ -146,9 +167,10 @@ mod tests {
         assert_eq!(counts[0], (0.0, 2));
         assert_eq!(counts[699], (699.0, 1));
         assert_eq!(t.add(&[f64::INFINITY, f64::NEG_INFINITY]), 2);
+        assert_eq!(t.add_counts(&[(f64::INFINITY, 4), (3.0, 1), (4.0, 1)]), 2);
         assert_eq!(
             t.drain_sorted(),
-            vec![(f64::NEG_INFINITY, 1), (f64::INFINITY, 1)]
+            vec![(f64::NEG_INFINITY, 1), (3.0, 1), (f64::INFINITY, 5)]
         );
     }
 }

@@ -366,6 +366,21 @@ impl KllSketch {
         self.compress();
     }
 
+    /// Retained values ascending with their weights, equal values merged.
+    pub fn weighted_items(&self) -> Vec<(f64, u64)> {
+        let (values, cum) = self.sorted_view();
+        let mut out: Vec<(f64, u64)> = Vec::with_capacity(values.len());
+        let mut prev = 0;
+        for (v, c) in values.into_iter().zip(cum) {
+            match out.last_mut() {
+                Some(last) if last.0 == v => last.1 += c - prev,
+                _ => out.push((v, c - prev)),
+            }
+            prev = c;
+        }
+        out
+    }
+
     /// Retained values ascending with their cumulative weights.
     fn sorted_view(&self) -> (Vec<f64>, Vec<u64>) {
         let mut items: Vec<(f64, u64)> = self
@@ -406,11 +421,12 @@ impl KllSketch {
 
     /// Fraction of values `<= v` (`inclusive`) or `< v`; `None` when empty.
     pub fn rank(&self, v: f64, inclusive: bool) -> Option<f64> {
-        if self.n == 0 {
-            return None;
-        }
-        let below: u64 = self
-            .levels
+        (self.n > 0).then(|| self.weight_below(v, inclusive) as f64 / self.n as f64)
+    }
+
+    /// The weight of the retained items `<= v` (`inclusive`) or `< v`.
+    pub fn weight_below(&self, v: f64, inclusive: bool) -> u64 {
+        self.levels
             .iter()
             .enumerate()
             .map(|(h, l)| {
@@ -420,8 +436,7 @@ impl KllSketch {
                     .count() as u64;
                 c << h
             })
-            .sum();
-        Some(below as f64 / self.n as f64)
+            .sum()
     }
 
     /// The sketch as bytes (`WKL1`, k, n, min, max, coin state, levels).

@@ -8,6 +8,7 @@
 
 pub(crate) mod arrays;
 mod common_stats;
+mod exact_counts;
 mod feature_column;
 mod few_values;
 mod frequent_bytes;
@@ -20,6 +21,7 @@ mod string_totals;
 mod value_counts;
 
 pub use common_stats::{CommonStatsAccumulator, CommonStatsUdaf};
+pub use exact_counts::ExactCounts;
 pub use feature_column::{ByteValue, FeatureColumn};
 pub use numeric_stats::{NumericStatsAccumulator, NumericStatsUdaf, QuantileSketch, DEFAULT_KLL_K};
 pub use results::{CommonStatsResult, NumericStatsResult, StringStatsResult};

@@ -2,8 +2,11 @@
 //! (ints and floats, as f64): count, mean and population standard deviation
 //! (Welford moments merged with Chan's formula, so partial aggregates merge
 //! exactly), zeros, NaN and ±infinity counts, min and max, the finite min
-//! and max, and a KLL quantile sketch of the non-NaN values for the median
-//! and the quantile and equal-width histograms.
+//! and max, and the non-NaN values' distribution for the median and the
+//! histograms: their exact counts while the feature has at most 16,384
+//! distinct values ([`ExactCounts`], what TFDV's own quantiles summary
+//! holds for such features, so TFDV's histograms can be reproduced), a KLL
+//! quantile sketch beyond that.
 //!
 //! Why KLL and not DataFusion's t-digest: KLL gives a rank error bound that
 //! holds for any input distribution (t-digest's accuracy is best at the
@@ -20,6 +23,7 @@
 
 use std::sync::{Arc, LazyLock};
 
+use super::exact_counts::{self, ExactCounts};
 use super::few_values::FewValues;
 use super::kll::KllSketch;
 use super::FeatureColumn;
@@ -35,7 +39,8 @@ use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatil
 pub const DEFAULT_KLL_K: u16 = 300;
 
 /// Distinct values counted exactly before a feature is sketched: 16,384
-/// (a table of at most 512 KiB, which stays in L2 cache).
+/// (a table of at most 512 KiB, which stays in L2 cache; a partial state of
+/// at most 256 KiB).
 const FEW_VALUES: usize = 16_384;
 
 const STATE: &[(&str, bool)] = &[
@@ -141,18 +146,42 @@ pub struct NumericStatsAccumulator {
     finite_max: f64,
     sketch: KllSketch,
     /// Exact counts while the feature has few distinct values (`None`
-    /// once it had more).
+    /// once it had more; while `Some`, `sketch` is empty).
     few: Option<FewValues>,
     /// Partial states merged in, applied in canonical order by `settle`.
     pending: Vec<PartialState>,
 }
 
-/// One partial aggregate state of `numeric_stats`: the sketch parsed once,
-/// its bytes kept as the sort key.
+/// A partial state's distribution: exact counts or a sketch.
+#[derive(Debug, Clone)]
+enum Distribution {
+    Exact(ExactCounts),
+    Sketch(KllSketch),
+}
+
+impl Distribution {
+    fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        if bytes.starts_with(exact_counts::MAGIC) {
+            ExactCounts::from_bytes(bytes).map(Self::Exact)
+        } else {
+            KllSketch::from_bytes(bytes).map(Self::Sketch)
+        }
+    }
+
+    fn retained(&self) -> usize {
+        match self {
+            Self::Exact(e) => e.pairs().len() * 2,
+            Self::Sketch(s) => s.num_retained(),
+        }
+    }
+}
+
+/// One partial aggregate state of `numeric_stats`: the distribution parsed
+/// once, its bytes kept as the sort key.
 #[derive(Debug, Clone)]
 struct PartialState {
     bytes: Vec<u8>,
-    sketch: KllSketch,
+    dist: Distribution,
     counts: [u64; 6],
     floats: [f64; 6],
 }
@@ -198,10 +227,25 @@ impl NumericStatsAccumulator {
         }
     }
 
+    /// The distribution as it stands: exact while `few` counts it.
+    fn distribution(&self) -> Distribution {
+        match &self.few {
+            Some(few) => Distribution::Exact(ExactCounts::from_sorted(few.sorted())),
+            None => Distribution::Sketch(self.sketch.clone()),
+        }
+    }
+
+    fn distribution_bytes(&self) -> Vec<u8> {
+        match &self.few {
+            Some(few) => ExactCounts::from_sorted(few.sorted()).to_bytes(),
+            None => self.sketch.to_bytes(),
+        }
+    }
+
     fn partial(&self) -> PartialState {
         PartialState {
-            bytes: self.sketch.to_bytes(),
-            sketch: self.sketch.clone(),
+            bytes: self.distribution_bytes(),
+            dist: self.distribution(),
             counts: self.counts,
             floats: [
                 self.mean,
@@ -223,13 +267,34 @@ impl NumericStatsAccumulator {
         self.max = self.max.max(p.floats[3]);
         self.finite_min = self.finite_min.min(p.floats[4]);
         self.finite_max = self.finite_max.max(p.floats[5]);
-        self.sketch.merge(&p.sketch);
+        match &p.dist {
+            Distribution::Exact(e) => self.count_exactly(e.pairs()),
+            Distribution::Sketch(sketch) => {
+                self.flush_few();
+                self.few = None;
+                self.sketch.merge(sketch);
+            }
+        }
+    }
+
+    /// Adds exact `(value, count)` pairs: counted exactly while the feature
+    /// stays within the limit, sketched from the first pair beyond it.
+    fn count_exactly(&mut self, pairs: &[(f64, u64)]) {
+        let rest = match self.few.as_mut() {
+            Some(few) => &pairs[few.add_counts(pairs)..],
+            None => pairs,
+        };
+        if rest.is_empty() {
+            return;
+        }
+        self.flush_few();
+        self.few = None;
+        self.sketch.update_counts(rest);
     }
 
     /// Applies the pending partial states (and this accumulator's own) in
     /// sorted order, so the result does not depend on arrival order.
     fn settle(&mut self) {
-        self.flush_few();
         if self.pending.is_empty() {
             return;
         }
@@ -350,8 +415,7 @@ impl NumericStatsAccumulator {
             out.push(Arc::new(Float64Array::from(vec![v])));
         }
         out.push(Arc::new(BinaryArray::from_vec(vec![self
-            .sketch
-            .to_bytes()
+            .distribution_bytes()
             .as_slice()])));
         if with_std {
             let n = self.counts[N];
@@ -403,9 +467,7 @@ impl Accumulator for NumericStatsAccumulator {
                 .pending
                 .iter()
                 .map(|p| {
-                    std::mem::size_of::<PartialState>()
-                        + p.bytes.len()
-                        + p.sketch.num_retained() * 8
+                    std::mem::size_of::<PartialState>() + p.bytes.len() + p.dist.retained() * 8
                 })
                 .sum::<usize>()
     }
@@ -433,7 +495,7 @@ impl Accumulator for NumericStatsAccumulator {
             }
             let bytes = sketches.value(r).to_vec();
             self.pending.push(PartialState {
-                sketch: KllSketch::from_bytes(&bytes)?,
+                dist: Distribution::from_bytes(&bytes)?,
                 bytes,
                 counts,
                 floats,
@@ -496,38 +558,80 @@ fn lanes_squared_deviation(vals: &[f64], mean: f64) -> f64 {
     acc.iter().sum()
 }
 
-/// A deserialized quantile sketch from a `numeric_stats` or `common_stats`
-/// result, for building medians and histograms.
-pub struct QuantileSketch(KllSketch);
+/// The deserialized distribution of a `numeric_stats` result (exact
+/// counts or a KLL sketch), for building medians and histograms.
+pub struct QuantileSketch(Distribution);
 
 impl QuantileSketch {
-    /// Reads the serialized sketch of a result struct.
+    /// Reads the serialized distribution of a result struct.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        KllSketch::from_bytes(bytes).map(Self)
+        Distribution::from_bytes(bytes).map(Self)
     }
 
     /// Items summarized.
     pub fn n(&self) -> u64 {
-        self.0.n()
+        match &self.0 {
+            Distribution::Exact(e) => e.n(),
+            Distribution::Sketch(s) => s.n(),
+        }
+    }
+
+    /// True when the values are counted exactly rather than sketched.
+    pub fn is_exact(&self) -> bool {
+        matches!(self.0, Distribution::Exact(_))
     }
 
     /// The value at normalized rank `rank` (0..=1), `None` when empty.
     pub fn quantile(&self, rank: f64) -> Option<f64> {
-        self.0.quantile(rank.clamp(0.0, 1.0))
+        let rank = rank.clamp(0.0, 1.0);
+        match &self.0 {
+            Distribution::Exact(e) => e.quantile(rank),
+            Distribution::Sketch(s) => s.quantile(rank),
+        }
     }
 
     /// Fraction of items `<= value`, `None` when empty.
     pub fn cdf(&self, value: f64) -> Option<f64> {
-        self.0.rank(value, true)
+        self.rank(value, true)
     }
 
     /// Fraction of items `< value`, `None` when empty.
     pub fn cdf_exclusive(&self, value: f64) -> Option<f64> {
-        self.0.rank(value, false)
+        self.rank(value, false)
     }
 
-    /// The sketch's normalized rank error (99% confidence, single rank).
+    fn rank(&self, value: f64, inclusive: bool) -> Option<f64> {
+        match &self.0 {
+            Distribution::Exact(e) => e.rank(value, inclusive),
+            Distribution::Sketch(s) => s.rank(value, inclusive),
+        }
+    }
+
+    /// The weight of the items `<= value` (`inclusive`) or `< value`: a
+    /// whole count (estimated when sketched).
+    pub fn weight_below(&self, value: f64, inclusive: bool) -> u64 {
+        match &self.0 {
+            Distribution::Exact(e) => e.weight_below(value, inclusive),
+            Distribution::Sketch(s) => s.weight_below(value, inclusive),
+        }
+    }
+
+    /// The values ascending with their weights: every distinct value with
+    /// its count when exact, the sketch's retained items otherwise (a
+    /// weighted summary as TFDV's quantiles summary is one).
+    pub fn weighted_values(&self) -> Vec<(f64, u64)> {
+        match &self.0 {
+            Distribution::Exact(e) => e.pairs().to_vec(),
+            Distribution::Sketch(s) => s.weighted_items(),
+        }
+    }
+
+    /// The normalized rank error (99% confidence, single rank): 0 when
+    /// exact.
     pub fn rank_error(&self) -> f64 {
-        self.0.rank_error()
+        match &self.0 {
+            Distribution::Exact(_) => 0.0,
+            Distribution::Sketch(s) => s.rank_error(),
+        }
     }
 }
