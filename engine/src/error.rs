@@ -21,6 +21,16 @@ pub enum EngineError {
     /// A dataset, split or other named thing does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// A request a read-only or confined service refuses (the message
+    /// names the rule).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A request over a configured limit of memory.
+    #[error("{0}")]
+    OverLimit(String),
+    /// A request that ran past its time limit (and was cancelled).
+    #[error("{0}")]
+    TimedOut(String),
     /// A request made against a version of the data that has changed.
     #[error("{0}")]
     Stale(String),

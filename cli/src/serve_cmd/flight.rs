@@ -8,6 +8,9 @@
 //! - `DoGet(ticket)`: that rank's batches, each with the token that resumes
 //!   after it as `app_metadata`.
 //! - Nothing writes: `DoPut`, `DoExchange` and actions are refused.
+//! - Served over a pipeline root, Flight SQL messages (commands, tickets,
+//!   `DoPut` of parameters, the prepared-statement actions) go to
+//!   [`WeirFlightSql`].
 
 use std::sync::Arc;
 
@@ -26,6 +29,8 @@ use tonic::{Request, Response, Status, Streaming};
 use weir_engine::serve::{open_stream, plan_epoch, Catalog, EpochPlan, EpochRequest, RankStream};
 use weir_engine::EngineError;
 
+use super::flight_sql::{is_flight_sql, WeirFlightSql};
+
 /// Messages buffered per stream ahead of the network: with gRPC's flow
 /// control this bounds a stream's memory to a few batches and a window.
 const AHEAD: usize = 2;
@@ -35,6 +40,7 @@ pub struct WeirFlight {
     catalog: Arc<Catalog>,
     streams: Arc<Semaphore>,
     max_streams: usize,
+    sql: Option<Arc<WeirFlightSql>>,
 }
 
 impl WeirFlight {
@@ -44,7 +50,20 @@ impl WeirFlight {
             catalog,
             streams: Arc::new(Semaphore::new(max_streams)),
             max_streams,
+            sql: None,
         }
+    }
+
+    /// Also answers Flight SQL with `sql`.
+    pub fn with_sql(mut self, sql: WeirFlightSql) -> Self {
+        self.sql = Some(Arc::new(sql));
+        self
+    }
+
+    /// The Flight SQL service when `bytes` is a Flight SQL message and the
+    /// server answers SQL.
+    fn sql_for(&self, bytes: &[u8]) -> Option<&WeirFlightSql> {
+        self.sql.as_deref().filter(|_| is_flight_sql(bytes))
     }
 }
 
@@ -192,6 +211,9 @@ impl FlightService for WeirFlight {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
+        if let Some(sql) = self.sql_for(&request.get_ref().cmd) {
+            return sql.get_flight_info(request).await;
+        }
         let descriptor = request.into_inner();
         let plan = self.plan(&descriptor).await?;
         let mut info = flight_info(&plan.schema, descriptor.clone(), plan.total_records)?;
@@ -226,6 +248,11 @@ impl FlightService for WeirFlight {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<SchemaResult>, Status> {
+        if self.sql_for(&request.get_ref().cmd).is_some() {
+            return Err(Status::unimplemented(
+                "GetSchema of a Flight SQL command: use GetFlightInfo, whose schema it is",
+            ));
+        }
         let descriptor = request.into_inner();
         let plan = self.plan(&descriptor).await?;
         let options = IpcWriteOptions::default();
@@ -239,6 +266,9 @@ impl FlightService for WeirFlight {
         &self,
         request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
+        if let Some(sql) = self.sql_for(&request.get_ref().ticket) {
+            return sql.do_get(request).await;
+        }
         let permit = self.streams.clone().try_acquire_owned().map_err(|_| {
             Status::resource_exhausted(format!(
                 "the server already streams to {} clients (--max-streams); retry later",
@@ -258,8 +288,12 @@ impl FlightService for WeirFlight {
 
     async fn do_put(
         &self,
-        _request: Request<Streaming<FlightData>>,
+        request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoPutStream>, Status> {
+        // Flight SQL binds parameters by DoPut (and refuses its updates).
+        if let Some(sql) = &self.sql {
+            return sql.do_put(request).await;
+        }
         Err(Status::permission_denied(
             "weir serve is read-only: DoPut is refused",
         ))
@@ -269,6 +303,9 @@ impl FlightService for WeirFlight {
         &self,
         request: Request<Action>,
     ) -> Result<Response<Self::DoActionStream>, Status> {
+        if let Some(sql) = &self.sql {
+            return sql.do_action(request).await;
+        }
         Err(Status::permission_denied(format!(
             "weir serve has no actions: '{}' is refused",
             request.into_inner().r#type
@@ -277,8 +314,11 @@ impl FlightService for WeirFlight {
 
     async fn list_actions(
         &self,
-        _request: Request<Empty>,
+        request: Request<Empty>,
     ) -> Result<Response<Self::ListActionsStream>, Status> {
+        if let Some(sql) = &self.sql {
+            return sql.list_actions(request).await;
+        }
         Ok(Response::new(futures::stream::empty().boxed()))
     }
 

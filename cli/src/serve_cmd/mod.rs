@@ -1,8 +1,10 @@
 //! `weir serve`: arguments, authentication, TLS and the listening socket.
-//! The Flight service is [`flight`]; what it serves is
-//! `weir_engine::serve`.
+//! The Flight service is [`flight`] (what it serves is
+//! `weir_engine::serve`); over a pipeline root it also answers Flight SQL
+//! ([`flight_sql`], over `weir_engine::pipeline::sql_service`).
 
 mod flight;
+mod flight_sql;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +14,8 @@ use arrow_flight::flight_service_server::FlightServiceServer;
 use clap::Args;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Status};
+use weir_engine::pipeline::root::PipelineRoot;
+use weir_engine::pipeline::sql_service::{SqlLimits, SqlService};
 use weir_engine::serve::{Catalog, CatalogOptions, BLOCK_ROWS, WINDOW_BLOCKS, WINDOW_CACHE_MB};
 
 /// `weir serve` arguments.
@@ -57,6 +61,13 @@ pub struct ServeArgs {
     /// (the ranks of an epoch read the same windows; 0: no sharing).
     #[arg(long, default_value_t = WINDOW_CACHE_MB)]
     window_cache_mb: u64,
+    /// Flight SQL (served when --root is a pipeline root): memory a query's
+    /// operators may hold, in megabytes (beyond it the query fails).
+    #[arg(long, default_value_t = 256)]
+    sql_memory_mb: usize,
+    /// Flight SQL: seconds a query may run before it is cancelled.
+    #[arg(long, default_value_t = 60.0)]
+    sql_timeout: f64,
 }
 
 fn default_cache() -> PathBuf {
@@ -136,7 +147,18 @@ pub fn serve(a: ServeArgs) -> Result<()> {
     })
     .with_context(|| format!("cannot serve {}", a.root.display()))?;
     let names = catalog.names();
-    let service = flight::WeirFlight::new(Arc::new(catalog), a.max_streams.max(1));
+    let mut service = flight::WeirFlight::new(Arc::new(catalog), a.max_streams.max(1));
+    // A pipeline root (one with run manifests) is also answered in SQL.
+    let sql_root = a.root.join(weir_engine::pipeline::manifest::RUNS).is_dir();
+    if sql_root {
+        let root = PipelineRoot::open_existing(&a.root.to_string_lossy())?;
+        let limits = SqlLimits {
+            memory_bytes: a.sql_memory_mb.max(1) << 20,
+            timeout: std::time::Duration::from_secs_f64(a.sql_timeout.max(0.001)),
+        };
+        let sql = flight_sql::WeirFlightSql::new(Arc::new(SqlService::new(root, limits)))?;
+        service = service.with_sql(sql);
+    }
     let service = FlightServiceServer::with_interceptor(service, check_bearer(token.clone()));
     crate::runtime().block_on(async move {
         let listener = tokio::net::TcpListener::bind(&a.bind)
@@ -165,6 +187,12 @@ pub fn serve(a: ServeArgs) -> Result<()> {
         );
         for (name, splits) in &names {
             println!("  {name}: {}", splits.join(", "));
+        }
+        if sql_root {
+            println!(
+                "  Flight SQL: {} (read-only)",
+                weir_engine::pipeline::sql::TABLE_NAMES.join(", ")
+            );
         }
         let incoming = tonic::transport::server::TcpIncoming::from(listener);
         builder

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod flight_sql;
 mod object_store;
 mod report;
 mod serve;

@@ -12,6 +12,7 @@ mod runner;
 pub mod schedule;
 pub mod spans;
 pub mod sql;
+pub mod sql_service;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -83,12 +83,6 @@ fn batch(columns: Vec<(&str, Col)>) -> Result<RecordBatch> {
         .map_err(|e| EngineError::Internal(format!("building a table: {e}")))
 }
 
-fn register(ctx: &SessionContext, name: &str, b: RecordBatch) -> Result<()> {
-    let t = MemTable::try_new(b.schema(), vec![vec![b]])?;
-    ctx.register_table(name, Arc::new(t))?;
-    Ok(())
-}
-
 /// Every (run, span) pair, oldest run first.
 fn span_rows(runs: &[RunManifest]) -> impl Iterator<Item = (&RunManifest, &SpanRecord)> {
     runs.iter()
@@ -306,22 +300,79 @@ const VIEWS: &[&str] = &[
      FROM (SELECT span, span_date, version, is_latest, run_id, split, feature, unnest(top_values) AS t FROM statistics)",
 ];
 
+/// Every table and view name, in the order they are listed.
+pub const TABLE_NAMES: &[&str] = &[
+    "runs",
+    "statistics",
+    "histograms",
+    "top_values",
+    "anomalies",
+    "drift",
+];
+
+/// The tables of a pipeline root, read once: registered into as many
+/// sessions as need them (a server keeps them while the root's run
+/// manifests stay the same).
+#[derive(Debug, Clone)]
+pub struct SqlTables {
+    tables: Vec<(&'static str, Arc<MemTable>)>,
+    has_statistics: bool,
+}
+
+impl SqlTables {
+    /// Reads the tables of `root` from its run manifests and the
+    /// statistics they point to.
+    pub fn load(root: &PipelineRoot) -> Result<SqlTables> {
+        Self::from_runs(root, &read_all(root)?)
+    }
+
+    /// The tables of `root` as `runs` (its run manifests) record them.
+    pub fn from_runs(root: &PipelineRoot, runs: &[RunManifest]) -> Result<SqlTables> {
+        let mem = |b: RecordBatch| -> Result<Arc<MemTable>> {
+            Ok(Arc::new(MemTable::try_new(b.schema(), vec![vec![b]])?))
+        };
+        let mut tables = vec![
+            ("runs", mem(runs_table(runs)?)?),
+            ("anomalies", mem(anomalies_table(runs)?)?),
+            ("drift", mem(drift_table(runs)?)?),
+        ];
+        let has_statistics = match statistics_table(root, runs)? {
+            Some((schema, batches)) => {
+                tables.push((
+                    "statistics",
+                    Arc::new(MemTable::try_new(schema, vec![batches])?),
+                ));
+                true
+            }
+            None => {
+                tracing::warn!("{}: no statistics recorded yet", root.location());
+                false
+            }
+        };
+        Ok(SqlTables {
+            tables,
+            has_statistics,
+        })
+    }
+
+    /// Registers the tables, and the views over `statistics`, in `ctx`.
+    pub async fn register(&self, ctx: &SessionContext) -> Result<()> {
+        for (name, table) in &self.tables {
+            ctx.register_table(*name, table.clone())?;
+        }
+        if self.has_statistics {
+            for v in VIEWS {
+                ctx.sql(v).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A session with the tables of `root` registered.
 pub async fn context(root: &PipelineRoot) -> Result<SessionContext> {
-    let runs = read_all(root)?;
     let ctx = SessionContext::new();
-    register(&ctx, "runs", runs_table(&runs)?)?;
-    register(&ctx, "anomalies", anomalies_table(&runs)?)?;
-    register(&ctx, "drift", drift_table(&runs)?)?;
-    if let Some((schema, batches)) = statistics_table(root, &runs)? {
-        let t = MemTable::try_new(schema, vec![batches])?;
-        ctx.register_table("statistics", Arc::new(t))?;
-        for v in VIEWS {
-            ctx.sql(v).await?;
-        }
-    } else {
-        tracing::warn!("{}: no statistics recorded yet", root.location());
-    }
+    SqlTables::load(root)?.register(&ctx).await?;
     Ok(ctx)
 }
 

@@ -214,10 +214,25 @@ fn split_dirs(dir: &Path) -> Vec<(String, PathBuf)> {
     out
 }
 
+/// True when a split folder holds data files, not only the per-split
+/// outputs of other components (a statistics output's `FeatureStats.pb`,
+/// an anomalies output's `anomalies.pbtxt`, reports and manifests).
+fn holds_examples(split: &Path) -> bool {
+    const NOT_DATA: &[&str] = &[".pb", ".pbtxt", ".json", ".html"];
+    data_files(split).is_ok_and(|files| {
+        files.iter().any(|f| {
+            let name = f.to_string_lossy();
+            !NOT_DATA.iter().any(|ext| name.ends_with(ext))
+        })
+    })
+}
+
 fn walk(dir: &Path, rel: &str, depth: usize, found: &mut Vec<(String, PathBuf, bool)>) {
     let splits = split_dirs(dir);
     if !splits.is_empty() {
-        found.push((rel.to_string(), dir.to_path_buf(), true));
+        if splits.iter().any(|(_, p)| holds_examples(p)) {
+            found.push((rel.to_string(), dir.to_path_buf(), true));
+        }
         return;
     }
     let transformed = dir.join(TRANSFORMED_EXAMPLES);
@@ -623,11 +638,22 @@ mod tests {
             let d = tmp.path().join(format!(
                 "transform/span={span}/version={version}/transformed_examples/Split-train"
             ));
-            std::fs::create_dir_all(d).unwrap();
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("data_tfrecord-00000-of-00001.gz"), b"").unwrap();
         }
-        std::fs::create_dir_all(tmp.path().join("examplegen/span=1/version=1/Split-eval")).unwrap();
+        let eg = tmp.path().join("examplegen/span=1/version=1/Split-eval");
+        std::fs::create_dir_all(&eg).unwrap();
+        std::fs::write(eg.join("data_tfrecord-00000-of-00001.gz"), b"").unwrap();
+        // Per-split outputs that hold no examples are not datasets.
+        let stats = tmp.path().join("statistics/span=1/version=1/Split-eval");
+        std::fs::create_dir_all(&stats).unwrap();
+        std::fs::write(stats.join("FeatureStats.pb"), b"").unwrap();
         let c = Catalog::open(options(tmp.path())).unwrap();
         let names: Vec<String> = c.names().into_iter().map(|(n, _)| n).collect();
+        assert!(
+            !names.iter().any(|n| n.starts_with("statistics")),
+            "{names:?}"
+        );
         for n in [
             "transform/span=1/version=1",
             "transform/span=2/version=2",
