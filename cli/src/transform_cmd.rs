@@ -136,8 +136,9 @@ pub fn transform(a: TransformArgs) -> Result<()> {
             }
             let s = rt.block_on(builder.execute()).with_context(|| {
                 format!(
-                    "transform of {} failed; nothing was written to {}",
+                    "transform of {} with the SQL of {} failed; nothing was written to {}",
                     r.input.display(),
+                    r.sql.display(),
                     r.output.display()
                 )
             })?;

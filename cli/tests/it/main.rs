@@ -3,7 +3,9 @@
 // Tests may unwrap: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod bad_input_corpus;
 mod cli;
+mod disk_full;
 mod flight_sql;
 mod object_store;
 mod report;

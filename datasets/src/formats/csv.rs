@@ -99,6 +99,10 @@ fn open_csv(path: &Path, delimiter: u8) -> Result<csv::Reader<Box<dyn Read + Sen
     let inner = Compression::from_file_name(&path.to_string_lossy())
         .unwrap_or(Compression::None)
         .reader(buffered);
+    let inner: Box<dyn Read + Send> = Box::new(super::line_guard::LineGuard::new(
+        inner,
+        super::line_guard::MAX_LINE_BYTES,
+    ));
     Ok(csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
@@ -108,7 +112,8 @@ fn open_csv(path: &Path, delimiter: u8) -> Result<csv::Reader<Box<dyn Read + Sen
 }
 
 fn csv_err(path: &Path, row: u64, e: &csv::Error) -> DatasetError {
-    let line = e.position().map_or(0, |p| p.line());
+    // An I/O error has no position: the row's line when rows are one line each.
+    let line = e.position().map_or(row + 1, |p| p.line());
     let msg = match e.kind() {
         csv::ErrorKind::Io(io) => format!("read error: {io}"),
         _ => e.to_string(),

@@ -20,13 +20,13 @@ use crate::input::InputFile;
 fn open_lines(path: &Path) -> Result<Box<dyn BufRead + Send>> {
     let file = crate::store::read::open(path)?;
     let buffered = BufReader::with_capacity(1 << 20, file);
-    match Compression::from_file_name(&path.to_string_lossy()) {
-        None | Some(Compression::None) => Ok(Box::new(buffered)),
-        Some(c) => Ok(Box::new(BufReader::with_capacity(
-            1 << 20,
-            c.reader(buffered),
-        ))),
-    }
+    let inner = Compression::from_file_name(&path.to_string_lossy())
+        .unwrap_or(Compression::None)
+        .reader(buffered);
+    Ok(Box::new(BufReader::with_capacity(
+        1 << 20,
+        super::line_guard::LineGuard::new(inner, super::line_guard::MAX_LINE_BYTES),
+    )))
 }
 
 /// Reads lines, skipping blank ones; yields `(row, line number, bytes)`.

@@ -4,6 +4,7 @@
 pub mod avro;
 pub mod csv;
 pub mod jsonl;
+pub mod line_guard;
 pub mod parquet;
 mod pynum;
 mod spec;

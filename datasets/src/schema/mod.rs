@@ -42,7 +42,12 @@ pub fn declared_types(path: &Path) -> Result<HashMap<String, FeatureType>> {
                 ))
             }
         };
-        out.insert(name, ty);
+        if out.insert(name.clone(), ty).is_some() {
+            return Err(DatasetError::file(
+                path,
+                format!("feature '{name}' is declared twice"),
+            ));
+        }
     }
     if out.is_empty() {
         return Err(DatasetError::file(path, "schema declares no features"));
