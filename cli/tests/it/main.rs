@@ -6,6 +6,7 @@
 mod bad_input_corpus;
 mod cli;
 mod disk_full;
+mod fault_proxy;
 mod flight_sql;
 mod object_store;
 mod report;

@@ -15,7 +15,7 @@ use weir_datasets::store;
 
 use crate::cli::{testdata, weir};
 
-fn server(var: &str, what: &str) -> Option<String> {
+pub(crate) fn server(var: &str, what: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(e) if !e.is_empty() => Some(e),
         _ => {
@@ -58,7 +58,7 @@ fn http(
     (status, out[at..].to_vec())
 }
 
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -67,7 +67,7 @@ fn unique(prefix: &str) -> String {
 }
 
 /// `weir` with the S3 test server's settings, as a user would pass them.
-fn weir_s3(endpoint: &str) -> Command {
+pub(crate) fn weir_s3(endpoint: &str) -> Command {
     let mut c = weir();
     c.env("WEIR_S3_ENDPOINT", endpoint)
         .env("WEIR_ALLOW_HTTP", "true")
@@ -78,12 +78,12 @@ fn weir_s3(endpoint: &str) -> Command {
     c
 }
 
-fn s3_bucket(endpoint: &str, name: &str) {
+pub(crate) fn s3_bucket(endpoint: &str, name: &str) {
     let (status, body) = http(endpoint, "PUT", &format!("/{name}"), &[], b"");
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 }
 
-fn s3_put(endpoint: &str, bucket: &str, key: &str, body: &[u8]) {
+pub(crate) fn s3_put(endpoint: &str, bucket: &str, key: &str, body: &[u8]) {
     let (status, b) = http(endpoint, "PUT", &format!("/{bucket}/{key}"), &[], body);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&b));
 }
@@ -106,7 +106,7 @@ fn s3_client(endpoint: &str) {
 }
 
 /// Keys under `prefix/`, sorted.
-fn s3_keys(endpoint: &str, bucket: &str, prefix: &str) -> Vec<String> {
+pub(crate) fn s3_keys(endpoint: &str, bucket: &str, prefix: &str) -> Vec<String> {
     s3_client(endpoint);
     let obj = store::parse(&format!("s3://{bucket}/{prefix}")).unwrap();
     let mut keys: Vec<String> = store::block_on(async move {
@@ -121,7 +121,7 @@ fn s3_keys(endpoint: &str, bucket: &str, prefix: &str) -> Vec<String> {
     keys
 }
 
-fn s3_get(endpoint: &str, bucket: &str, key: &str) -> Vec<u8> {
+pub(crate) fn s3_get(endpoint: &str, bucket: &str, key: &str) -> Vec<u8> {
     s3_client(endpoint);
     let obj = store::parse(&format!("s3://{bucket}/{key}")).unwrap();
     store::block_on(async move {
@@ -159,7 +159,7 @@ fn local_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
 /// store's ETag in one run, a path and a CRC32C of the content in the
 /// other): everything else must be equal. Object inputs must be
 /// fingerprinted by ETag (not read a second time), local ones by CRC32C.
-fn manifest_without_paths(bytes: &[u8]) -> serde_json::Value {
+pub(crate) fn manifest_without_paths(bytes: &[u8]) -> serde_json::Value {
     let mut m: serde_json::Value = serde_json::from_slice(bytes).unwrap();
     if let Some(inputs) = m.get_mut("inputs").and_then(|i| i.as_array_mut()) {
         for i in inputs {
@@ -177,7 +177,7 @@ fn manifest_without_paths(bytes: &[u8]) -> serde_json::Value {
     m
 }
 
-fn run_ok(c: &mut Command) -> String {
+pub(crate) fn run_ok(c: &mut Command) -> String {
     let out = c.output().unwrap();
     let text = format!(
         "{}{}",

@@ -94,7 +94,7 @@ pub fn child_folders(spec: &str) -> Result<Vec<(String, String)>> {
     let o = obj.clone();
     let listed = block_on(async move {
         let prefix = (!o.key.as_ref().is_empty()).then_some(&o.key);
-        o.store.list_with_delimiter(prefix).await
+        super::idempotent(|| o.store.list_with_delimiter(prefix)).await
     })
     .map_err(|e| store_error(spec, e))?;
     let mut out: Vec<(String, String)> = listed

@@ -192,7 +192,32 @@ pub(crate) async fn list_under(
 ) -> object_store::Result<Vec<object_store::ObjectMeta>> {
     use futures::TryStreamExt;
     let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
-    store.list(prefix).try_collect().await
+    idempotent(|| store.list(prefix).try_collect()).await
+}
+
+/// Runs an idempotent request (a listing, a read) again, with backoff, when
+/// it fails with a generic error: object_store retries a request whose
+/// response did not come, but not one whose response body broke off
+/// part-way (a connection reset or truncation mid-listing), which is just
+/// as transient. At most 3 more attempts, 200 ms, 400 ms, 800 ms apart.
+pub async fn idempotent<T, F, Fut>(mut request: F) -> object_store::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = object_store::Result<T>>,
+{
+    let mut wait = std::time::Duration::from_millis(200);
+    let mut attempt = 0;
+    loop {
+        match request().await {
+            Err(object_store::Error::Generic { store, source }) if attempt < 3 => {
+                tracing::warn!("{store}: retrying after a broken response: {source}");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Parses an object-store URL (`s3://bucket/key`, `gs://bucket/key`).
@@ -248,6 +273,27 @@ pub fn register(root: &str, store: Arc<dyn ObjectStore>) -> Result<()> {
     Ok(())
 }
 
+/// The retry policy of every object-store client, set explicitly rather
+/// than left to the crate's defaults: transient failures (5xx, connection
+/// resets, timeouts) are retried with exponential backoff from 100 ms up
+/// to 15 s, at most `WEIR_STORE_MAX_RETRIES` times (10) and for at most
+/// `WEIR_STORE_RETRY_TIMEOUT` seconds (180) per request; then the request
+/// fails with the URL and the last error.
+pub fn retry_config() -> object_store::RetryConfig {
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
+    object_store::RetryConfig {
+        backoff: object_store::BackoffConfig {
+            init_backoff: std::time::Duration::from_millis(100),
+            max_backoff: std::time::Duration::from_secs(15),
+            base: 2.0,
+        },
+        max_retries: env("WEIR_STORE_MAX_RETRIES").map_or(10, |v| v.max(0.0) as usize),
+        retry_timeout: std::time::Duration::from_secs_f64(
+            env("WEIR_STORE_RETRY_TIMEOUT").map_or(180.0, |v| v.max(0.0)),
+        ),
+    }
+}
+
 fn build_store(
     scheme: &str,
     bucket: &str,
@@ -256,7 +302,9 @@ fn build_store(
     // Settings go through the builders' own setters, so client options the
     // environment gave `from_env` (proxies, timeouts…) are kept.
     if scheme == "s3" {
-        let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(retry_config());
         let profile = aws_profile::credentials();
         let env_has_keys = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
         if let (Some(p), false) = (&profile, env_has_keys) {
@@ -289,7 +337,9 @@ fn build_store(
         }
         Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
     } else {
-        let mut b = GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket);
+        let mut b = GoogleCloudStorageBuilder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(retry_config());
         if let Some(e) = &o.gcs_endpoint {
             b = b.with_base_url(e);
         }

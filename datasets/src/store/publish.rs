@@ -103,8 +103,8 @@ async fn upload(store: &dyn ObjectStore, file: &Path, key: &ObjectPath, url: &st
         .map_err(|e| DatasetError::io(file, e))?
         .len();
     if size as usize <= PART {
-        store
-            .put(key, PutPayload::from(read_local(file).await?))
+        let body = bytes::Bytes::from(read_local(file).await?);
+        super::idempotent(|| store.put(key, PutPayload::from(body.clone())))
             .await
             .map_err(|e| store_error(url, e))?;
         return Ok(());
@@ -259,30 +259,48 @@ async fn commit(
     let new: BTreeSet<&str> = files.iter().map(String::as_str).collect();
     for (rel, k) in keys_under(target).await? {
         if !is_bookkeeping(&rel) && !new.contains(rel.as_str()) {
-            store
-                .delete(&k)
-                .await
-                .map_err(|e| store_error(&target.url(), e))?;
+            match super::idempotent(|| store.delete(&k)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(store_error(&target.url(), e)),
+            }
         }
     }
+    // Copies and the manifest are retried when a response breaks off
+    // (`idempotent`): a copy again is the same copy.
     for rel in files.iter().filter(|f| *f != MANIFEST_NAME) {
         let (from, to) = (staging.join(rel), target.join(rel));
-        store
-            .copy(&from.key, &to.key)
+        super::idempotent(|| store.copy(&from.key, &to.key))
             .await
             .map_err(|e| store_error(&to.url(), e))?;
     }
     let path = local.join(MANIFEST_NAME);
-    let body = read_local(&path).await?;
-    store
-        .put_opts(
+    let body = bytes::Bytes::from(read_local(&path).await?);
+    let create = || {
+        store.put_opts(
             &manifest.key,
-            PutPayload::from(body),
+            PutPayload::from(body.clone()),
             PutOptions::from(PutMode::Create),
         )
-        .await
-        .map_err(|e| store_error(&manifest.url(), e))?;
-    Ok(())
+    };
+    match super::idempotent(create).await {
+        Ok(_) => Ok(()),
+        // A retried create whose first attempt landed (its response broke
+        // off): the manifest there is ours if it has our bytes.
+        Err(e @ object_store::Error::AlreadyExists { .. }) => {
+            let ours = async {
+                let got = store.get(&manifest.key).await?;
+                got.bytes().await
+            }
+            .await
+            .is_ok_and(|b| b == body);
+            if ours {
+                Ok(())
+            } else {
+                Err(store_error(&manifest.url(), e))
+            }
+        }
+        Err(e) => Err(store_error(&manifest.url(), e)),
+    }
 }
 
 /// What [`gc`] removed.

@@ -137,10 +137,12 @@ impl PipelineRoot {
         let (s, k, url) = (self.store.clone(), self.key(rel), self.url(rel));
         let prefix_len = self.prefix.as_ref().len();
         let mut keys: Vec<String> = block_on(async move {
-            s.list(Some(&k))
-                .map_ok(|m| m.location.as_ref().to_string())
-                .try_collect::<Vec<_>>()
-                .await
+            store::idempotent(|| {
+                s.list(Some(&k))
+                    .map_ok(|m| m.location.as_ref().to_string())
+                    .try_collect::<Vec<_>>()
+            })
+            .await
         })
         .map_err(|e| store_err(&url, e))?;
         if prefix_len > 0 {
