@@ -201,6 +201,19 @@ fn cases() -> Vec<Case> {
             expect: &["in.tfrecord", "byte offset 0", "not a tf.train.Example"],
         },
         Case {
+            name: "TFRecord of tf.SequenceExample records (feature_lists)",
+            files: vec![("in.tfrecord", {
+                // context { x: [0] } and feature_lists { "t": [[1]] }.
+                let one = tfrecord(1);
+                let mut seq = one[12..one.len() - 4].to_vec();
+                seq.extend_from_slice(&[0x12, 0x0e, 0x0a, 0x0c, 0x0a, 0x01, b't', 0x12, 0x07]);
+                seq.extend_from_slice(&[0x0a, 0x05, 0x1a, 0x03, 0x0a, 0x01, 0x01]);
+                framed(&seq)
+            })],
+            args: &["examplegen", "-i", "{d}/in.tfrecord", "-o", "{o}"],
+            expect: &["in.tfrecord", "byte offset 0", "SequenceExample", "dropped"],
+        },
+        Case {
             name: "TFRecord.gz with a corrupt deflate stream",
             files: vec![("in.tfrecord.gz", {
                 let mut g = gzip(&tfrecord(50));

@@ -56,6 +56,16 @@ impl TfRecordSource {
                         format!("record is not a tf.train.Example: {e}"),
                     )
                 })?;
+                if crate::proto::has_feature_lists(&buf) {
+                    return Err(DatasetError::offset(
+                        &f.path,
+                        offset,
+                        "record is a tf.train.SequenceExample (it has feature_lists), which \
+                         weir does not read yet: decoded as a tf.train.Example its sequence \
+                         features would be dropped"
+                            .to_string(),
+                    ));
+                }
                 schema
                     .observe(&ex)
                     .map_err(|m| DatasetError::offset(&f.path, offset, m))?;
