@@ -148,6 +148,16 @@ fn spawn_encoder(
     rx
 }
 
+/// The handshake's one reply: authentication is the bearer token checked
+/// on every call (by the interceptor), so the handshake only confirms it.
+pub(super) fn handshake_reply() -> Response<BoxStream<'static, Result<HandshakeResponse, Status>>> {
+    let reply = HandshakeResponse {
+        protocol_version: 0,
+        payload: bytes::Bytes::from_static(b"weir"),
+    };
+    Response::new(futures::stream::iter([Ok(reply)]).boxed())
+}
+
 fn receiver_stream<T: Send + 'static>(rx: mpsc::Receiver<T>) -> BoxStream<'static, T> {
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) }).boxed()
 }
@@ -168,11 +178,7 @@ impl FlightService for WeirFlight {
         &self,
         _request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<Self::HandshakeStream>, Status> {
-        let reply = HandshakeResponse {
-            protocol_version: 0,
-            payload: bytes::Bytes::from_static(b"weir"),
-        };
-        Ok(Response::new(futures::stream::iter([Ok(reply)]).boxed()))
+        Ok(handshake_reply())
     }
 
     async fn list_flights(

@@ -231,11 +231,7 @@ impl FlightSqlService for WeirFlightSql {
         &self,
         _request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<BoxStream<'static, Result<HandshakeResponse, Status>>>, Status> {
-        let reply = HandshakeResponse {
-            protocol_version: 0,
-            payload: bytes::Bytes::from_static(b"weir"),
-        };
-        Ok(Response::new(futures::stream::iter([Ok(reply)]).boxed()))
+        Ok(super::flight::handshake_reply())
     }
 
     async fn get_flight_info_statement(
