@@ -186,6 +186,12 @@ fn testdata() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tfx-testdata"))
 }
 
+/// A frozen transform artifact (the sample's taxi transform, made by
+/// `scripts/sample`): its transform.json is the seed, its assets stay.
+fn artifact_seed() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/artifact")
+}
+
 fn targets() -> Vec<Target> {
     let t = testdata();
     let stats = std::fs::read(t.join("statistics_gen/Split-eval/FeatureStats.pb")).unwrap();
@@ -304,6 +310,26 @@ fn targets() -> Vec<Target> {
             run: |_, b| {
                 let _ = weir_engine::serve::StreamToken::decode(b);
                 let _ = weir_engine::serve::EpochRequest::parse(b);
+            },
+            framed: false,
+        },
+        Target {
+            name: "transform.json",
+            seeds: vec![std::fs::read(artifact_seed().join("transform.json")).unwrap()],
+            run: |p, b| {
+                // The artifact directory: the mutated transform.json beside
+                // the seed's assets, loaded as `weir transform apply` does.
+                let dir = p.with_extension("artifact");
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(dir.join("assets")).unwrap();
+                for e in std::fs::read_dir(artifact_seed().join("assets"))
+                    .unwrap()
+                    .flatten()
+                {
+                    std::fs::copy(e.path(), dir.join("assets").join(e.file_name())).unwrap();
+                }
+                std::fs::write(dir.join("transform.json"), b).unwrap();
+                let _ = weir_sql::TransformArtifact::load(&dir);
             },
             framed: false,
         },
@@ -534,8 +560,13 @@ fn fuzz_every_reader_with_mutated_inputs() {
 /// errors that name the file (`guard_parquet`).
 #[test]
 fn regression_parquet_reader_panics_on_corrupt_files_are_errors() {
-    // The targets of the run that found these seeds (the default selection).
-    let targets = selected(targets());
+    // The targets of the run that found these seeds: the default selection
+    // of then, before the transform.json target (splices draw from every
+    // target's seeds, so the list must be the same to replay).
+    let targets: Vec<Target> = selected(targets())
+        .into_iter()
+        .filter(|t| t.name != "transform.json")
+        .collect();
     let all_seeds: Vec<Vec<u8>> = targets.iter().flat_map(|t| t.seeds.clone()).collect();
     let parquet = targets.iter().find(|t| t.name == "parquet").unwrap();
     let work = tempfile::tempdir().unwrap();
