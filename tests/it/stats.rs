@@ -11,7 +11,7 @@ use weir_tfmd::statistics::{
     Stats,
 };
 
-fn load(path: &std::path::Path) -> DatasetFeatureStatistics {
+pub(crate) fn load(path: &std::path::Path) -> DatasetFeatureStatistics {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut list = DatasetFeatureStatisticsList::decode(bytes.as_slice()).unwrap();
     assert_eq!(list.datasets.len(), 1);

@@ -7,24 +7,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use prost::Message;
+use crate::stats::load;
 use weir_engine::stats::HistogramMode;
 use weir_engine::StatsBuilder;
 use weir_tests::{runtime, testdata};
 use weir_tfmd::statistics::{
-    DatasetFeatureStatistics, DatasetFeatureStatisticsList, Histogram, HistogramType, Stats,
-    EXACT_COUNTS_HISTOGRAM,
+    DatasetFeatureStatistics, Histogram, HistogramType, Stats, EXACT_COUNTS_HISTOGRAM,
 };
 use weir_validate::metrics::{jensen_shannon_histograms, Hist};
 
 fn goldens() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tfdv/histograms")
-}
-
-fn load(path: &Path) -> DatasetFeatureStatistics {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut list = DatasetFeatureStatisticsList::decode(bytes.as_slice()).unwrap();
-    list.datasets.remove(0)
 }
 
 /// Every numeric feature's STANDARD histogram.

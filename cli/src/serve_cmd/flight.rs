@@ -80,12 +80,16 @@ impl WeirFlight {
     }
 }
 
-/// An engine error as a gRPC status with its message.
+/// An engine error as a gRPC status with its message: the one mapping of
+/// the server (Flight SQL's differs only in what it does with the rest).
 pub fn status(e: EngineError) -> Status {
     match e {
         EngineError::NotFound(m) => Status::not_found(m),
         EngineError::Invalid(m) => Status::invalid_argument(m),
         EngineError::Stale(m) => Status::failed_precondition(m),
+        EngineError::Forbidden(m) => Status::permission_denied(m),
+        EngineError::OverLimit(m) => Status::resource_exhausted(m),
+        EngineError::TimedOut(m) => Status::deadline_exceeded(m),
         other => Status::internal(other.to_string()),
     }
 }

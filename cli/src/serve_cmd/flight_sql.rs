@@ -55,16 +55,15 @@ pub fn is_flight_sql(bytes: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-/// An engine error as the status a SQL client gets.
+/// An engine error as the status a SQL client gets: the server's mapping
+/// (`flight::status`), except that a query's other errors (reading the
+/// tables, DataFusion's) are reported as the query's, not as internal.
 fn status(e: EngineError) -> Status {
     match e {
-        EngineError::Forbidden(m) => Status::permission_denied(m),
-        EngineError::NotFound(m) => Status::not_found(m),
-        EngineError::Invalid(m) => Status::invalid_argument(m),
-        EngineError::OverLimit(m) => Status::resource_exhausted(m),
-        EngineError::TimedOut(m) => Status::deadline_exceeded(m),
-        EngineError::Internal(m) => Status::internal(m),
-        other => Status::invalid_argument(other.to_string()),
+        EngineError::Dataset(_) | EngineError::Validate(_) => {
+            Status::invalid_argument(e.to_string())
+        }
+        e => super::flight::status(e),
     }
 }
 

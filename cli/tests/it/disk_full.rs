@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::cli::weir;
+use crate::object_store::local_tree;
 
 /// A tmpfs mounted for the test, unmounted when dropped.
 struct Tmpfs(PathBuf);
@@ -43,25 +44,6 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// Every file under `dir` with its bytes.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.push((rel, std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn sample(path: &Path, rows: u32) {
@@ -125,7 +107,7 @@ fn a_full_disk_fails_clearly_and_keeps_the_previous_output() {
         out.as_os_str(),
     ]);
     assert_eq!(code, Some(0), "{err}");
-    let before = snapshot(&out);
+    let before = local_tree(&out);
     let (code, err) = run(&[
         "examplegen".as_ref(),
         "-i".as_ref(),
@@ -140,7 +122,7 @@ fn a_full_disk_fails_clearly_and_keeps_the_previous_output() {
         "the message names the file being written: {err}"
     );
     assert_no_staging(&mount);
-    assert_eq!(snapshot(&out), before, "the previous output changed");
+    assert_eq!(local_tree(&out), before, "the previous output changed");
     // ... and it is still a readable ExampleGen output.
     let stats = tmp.path().join("stats");
     let (code, err) = run(&[

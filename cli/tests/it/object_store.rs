@@ -133,7 +133,7 @@ pub(crate) fn s3_get(endpoint: &str, bucket: &str, key: &str) -> Vec<u8> {
 }
 
 /// Every file under `dir` as (relative path, bytes), sorted.
-fn local_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn local_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     fn walk(root: &Path, d: &Path, out: &mut Vec<(String, Vec<u8>)>) {
         for e in std::fs::read_dir(d).unwrap() {
             let p = e.unwrap().path();

@@ -56,26 +56,6 @@ impl std::str::FromStr for HistogramMode {
 /// of its 10 (`_NUM_QUANTILES_FACTOR_FOR_STD_HISTOGRAM`).
 pub const STANDARD_HISTOGRAM_QUANTILES: usize = 1000;
 
-/// The summary of ascending `(value, weight)` pairs of distinct values (no
-/// NaN), ranks accumulated.
-pub fn summary_of_sorted(pairs: &[(f64, u64)]) -> Vec<SummaryEntry> {
-    let mut rank = 0.0;
-    pairs
-        .iter()
-        .map(|&(value, w)| {
-            let weight = w as f64;
-            let e = SummaryEntry {
-                value,
-                weight,
-                min_rank: rank,
-                max_rank: rank + weight,
-            };
-            rank += weight;
-            e
-        })
-        .collect()
-}
-
 /// One entry of a weighted quantiles summary: a value, its weight and the
 /// rank range of its copies.
 #[derive(Debug, Clone, Copy, PartialEq)]

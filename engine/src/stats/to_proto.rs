@@ -11,7 +11,7 @@ use weir_tfmd::statistics::{
 };
 
 use super::tfdv_histogram::{
-    equi_width_histogram, quantiles_and_cumulative_weights, summary_of_sorted, HistogramMode,
+    equi_width_histogram, exact_summary, quantiles_and_cumulative_weights, HistogramMode,
     STANDARD_HISTOGRAM_QUANTILES,
 };
 use weir_udfs::stats::{CommonStatsResult, NumericStatsResult, QuantileSketch, StringStatsResult};
@@ -93,7 +93,12 @@ fn tfdv_standard_histogram(
     n: &NumericStatsResult,
     buckets: usize,
 ) -> Histogram {
-    let summary = summary_of_sorted(&sketch.weighted_values());
+    let weighted: Vec<(f64, f64)> = sketch
+        .weighted_values()
+        .into_iter()
+        .map(|(v, w)| (v, w as f64))
+        .collect();
+    let summary = exact_summary(&weighted);
     let (q, c) = quantiles_and_cumulative_weights(&summary, STANDARD_HISTOGRAM_QUANTILES);
     let out = equi_width_histogram(
         &q,

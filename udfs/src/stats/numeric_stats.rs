@@ -168,6 +168,13 @@ impl Distribution {
         }
     }
 
+    fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Self::Exact(e) => e.to_bytes(),
+            Self::Sketch(s) => s.to_bytes(),
+        }
+    }
+
     fn retained(&self) -> usize {
         match self {
             Self::Exact(e) => e.pairs().len() * 2,
@@ -243,9 +250,10 @@ impl NumericStatsAccumulator {
     }
 
     fn partial(&self) -> PartialState {
+        let dist = self.distribution();
         PartialState {
-            bytes: self.distribution_bytes(),
-            dist: self.distribution(),
+            bytes: dist.to_bytes(),
+            dist,
             counts: self.counts,
             floats: [
                 self.mean,
