@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use weir_datasets::example::PayloadFormat;
 use weir_datasets::formats::DecimalMode;
 use weir_datasets::{Compression, Format, SplitConfig};
 use weir_engine::examplegen::StatsMode;
@@ -181,6 +182,12 @@ struct ExampleGenArgs {
         requires = "stats"
     )]
     histograms: HistogramMode,
+    /// The message TFRecord inputs hold: example (tf.train.Example) or
+    /// sequence_example (tf.train.SequenceExample: sequence features under
+    /// ##SEQUENCE##), as TFX's payload_format [default: example];
+    /// recorded in the manifest, where later commands read it.
+    #[arg(long, value_name = "example|sequence_example")]
+    payload_format: Option<PayloadFormat>,
     /// Rows per batch.
     #[arg(long, default_value_t = 8192, hide = true)]
     batch_size: usize,
@@ -217,6 +224,12 @@ struct StatsArgs {
     /// Decimal columns: float (float_list) or string (exact text).
     #[arg(long, default_value = "float", value_name = "float|string")]
     decimals: DecimalMode,
+    /// The message TFRecord inputs hold: example (tf.train.Example) or
+    /// sequence_example (tf.train.SequenceExample: sequence features under
+    /// ##SEQUENCE##), as TFX's payload_format [default: what the ExampleGen
+    /// output read records, else example].
+    #[arg(long, value_name = "example|sequence_example")]
+    payload_format: Option<PayloadFormat>,
     /// Do not print the per-feature table.
     #[arg(long, short)]
     quiet: bool,
@@ -326,6 +339,9 @@ fn examplegen(a: ExampleGenArgs) -> Result<()> {
     if let Some(schema) = a.schema {
         builder = builder.with_schema(schema);
     }
+    if let Some(payload) = a.payload_format {
+        builder = builder.with_payload_format(payload);
+    }
     let summary = builder.execute();
     if let Some(stop) = bar {
         stop();
@@ -364,6 +380,9 @@ fn stats(a: StatsArgs) -> Result<()> {
         .with_execution(a.cluster.execution()?);
     if let Some(format) = a.format {
         builder = builder.with_format(format);
+    }
+    if let Some(payload) = a.payload_format {
+        builder = builder.with_payload_format(payload);
     }
     let summary = runtime().block_on(builder.execute()).with_context(|| {
         format!(

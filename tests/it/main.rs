@@ -9,6 +9,7 @@ mod formats;
 mod memory_store;
 mod output;
 mod pipeline;
+mod sequence;
 mod stats;
 mod tfdv_histograms;
 mod tfidf;

@@ -50,7 +50,7 @@ pub struct FeatureNameStatistics {
     pub field_id: Option<FieldId>,
     #[prost(enumeration = "FeatureStatsType", tag = "2")]
     pub r#type: i32,
-    #[prost(oneof = "Stats", tags = "3, 4, 5")]
+    #[prost(oneof = "Stats", tags = "3, 4, 5, 7")]
     pub stats: Option<Stats>,
     #[prost(message, repeated, tag = "6")]
     pub custom_stats: Vec<CustomStatistic>,
@@ -74,6 +74,33 @@ pub enum Stats {
     StringStats(StringStatistics),
     #[prost(message, tag = "5")]
     BytesStats(BytesStatistics),
+    #[prost(message, tag = "7")]
+    StructStats(StructStatistics),
+}
+
+/// `StructStatistics`: the statistics of a struct feature (its children are
+/// features of their own, at paths below it).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StructStatistics {
+    #[prost(message, optional, tag = "1")]
+    pub common_stats: Option<CommonStatistics>,
+}
+
+/// `PresenceAndValencyStatistics`: presence and value counts at one nesting
+/// level of a nested feature (level 0: value lists per example; level 1:
+/// values per inner list; ...).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PresenceAndValencyStatistics {
+    #[prost(uint64, tag = "1")]
+    pub num_non_missing: u64,
+    #[prost(uint64, tag = "2")]
+    pub num_missing: u64,
+    #[prost(uint64, tag = "3")]
+    pub min_num_values: u64,
+    #[prost(uint64, tag = "4")]
+    pub max_num_values: u64,
+    #[prost(uint64, tag = "5")]
+    pub tot_num_values: u64,
 }
 
 /// `CustomStatistic`.
@@ -177,6 +204,9 @@ pub struct CommonStatistics {
     pub num_values_histogram: Option<Histogram>,
     #[prost(uint64, tag = "8")]
     pub tot_num_values: u64,
+    /// One entry per nesting level of a nested feature (empty otherwise).
+    #[prost(message, repeated, tag = "10")]
+    pub presence_and_valency_stats: Vec<PresenceAndValencyStatistics>,
 }
 
 /// `Histogram.HistogramType`.
@@ -265,6 +295,7 @@ impl FeatureNameStatistics {
             Some(Stats::NumStats(s)) => s.common_stats.as_ref(),
             Some(Stats::StringStats(s)) => s.common_stats.as_ref(),
             Some(Stats::BytesStats(s)) => s.common_stats.as_ref(),
+            Some(Stats::StructStats(s)) => s.common_stats.as_ref(),
             None => None,
         }
     }

@@ -61,6 +61,12 @@ pub struct ServeArgs {
     /// (the ranks of an epoch read the same windows; 0: no sharing).
     #[arg(long, default_value_t = WINDOW_CACHE_MB)]
     window_cache_mb: u64,
+    /// The message TFRecord splits hold: example or sequence_example
+    /// (sequence features served as list-of-list columns under
+    /// ##SEQUENCE##) [default: what each ExampleGen output's manifest
+    /// records, else example].
+    #[arg(long, value_name = "example|sequence_example")]
+    payload_format: Option<weir_datasets::example::PayloadFormat>,
     /// Flight SQL (served when --root is a pipeline root): memory a query's
     /// operators may hold, in megabytes (beyond it the query fails).
     #[arg(long, default_value_t = 256)]
@@ -144,6 +150,7 @@ pub fn serve(a: ServeArgs) -> Result<()> {
         block_rows: a.block_rows.max(1),
         window_blocks: a.window_blocks.max(1),
         window_cache_bytes: (a.window_cache_mb as usize) << 20,
+        payload: a.payload_format,
     })
     .with_context(|| format!("cannot serve {}", a.root.display()))?;
     let names = catalog.names();

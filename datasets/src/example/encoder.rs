@@ -209,7 +209,7 @@ impl ExampleEncoder {
 
 fn view<'a>(kind: FeatureType, a: &'a ArrayRef) -> Values<'a> {
     match (kind, a.as_list_opt::<i32>()) {
-        // `of_column` gives no Struct kind: it has no tf.Example form.
+        // `canonical_column` refuses structs: they have no tf.Example form.
         (FeatureType::Unknown | FeatureType::Struct, _) => Values::Missing,
         (FeatureType::Int, None) => Values::Int(a.as_primitive::<Int64Type>()),
         (FeatureType::Float, None) => Values::Float(a.as_primitive::<Float32Type>()),

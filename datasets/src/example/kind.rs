@@ -55,8 +55,17 @@ impl ArrowFeatureType for FeatureType {
     fn of_column(dt: &DataType) -> Option<(FeatureType, bool)> {
         match dt {
             DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
-                FeatureType::of_scalar(f.data_type()).map(|k| (k, true))
+                match f.data_type() {
+                    // A list of lists (a SequenceExample's sequence feature):
+                    // the kind of its innermost values.
+                    DataType::List(g) | DataType::LargeList(g) => {
+                        FeatureType::of_scalar(g.data_type()).map(|k| (k, true))
+                    }
+                    item => FeatureType::of_scalar(item).map(|k| (k, true)),
+                }
             }
+            // A struct of features (SequenceExample's `##SEQUENCE##`).
+            DataType::Struct(_) => Some((FeatureType::Struct, false)),
             other => FeatureType::of_scalar(other).map(|k| (k, false)),
         }
     }
@@ -74,6 +83,13 @@ impl ArrowFeatureType for FeatureType {
 /// Casts a column to its canonical form: Int64, Float32, Binary or Null, or a
 /// `List` of one of those. Errors name the column and its type.
 pub fn canonical_column(name: &str, array: &ArrayRef) -> Result<(FeatureType, ArrayRef), String> {
+    if is_nested(array.data_type()) {
+        return Err(format!(
+            "column '{name}' of type {} holds lists of lists or a struct (a SequenceExample's \
+             sequence features), which a tf.Example cannot hold; write --output-format parquet",
+            array.data_type()
+        ));
+    }
     let Some((kind, is_list)) = FeatureType::of_column(array.data_type()) else {
         return Err(format!(
             "column '{name}' has type {} which has no tf.Example form (only numbers, strings, bytes, dates, times and lists of them)",
@@ -126,6 +142,22 @@ pub fn canonical_column(name: &str, array: &ArrayRef) -> Result<(FeatureType, Ar
         }
     }
     Ok((kind, out))
+}
+
+/// True for a struct or a list of lists or structs: types with no
+/// tf.Example form (a SequenceExample's sequence features).
+pub fn is_nested(dt: &DataType) -> bool {
+    match dt {
+        DataType::Struct(_) => true,
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => matches!(
+            f.data_type(),
+            DataType::List(_)
+                | DataType::LargeList(_)
+                | DataType::FixedSizeList(..)
+                | DataType::Struct(_)
+        ),
+        _ => false,
+    }
 }
 
 fn strict() -> CastOptions<'static> {

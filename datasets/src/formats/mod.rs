@@ -19,7 +19,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::compression::Compression;
 use crate::error::Result;
-use crate::example::FeatureType;
+use crate::example::{FeatureType, PayloadFormat};
 use crate::input::{Format, InputFile};
 
 pub use self::avro::AvroSource;
@@ -27,7 +27,7 @@ pub use self::csv::{CsvOptions, CsvSource};
 pub use self::jsonl::JsonlSource;
 pub use self::parquet::{ParquetSource, StringDecoding};
 pub use self::spec::SourceSpec;
-pub use self::tfrecord::TfRecordSource;
+pub use self::tfrecord::{TfRecordOptions, TfRecordSource};
 
 /// Keeps the first file's schema in `first` and errors, naming `path`, when
 /// a later file's schema differs.
@@ -69,6 +69,9 @@ pub struct ReadOptions {
     /// How Parquet string and binary columns are decoded.
     #[serde(default)]
     pub parquet_strings: StringDecoding,
+    /// The message TFRecord records hold.
+    #[serde(default)]
+    pub tfrecord_payload: PayloadFormat,
 }
 
 /// How decimal columns (Avro `decimal`, Parquet DECIMAL: BigQuery's NUMERIC
@@ -166,6 +169,7 @@ impl Default for ReadOptions {
             tfrecord_scalars: false,
             decimals: DecimalMode::Float,
             parquet_strings: StringDecoding::Plain,
+            tfrecord_payload: PayloadFormat::Example,
         }
     }
 }
@@ -234,9 +238,12 @@ impl Source {
             }
             Format::Tfrecord => SourceKind::Tfrecord(TfRecordSource::open(
                 files,
-                bs,
-                options.tfrecord_compression,
-                options.tfrecord_scalars,
+                TfRecordOptions {
+                    batch_size: bs,
+                    compression: options.tfrecord_compression,
+                    scalars: options.tfrecord_scalars,
+                    payload: options.tfrecord_payload,
+                },
             )?),
         };
         Ok(Self::of_kind(kind, options.decimals))

@@ -1,6 +1,8 @@
-//! TFRecord files of serialized `tf.train.Example`: records are kept as they
-//! are (ExampleGen passes them through, like TFX's ImportExampleGen) and also
-//! decoded into Arrow list columns for statistics and Parquet output.
+//! TFRecord files of serialized `tf.train.Example`s or, with
+//! [`PayloadFormat::SequenceExample`], `tf.train.SequenceExample`s: records
+//! are kept as they are (ExampleGen passes them through, like TFX's
+//! ImportExampleGen) and also decoded into Arrow columns for statistics,
+//! transforms and Parquet output (see [`crate::example::FeatureSchema`]).
 //! With `scalars`, a feature that holds at most one value in every record
 //! decodes as a plain column of its type (what a transform query reads).
 
@@ -9,16 +11,28 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, AsArray, BinaryArray, BinaryBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use prost::Message;
 
 use crate::compression::Compression;
 use crate::error::{DatasetError, Result};
-use crate::example::{list_to_scalar, ExampleDecoder, FeatureSchema};
+use crate::example::{list_to_scalar, ExampleDecoder, FeatureSchema, PayloadFormat};
 use crate::input::InputFile;
-use crate::proto::Example;
 use crate::tfrecord::TfRecordReader;
 
-/// A set of TFRecord files of tf.Examples.
+/// How TFRecord files are read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TfRecordOptions {
+    /// Records per batch.
+    pub batch_size: usize,
+    /// Compression; `None` means from the name, else sniffed.
+    pub compression: Option<Compression>,
+    /// Decode features with at most one value in every record as scalar
+    /// columns (a SequenceExample's sequence features stay lists of lists).
+    pub scalars: bool,
+    /// The message each record holds.
+    pub payload: PayloadFormat,
+}
+
+/// A set of TFRecord files of tf.Examples or tf.SequenceExamples.
 #[derive(Clone)]
 pub struct TfRecordSource {
     pub(super) files: Vec<InputFile>,
@@ -31,16 +45,16 @@ pub struct TfRecordSource {
 }
 
 impl TfRecordSource {
-    /// Scans every record (checking CRCs and that each is an Example) to
-    /// learn the feature names and kinds; with `scalars`, features with at
-    /// most one value in every record decode as scalar columns.
-    pub fn open(
-        files: Vec<InputFile>,
-        batch_size: usize,
-        compression: Option<Compression>,
-        scalars: bool,
-    ) -> Result<Self> {
-        let mut schema = FeatureSchema::default();
+    /// Scans every record (checking CRCs and that each is the payload's
+    /// message) to learn the feature names and kinds.
+    pub fn open(files: Vec<InputFile>, options: TfRecordOptions) -> Result<Self> {
+        let TfRecordOptions {
+            batch_size,
+            compression,
+            scalars,
+            payload,
+        } = options;
+        let mut schema = FeatureSchema::new(payload);
         let mut buf = Vec::new();
         for f in &files {
             let mut reader = TfRecordReader::open(&f.path, compression)?;
@@ -49,25 +63,8 @@ impl TfRecordSource {
                 if !reader.read_record(&mut buf)? {
                     break;
                 }
-                let ex = Example::decode(buf.as_slice()).map_err(|e| {
-                    DatasetError::offset(
-                        &f.path,
-                        offset,
-                        format!("record is not a tf.train.Example: {e}"),
-                    )
-                })?;
-                if crate::proto::has_feature_lists(&buf) {
-                    return Err(DatasetError::offset(
-                        &f.path,
-                        offset,
-                        "record is a tf.train.SequenceExample (it has feature_lists), which \
-                         weir does not read yet: decoded as a tf.train.Example its sequence \
-                         features would be dropped"
-                            .to_string(),
-                    ));
-                }
                 schema
-                    .observe(&ex)
+                    .observe_record(&buf)
                     .map_err(|m| DatasetError::offset(&f.path, offset, m))?;
             }
         }
@@ -87,7 +84,7 @@ impl TfRecordSource {
         Ok(Self {
             files,
             decoder: Arc::new(decoder),
-            batch_size,
+            batch_size: batch_size.max(1),
             compression,
             scalars: Arc::new(scalar_columns),
             schema: Arc::new(Schema::new(fields)),

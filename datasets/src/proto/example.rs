@@ -78,3 +78,52 @@ impl Feature {
         }
     }
 }
+
+/// `tf.train.SequenceExample`: context features and, per sequence feature,
+/// one `Feature` per step.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SequenceExample {
+    #[prost(message, optional, tag = "1")]
+    pub context: Option<Features>,
+    #[prost(message, optional, tag = "2")]
+    pub feature_lists: Option<FeatureLists>,
+}
+
+/// `tf.train.FeatureLists`: a map from sequence feature name to its steps.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FeatureLists {
+    #[prost(btree_map = "string, message", tag = "1")]
+    pub feature_list: BTreeMap<String, FeatureList>,
+}
+
+/// `tf.train.FeatureList`: one `Feature` per step.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FeatureList {
+    #[prost(message, repeated, tag = "1")]
+    pub feature: Vec<Feature>,
+}
+
+impl SequenceExample {
+    /// The context features (`None` when unset).
+    pub fn context_map(&self) -> Option<&BTreeMap<String, Feature>> {
+        self.context.as_ref().map(|f| &f.feature)
+    }
+
+    /// The sequence features (`None` when unset).
+    pub fn feature_list_map(&self) -> Option<&BTreeMap<String, FeatureList>> {
+        self.feature_lists.as_ref().map(|f| &f.feature_list)
+    }
+}
+
+impl Feature {
+    /// The TFMD kind of the feature's value list (`Unknown` when it has none).
+    pub fn kind_type(&self) -> weir_tfmd::FeatureType {
+        use weir_tfmd::FeatureType;
+        match &self.kind {
+            None => FeatureType::Unknown,
+            Some(FeatureKind::Int64List(_)) => FeatureType::Int,
+            Some(FeatureKind::FloatList(_)) => FeatureType::Float,
+            Some(FeatureKind::BytesList(_)) => FeatureType::Bytes,
+        }
+    }
+}

@@ -5,7 +5,10 @@
 
 pub mod example;
 
-pub use example::{BytesList, Example, Feature, FeatureKind, Features, FloatList, Int64List};
+pub use example::{
+    BytesList, Example, Feature, FeatureKind, FeatureList, FeatureLists, Features, FloatList,
+    Int64List, SequenceExample,
+};
 
 /// True when `record` has a non-empty top-level field 2: a
 /// `tf.train.SequenceExample`'s `feature_lists` (a `tf.train.Example` has

@@ -60,6 +60,10 @@ pub struct ExampleGenManifest {
     pub component: String,
     /// Input format.
     pub input_format: String,
+    /// The message of each output record (TFX's `payload_format`; absent
+    /// in manifests written before it was recorded: tf.Example).
+    #[serde(default)]
+    pub payload_format: crate::example::PayloadFormat,
     /// Input files.
     pub inputs: Vec<InputRecord>,
     /// Options that shape the output.
@@ -123,5 +127,21 @@ pub fn fingerprint(file: &InputFile) -> Result<InputRecord> {
         bytes,
         crc32c: Some(format!("{crc:08x}")),
         etag: None,
+    })
+}
+
+/// The payload format an ExampleGen output records, for a later command
+/// reading `input`: the output's folder, or one of its `Split-<name>/`
+/// folders. `None` when `input` is no such local folder (then the command
+/// reads tf.Examples unless told otherwise).
+pub fn recorded_payload(input: &str) -> Option<crate::example::PayloadFormat> {
+    let dir = Path::new(input);
+    let candidates = [Some(dir), dir.parent()];
+    candidates.into_iter().flatten().find_map(|d| {
+        if !d.join(super::staging::MANIFEST_NAME).is_file() {
+            return None;
+        }
+        let m = ExampleGenManifest::read(d).ok()?;
+        (m.component == "examplegen").then_some(m.payload_format)
     })
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use weir_datasets::example::{ArrowFeatureType, FeatureType};
+use weir_datasets::example::{ArrowFeatureType, FeatureType, PayloadFormat};
 use weir_datasets::formats::{DecimalMode, ReadOptions, Source, SourceSpec};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
 use weir_datasets::sink::manifest::{fingerprint, ExampleGenManifest, SchemaField, SplitRecord};
@@ -69,6 +69,7 @@ pub struct ExampleGenBuilder {
     execution: Execution,
     dataflow: bool,
     write_stats: bool,
+    payload: PayloadFormat,
 }
 
 /// Input bytes per output shard when the shard count is automatic.
@@ -97,6 +98,7 @@ impl ExampleGenBuilder {
             execution: Execution::InProcess,
             dataflow: false,
             write_stats: true,
+            payload: PayloadFormat::Example,
         }
     }
 
@@ -151,6 +153,16 @@ impl ExampleGenBuilder {
     /// them beside the other components' outputs).
     pub fn with_stats_written(mut self, yes: bool) -> Self {
         self.write_stats = yes;
+        self
+    }
+
+    /// The message a TFRecord input holds (TFX's `payload_format`): records
+    /// pass through as they are either way; this says how they decode for
+    /// statistics and Parquet output. Recorded in the manifest, from which
+    /// later commands read it. Default [`PayloadFormat::Example`]; a
+    /// SequenceExample read as an Example is an error naming the flag.
+    pub fn with_payload_format(mut self, payload: PayloadFormat) -> Self {
+        self.payload = payload;
         self
     }
 
@@ -303,6 +315,7 @@ impl ExampleGenBuilder {
             batch_size: self.batch_size,
             declared,
             decimals: self.decimals,
+            tfrecord_payload: self.payload,
             ..Default::default()
         };
         let inputs: Vec<_> = files.iter().map(fingerprint).collect::<Result<_, _>>()?;
@@ -424,6 +437,7 @@ impl ExampleGenBuilder {
             weir_version: env!("CARGO_PKG_VERSION").to_string(),
             component: "examplegen".into(),
             input_format: planned.format.to_string(),
+            payload_format: self.payload,
             inputs: planned.inputs,
             options: serde_json::json!({
                 "splits": if self.split_from_input { "from-input".to_string() } else { self.splits.to_string() },

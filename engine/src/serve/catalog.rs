@@ -29,8 +29,10 @@ use datafusion::parquet::arrow::arrow_reader::{
     RowSelector,
 };
 use sha2::{Digest, Sha256};
+use weir_datasets::example::PayloadFormat;
 use weir_datasets::formats::parquet::guard_parquet;
-use weir_datasets::formats::TfRecordSource;
+use weir_datasets::formats::{TfRecordOptions, TfRecordSource};
+use weir_datasets::sink::manifest::recorded_payload;
 use weir_datasets::{DatasetError, InputFile};
 use weir_sql::TransformArtifact;
 
@@ -56,6 +58,9 @@ pub struct CatalogOptions {
     pub window_blocks: u64,
     /// Bytes of recently read windows shared between streams (0: none).
     pub window_cache_bytes: usize,
+    /// The message TFRecord splits hold (default: what each ExampleGen
+    /// output's manifest records, else tf.Example).
+    pub payload: Option<PayloadFormat>,
 }
 
 /// How one block is read.
@@ -478,6 +483,14 @@ impl Catalog {
             hasher.update(format!("transform|{digest}\n"));
         }
         hasher.update(format!("layout|{}\n", self.options.block_rows));
+        let payload = self
+            .options
+            .payload
+            .or_else(|| recorded_payload(&dir.to_string_lossy()))
+            .unwrap_or_default();
+        if payload != PayloadFormat::Example {
+            hasher.update(format!("payload|{payload}\n"));
+        }
         let version = format!("{:x}", hasher.finalize())[..16].to_string();
         let block_rows = self.options.block_rows.max(1);
         let parquet: Vec<&PathBuf> = files
@@ -533,7 +546,7 @@ impl Catalog {
             }
             schema.unwrap_or_else(|| Arc::new(datafusion::arrow::datatypes::Schema::empty()))
         } else {
-            let (path, schema, rows) = self.decode_tfrecord(&files, &version)?;
+            let (path, schema, rows) = self.decode_tfrecord(&files, &version, payload)?;
             data.blocks = rows
                 .into_iter()
                 .enumerate()
@@ -558,6 +571,7 @@ impl Catalog {
         &self,
         files: &[PathBuf],
         version: &str,
+        payload: PayloadFormat,
     ) -> Result<(PathBuf, SchemaRef, Vec<u64>)> {
         let cache = &self.options.cache_dir;
         std::fs::create_dir_all(cache).map_err(|e| DatasetError::io(cache, e))?;
@@ -592,7 +606,15 @@ impl Catalog {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let source = TfRecordSource::open(inputs, self.options.block_rows as usize, None, true)?;
+        let source = TfRecordSource::open(
+            inputs,
+            TfRecordOptions {
+                batch_size: self.options.block_rows as usize,
+                compression: None,
+                scalars: true,
+                payload,
+            },
+        )?;
         let schema = source.schema();
         let staged = cache.join(format!(".{version}.{}.arrow.tmp", std::process::id()));
         let out = File::create(&staged).map_err(|e| DatasetError::io(&staged, e))?;
@@ -628,6 +650,7 @@ mod tests {
             block_rows: 8,
             window_blocks: 2,
             window_cache_bytes: 0,
+            payload: None,
         }
     }
 

@@ -3,7 +3,7 @@
 //! `string_stats` aggregates, fed each split's rows as they are routed, so
 //! the input is read once for both splits and statistics.
 
-use datafusion::arrow::array::{StructArray, UInt32Array};
+use datafusion::arrow::array::{AsArray, StructArray, UInt32Array};
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -12,21 +12,25 @@ use datafusion::logical_expr::Accumulator;
 use weir_datasets::example::FeatureType;
 use weir_udfs::stats::{
     ApproxStringStatsAccumulator, CommonStatsAccumulator, NumericStatsAccumulator,
-    StringStatsAccumulator, DEFAULT_KLL_K,
+    StringStatsAccumulator, ValencyStatsAccumulator, DEFAULT_KLL_K,
 };
 
-use super::{dataset, feature_kinds, feature_stats, HistogramMode, SplitStatistics, StatsOptions};
+use super::{
+    dataset, feature_stats, stats_columns, FeatureResults, HistogramMode, SplitStatistics,
+    StatsColumn, StatsOptions,
+};
 use crate::error::{EngineError, Result};
 
 struct ColumnAccumulators {
     common: CommonStatsAccumulator,
+    levels: Option<ValencyStatsAccumulator>,
     numeric: Option<NumericStatsAccumulator>,
     strings: Option<Box<dyn Accumulator>>,
 }
 
 /// Per split, per column statistics accumulators.
 pub struct SplitStatsCollector {
-    columns: Vec<(String, FeatureType)>,
+    columns: Vec<StatsColumn>,
     splits: Vec<Vec<ColumnAccumulators>>,
     num_examples: Vec<u64>,
     histograms: HistogramMode,
@@ -44,12 +48,14 @@ fn as_struct(v: ScalarValue) -> Result<StructArray> {
 impl SplitStatsCollector {
     /// Accumulators for `splits` splits of batches of `schema`.
     pub fn new(schema: &SchemaRef, splits: usize, options: StatsOptions) -> Result<Self> {
-        let columns = feature_kinds(schema)?;
-        let make = |kind: FeatureType| ColumnAccumulators {
+        let columns = stats_columns(schema)?;
+        let make = |column: &StatsColumn| ColumnAccumulators {
             common: CommonStatsAccumulator::default(),
-            numeric: matches!(kind, FeatureType::Int | FeatureType::Float)
+            // A list of lists has two levels.
+            levels: column.nested.then(|| ValencyStatsAccumulator::new(2)),
+            numeric: matches!(column.kind, FeatureType::Int | FeatureType::Float)
                 .then(|| NumericStatsAccumulator::new(DEFAULT_KLL_K)),
-            strings: (kind == FeatureType::Bytes).then(|| -> Box<dyn Accumulator> {
+            strings: (column.kind == FeatureType::Bytes).then(|| -> Box<dyn Accumulator> {
                 if options.approx {
                     Box::new(ApproxStringStatsAccumulator::default())
                 } else {
@@ -58,7 +64,7 @@ impl SplitStatsCollector {
             }),
         };
         let splits: Vec<Vec<ColumnAccumulators>> = (0..splits)
-            .map(|_| columns.iter().map(|(_, k)| make(*k)).collect())
+            .map(|_| columns.iter().map(make).collect())
             .collect();
         let num_examples = vec![0; splits.len()];
         Ok(Self {
@@ -83,15 +89,19 @@ impl SplitStatsCollector {
             let all = idx.len() == batch.num_rows();
             let idx = UInt32Array::from(idx);
             for (c, accs) in self.splits[s].iter_mut().enumerate() {
+                let array = self.columns[c].array(batch)?;
                 let column = if all {
-                    batch.column(c).clone()
+                    array
                 } else {
-                    take(batch.column(c), &idx, None).map_err(|e| {
+                    take(&array, &idx, None).map_err(|e| {
                         EngineError::from(datafusion::error::DataFusionError::from(e))
                     })?
                 };
                 let args = [column];
                 accs.common.update_batch(&args).map_err(EngineError::from)?;
+                if let Some(l) = accs.levels.as_mut() {
+                    l.update_batch(&args).map_err(EngineError::from)?;
+                }
                 if let Some(n) = accs.numeric.as_mut() {
                     n.update_batch(&args).map_err(EngineError::from)?;
                 }
@@ -110,7 +120,7 @@ impl SplitStatsCollector {
             self.splits.into_iter().zip(names).zip(self.num_examples)
         {
             let mut features = Vec::new();
-            for (mut a, (fname, kind)) in accs.into_iter().zip(&self.columns) {
+            for (mut a, column) in accs.into_iter().zip(&self.columns) {
                 let common = as_struct(a.common.evaluate().map_err(EngineError::from)?)?;
                 let numeric = match a.numeric.as_mut() {
                     Some(n) => Some(as_struct(n.evaluate().map_err(EngineError::from)?)?),
@@ -120,13 +130,27 @@ impl SplitStatsCollector {
                     Some(s) => Some(as_struct(s.evaluate().map_err(EngineError::from)?)?),
                     None => None,
                 };
+                let levels = match a.levels.as_mut() {
+                    Some(l) => match l.evaluate().map_err(EngineError::from)? {
+                        ScalarValue::List(list) => Some(list.value(0).as_struct().clone()),
+                        other => {
+                            return Err(EngineError::Internal(format!(
+                                "valency accumulator returned {other:?}"
+                            )))
+                        }
+                    },
+                    None => None,
+                };
                 features.push(
                     feature_stats(
-                        fname,
-                        *kind,
-                        &common,
-                        numeric.as_ref(),
-                        strings.as_ref(),
+                        &column.path,
+                        column.kind,
+                        FeatureResults {
+                            common: &common,
+                            numeric: numeric.as_ref(),
+                            strings: strings.as_ref(),
+                            levels: levels.as_ref(),
+                        },
                         self.histograms,
                     )
                     .map_err(EngineError::from)?,

@@ -12,29 +12,35 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::arrow::array::{AsArray, StructArray};
+use datafusion::arrow::array::{ArrayRef, AsArray, StructArray};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::HashMap;
+use datafusion::functions::core::expr_fn::get_field;
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::{col, lit, AggregateUDF, Expr};
 use datafusion::prelude::SessionContext;
 use prost::Message;
-use weir_datasets::example::{ArrowFeatureType, FeatureType};
+use weir_datasets::example::{ArrowFeatureType, FeatureType, PayloadFormat};
 use weir_datasets::formats::{DecimalMode, ReadOptions, SourceSpec, StringDecoding};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
+use weir_datasets::sink::manifest::recorded_payload;
 use weir_datasets::sink::StagedDir;
 use weir_datasets::{DatasetError, Format};
 use weir_tfmd::statistics::{
     DatasetFeatureStatistics, DatasetFeatureStatisticsList, FeatureNameStatistics,
+    FeatureStatsType, FieldId,
 };
+use weir_udfs::stats::is_nested_list;
 
 pub use fused::SplitStatsCollector;
 pub use report::{print_table, write_parquet};
 pub use tfdv_histogram::HistogramMode;
 pub use to_proto::{
-    feature_stats, quantile_boundaries, HISTOGRAM_BUCKETS, RANK_BUCKETS, TOP_VALUES,
+    feature_stats, quantile_boundaries, FeatureResults, HISTOGRAM_BUCKETS, NUM_VALUES_BUCKETS,
+    RANK_BUCKETS, TOP_VALUES,
 };
 
 use crate::error::{EngineError, Result};
@@ -86,6 +92,7 @@ pub struct StatsBuilder {
     options: StatsOptions,
     decimals: DecimalMode,
     execution: Execution,
+    payload: Option<PayloadFormat>,
 }
 
 impl StatsBuilder {
@@ -100,7 +107,16 @@ impl StatsBuilder {
             options: StatsOptions::default(),
             decimals: DecimalMode::Float,
             execution: Execution::InProcess,
+            payload: None,
         }
+    }
+
+    /// The message TFRecord inputs hold. Default: what the ExampleGen
+    /// output being read records in its manifest, else tf.Example (and a
+    /// SequenceExample read as such is an error naming the flag).
+    pub fn with_payload_format(mut self, payload: PayloadFormat) -> Self {
+        self.payload = Some(payload);
+        self
     }
 
     /// Run in-process (default) or on a Ballista cluster; the output is the
@@ -162,6 +178,10 @@ impl StatsBuilder {
         let started = Instant::now();
         let mut splits = Vec::new();
         let ctx = self.execution.context().await?;
+        let payload = self
+            .payload
+            .or_else(|| recorded_payload(&self.input))
+            .unwrap_or_default();
         for (name, input) in self.splits()? {
             let files = resolve_input(&input)?;
             let format = detect_format(&files, self.format)?;
@@ -171,6 +191,7 @@ impl StatsBuilder {
                 // Each distinct string of a dictionary-encoded column is
                 // then counted once per batch, not once per example.
                 parquet_strings: StringDecoding::AsStored,
+                tfrecord_payload: payload,
                 ..Default::default()
             };
             let table = SourceTable::open(SourceSpec::new(files, format, options))?;
@@ -223,22 +244,90 @@ pub fn write_outputs(dir: &Path, splits: &[SplitStatistics], options: StatsOptio
     Ok(())
 }
 
-/// The statistics kind of every column of `schema`, in schema order.
-pub(crate) fn feature_kinds(schema: &SchemaRef) -> Result<Vec<(String, FeatureType)>> {
-    schema
-        .fields()
-        .iter()
-        .map(|field| {
-            let (kind, _) = FeatureType::of_column(field.data_type()).ok_or_else(|| {
+/// One feature whose statistics are computed: a column, or a child of a
+/// struct column (a SequenceExample's `##SEQUENCE##.<feature>`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StatsColumn {
+    /// TFDV's path: the column, then the child.
+    pub path: Vec<String>,
+    /// The kind of its values (`Struct` for the struct itself).
+    pub kind: FeatureType,
+    /// A list of lists, whose nesting levels are counted too.
+    pub nested: bool,
+}
+
+impl StatsColumn {
+    /// The path as one name (`a.b`), TFDV's serialized path.
+    pub fn name(&self) -> String {
+        self.path.join(".")
+    }
+
+    /// The column as an expression.
+    pub fn expr(&self) -> Expr {
+        let c = col(format!("\"{}\"", self.path[0].replace('"', "\"\"")));
+        self.path[1..]
+            .iter()
+            .fold(c, |e, child| get_field(e, child.as_str()))
+    }
+
+    /// The column's values in `batch`.
+    pub fn array(&self, batch: &RecordBatch) -> Result<ArrayRef> {
+        let missing = || EngineError::Internal(format!("no column {}", self.name()));
+        let mut a = batch
+            .column_by_name(&self.path[0])
+            .ok_or_else(missing)?
+            .clone();
+        for child in &self.path[1..] {
+            a = a
+                .as_struct_opt()
+                .and_then(|s| s.column_by_name(child))
+                .ok_or_else(missing)?
+                .clone();
+        }
+        Ok(a)
+    }
+}
+
+/// The features of every column of `schema`, in schema order; a struct
+/// column is a feature and so is each of its children.
+pub(crate) fn stats_columns(schema: &SchemaRef) -> Result<Vec<StatsColumn>> {
+    let mut out = Vec::new();
+    for field in schema.fields() {
+        let kind_of = |path: &[String], dt: &DataType| -> Result<FeatureType> {
+            let (kind, _) = FeatureType::of_column(dt).ok_or_else(|| {
                 EngineError::Invalid(format!(
-                    "column '{}' of type {} has no statistics",
-                    field.name(),
-                    field.data_type()
+                    "column '{}' of type {dt} has no statistics",
+                    path.join(".")
                 ))
             })?;
-            Ok((field.name().clone(), kind))
-        })
-        .collect()
+            Ok(kind)
+        };
+        let path = vec![field.name().clone()];
+        let kind = kind_of(&path, field.data_type())?;
+        out.push(StatsColumn {
+            path: path.clone(),
+            kind,
+            nested: is_nested_list(field.data_type()),
+        });
+        if let DataType::Struct(children) = field.data_type() {
+            for child in children {
+                let path = vec![field.name().clone(), child.name().clone()];
+                let kind = kind_of(&path, child.data_type())?;
+                if kind == FeatureType::Struct {
+                    return Err(EngineError::Invalid(format!(
+                        "column '{}' nests a struct in a struct, which statistics do not read",
+                        path.join(".")
+                    )));
+                }
+                out.push(StatsColumn {
+                    path,
+                    kind,
+                    nested: is_nested_list(child.data_type()),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A dataset's statistics from its features: sorted by name, and checked
@@ -248,7 +337,13 @@ pub(crate) fn dataset(
     num_examples: u64,
     mut features: Vec<FeatureNameStatistics>,
 ) -> Result<DatasetFeatureStatistics> {
-    features.sort_by_key(|f| f.feature_name());
+    // By name; a struct and the features below it (SequenceExample's
+    // `##SEQUENCE##`) after the others, where tfx_bsl's decoder puts them.
+    features.sort_by_key(|f| {
+        let nested = f.r#type == FeatureStatsType::Struct as i32
+            || matches!(&f.field_id, Some(FieldId::Path(p)) if p.step.len() > 1);
+        (nested, f.feature_name())
+    });
     for f in &features {
         if let Some(c) = f.common() {
             if c.num_non_missing + c.num_missing != num_examples {
@@ -269,19 +364,26 @@ pub(crate) fn dataset(
     })
 }
 
-/// The aggregate expressions for one column of `kind`, with `udafs` by name.
+/// The aggregate expressions for one feature, with `udafs` by name.
 fn column_exprs(
     udafs: &HashMap<String, Arc<AggregateUDF>>,
-    name: &str,
-    kind: FeatureType,
+    column: &StatsColumn,
     approx: bool,
 ) -> Vec<Expr> {
     let udf = |n: &str| udafs.get(n).expect("registered statistics function");
-    let c = col(format!("\"{}\"", name.replace('"', "\"\"")));
+    let name = column.name();
+    let c = column.expr();
     let mut exprs = vec![udf("common_stats")
         .call(vec![c.clone()])
         .alias(format!("common:{name}"))];
-    match kind {
+    if column.nested {
+        exprs.push(
+            udf("valency_stats")
+                .call(vec![c.clone()])
+                .alias(format!("levels:{name}")),
+        );
+    }
+    match column.kind {
         FeatureType::Int | FeatureType::Float => exprs.push(
             udf("numeric_stats")
                 .call(vec![c])
@@ -295,7 +397,7 @@ fn column_exprs(
             };
             exprs.push(udf(f).call(vec![c]).alias(format!("string:{name}")))
         }
-        // Columns have no Struct kind (`of_column` gives none).
+        // A struct's children are features of their own.
         FeatureType::Unknown | FeatureType::Struct => {}
     }
     exprs
@@ -312,14 +414,14 @@ pub async fn dataset_statistics(
 ) -> Result<DatasetFeatureStatistics> {
     let schema = table.source().schema();
     let df = ctx.read_table(Arc::new(table)).map_err(EngineError::from)?;
-    let kinds = feature_kinds(&schema)?;
+    let columns = stats_columns(&schema)?;
     let udafs: HashMap<String, Arc<AggregateUDF>> = weir_udfs::all_udafs()
         .into_iter()
         .map(|u| (u.name().to_string(), u))
         .collect();
     let mut exprs = vec![count(lit(1)).alias("__num_examples")];
-    for (fname, kind) in &kinds {
-        exprs.extend(column_exprs(&udafs, fname, *kind, options.approx));
+    for column in &columns {
+        exprs.extend(column_exprs(&udafs, column, options.approx));
     }
     let one_row = |b: &[RecordBatch]| match b.iter().map(|b| b.num_rows()).sum::<usize>() {
         1 => Ok(()),
@@ -344,17 +446,24 @@ pub async fn dataset_statistics(
         batch.column_by_name(&n).map(|a| a.as_struct().slice(0, 1))
     };
     let mut features = Vec::new();
-    for (fname, kind) in kinds {
+    for column in columns {
+        let fname = column.name();
         let common = get(format!("common:{fname}")).expect("common stats column");
         let numeric = get(format!("numeric:{fname}"));
         let strings = get(format!("string:{fname}"));
+        let levels = batch
+            .column_by_name(&format!("levels:{fname}"))
+            .map(|a| a.as_list::<i32>().value(0).as_struct().clone());
         features.push(
             feature_stats(
-                &fname,
-                kind,
-                &common,
-                numeric.as_ref(),
-                strings.as_ref(),
+                &column.path,
+                column.kind,
+                FeatureResults {
+                    common: &common,
+                    numeric: numeric.as_ref(),
+                    strings: strings.as_ref(),
+                    levels: levels.as_ref(),
+                },
                 options.histograms,
             )
             .map_err(EngineError::from)?,

@@ -133,6 +133,19 @@ pub fn quantiles_and_cumulative_weights(
     (q, w)
 }
 
+/// TFDV's QUANTILES histogram of an exact distribution of `(value, count)`:
+/// `buckets` equal-rank buckets from the summary's quantiles and cumulative
+/// weights (`quantiles_util.generate_quantiles_histogram`), as
+/// `(low, high, count)`.
+pub fn quantiles_histogram_of_counts(
+    counts: &[(f64, f64)],
+    buckets: usize,
+) -> Vec<(f64, f64, f64)> {
+    let summary = exact_summary(counts);
+    let (q, c) = quantiles_and_cumulative_weights(&summary, buckets);
+    bin_weights(&q, &c)
+}
+
 /// Buckets `(low, high, weight)` between successive boundaries; the weight
 /// of buckets sharing an upper bound is spread evenly over them, and the
 /// weight at the first boundary over the leading identical buckets.
@@ -236,12 +249,14 @@ pub fn equi_width_histogram(
     let bounds: Vec<f64> = if finite_min == finite_max {
         vec![finite_min, finite_max]
     } else {
+        // numpy's linspace: start + i * step, the end exactly.
+        let step = (finite_max - finite_min) / num_buckets as f64;
         (0..=num_buckets)
             .map(|i| {
                 if i == num_buckets {
                     finite_max
                 } else {
-                    finite_min + (finite_max - finite_min) * i as f64 / num_buckets as f64
+                    finite_min + i as f64 * step
                 }
             })
             .collect()

@@ -1,18 +1,19 @@
 //! Turns the structs that weir's statistics aggregates return into
 //! tensorflow-metadata `FeatureNameStatistics`, the way TFDV fills them.
 
-use datafusion::arrow::array::StructArray;
+use datafusion::arrow::array::{Array, StructArray};
 use datafusion::common::Result;
 use weir_datasets::example::FeatureType;
 use weir_tfmd::statistics::{
     CommonStatistics, CustomStatistic, CustomValue, FeatureNameStatistics, FeatureStatsType,
     FieldId, FreqAndValue, Histogram, HistogramBucket, HistogramType, NumericStatistics, Path,
-    RankBucket, RankHistogram, Stats, StringStatistics, EXACT_COUNTS_HISTOGRAM,
+    PresenceAndValencyStatistics, RankBucket, RankHistogram, Stats, StringStatistics,
+    StructStatistics, EXACT_COUNTS_HISTOGRAM,
 };
 
 use super::tfdv_histogram::{
-    equi_width_histogram, exact_summary, quantiles_and_cumulative_weights, HistogramMode,
-    STANDARD_HISTOGRAM_QUANTILES,
+    equi_width_histogram, exact_summary, quantiles_and_cumulative_weights,
+    quantiles_histogram_of_counts, HistogramMode, STANDARD_HISTOGRAM_QUANTILES,
 };
 use weir_udfs::stats::{CommonStatsResult, NumericStatsResult, QuantileSketch, StringStatsResult};
 
@@ -171,24 +172,95 @@ pub fn exact_standard_histogram(
     }
 }
 
-fn common(s: &CommonStatsResult) -> CommonStatistics {
+/// TFDV's number of buckets in values-per-list histograms.
+pub const NUM_VALUES_BUCKETS: usize = 10;
+
+fn histogram_of(buckets: Vec<(f64, f64, f64)>, ty: HistogramType) -> Histogram {
+    Histogram {
+        buckets: buckets
+            .into_iter()
+            .map(|(low_value, high_value, sample_count)| HistogramBucket {
+                low_value,
+                high_value,
+                sample_count,
+            })
+            .collect(),
+        r#type: ty as i32,
+        ..Default::default()
+    }
+}
+
+fn distribution(s: &CommonStatsResult) -> Vec<(f64, f64)> {
+    s.num_values
+        .iter()
+        .map(|&(v, c)| (v as f64, c as f64))
+        .collect()
+}
+
+/// TFDV's values-per-list QUANTILES histogram of `s`'s distribution.
+fn num_values_histogram(s: &CommonStatsResult) -> Option<Histogram> {
+    (s.num_non_missing > 0).then(|| {
+        histogram_of(
+            quantiles_histogram_of_counts(&distribution(s), NUM_VALUES_BUCKETS),
+            HistogramType::Quantiles,
+        )
+    })
+}
+
+fn presence_and_valency(s: &CommonStatsResult) -> PresenceAndValencyStatistics {
+    PresenceAndValencyStatistics {
+        num_non_missing: s.num_non_missing,
+        num_missing: s.num_missing,
+        min_num_values: if s.num_non_missing == 0 {
+            0
+        } else {
+            s.min_num_values
+        },
+        max_num_values: s.max_num_values,
+        tot_num_values: s.tot_num_values,
+    }
+}
+
+/// TFDV's custom statistics of the value list lengths at nesting levels
+/// below the first (`level_2_value_list_length_quantiles` and `_standard`).
+fn level_custom_stats(levels: &[CommonStatsResult]) -> Vec<CustomStatistic> {
+    let mut out = Vec::new();
+    for (i, level) in levels.iter().enumerate().skip(1) {
+        if level.num_non_missing == 0 {
+            continue;
+        }
+        let counts = distribution(level);
+        let summary = exact_summary(&counts);
+        let (q, c) = quantiles_and_cumulative_weights(&summary, NUM_VALUES_BUCKETS);
+        out.push(CustomStatistic {
+            name: format!("level_{}_value_list_length_quantiles", i + 1),
+            val: Some(CustomValue::Histogram(histogram_of(
+                quantiles_histogram_of_counts(&counts, NUM_VALUES_BUCKETS),
+                HistogramType::Quantiles,
+            ))),
+        });
+        let standard = equi_width_histogram(
+            &q,
+            &c,
+            level.min_num_values as f64,
+            level.max_num_values as f64,
+            NUM_VALUES_BUCKETS,
+            0.0,
+        );
+        out.push(CustomStatistic {
+            name: format!("level_{}_value_list_length_standard", i + 1),
+            val: Some(CustomValue::Histogram(histogram_of(
+                standard,
+                HistogramType::Standard,
+            ))),
+        });
+    }
+    out
+}
+
+fn common(s: &CommonStatsResult, levels: &[CommonStatsResult]) -> CommonStatistics {
     let non_missing = s.num_non_missing;
     let tot = s.tot_num_values;
-    let q = &s.num_values_quantiles;
-    // TFDV gives each values-per-example quantile bucket an equal share.
-    let buckets = q
-        .windows(2)
-        .map(|w| HistogramBucket {
-            low_value: w[0],
-            high_value: w[1],
-            sample_count: non_missing as f64 / (q.len() - 1) as f64,
-        })
-        .collect();
-    let hist = Histogram {
-        buckets,
-        r#type: HistogramType::Quantiles as i32,
-        ..Default::default()
-    };
     CommonStatistics {
         num_non_missing: non_missing,
         num_missing: s.num_missing,
@@ -204,27 +276,61 @@ fn common(s: &CommonStatsResult) -> CommonStatistics {
             (tot as f64 / non_missing as f64) as f32
         },
         tot_num_values: tot,
-        num_values_histogram: (non_missing > 0).then_some(hist),
+        num_values_histogram: num_values_histogram(s),
+        presence_and_valency_stats: levels.iter().map(presence_and_valency).collect(),
     }
 }
 
-/// Statistics of one feature from its aggregate results.
+/// The aggregate results of one feature.
+pub struct FeatureResults<'a> {
+    /// `common_stats`.
+    pub common: &'a StructArray,
+    /// `numeric_stats` (numeric features).
+    pub numeric: Option<&'a StructArray>,
+    /// `string_stats` or `string_stats_approx` (bytes features).
+    pub strings: Option<&'a StructArray>,
+    /// `valency_stats`' levels (nested features): one struct row per level.
+    pub levels: Option<&'a StructArray>,
+}
+
+/// Statistics of the feature at `path` from its aggregate results.
 pub fn feature_stats(
-    name: &str,
+    path: &[String],
     kind: FeatureType,
-    common_struct: &StructArray,
-    numeric: Option<&StructArray>,
-    strings: Option<&StructArray>,
+    results: FeatureResults<'_>,
     mode: HistogramMode,
 ) -> Result<FeatureNameStatistics> {
+    let FeatureResults {
+        common: common_struct,
+        numeric,
+        strings,
+        levels,
+    } = results;
     let common_result = CommonStatsResult::from_struct(common_struct, 0)?;
+    let levels: Vec<CommonStatsResult> = match levels {
+        Some(l) => (0..l.len())
+            .map(|i| CommonStatsResult::from_struct(l, i))
+            .collect::<Result<_>>()?,
+        None => Vec::new(),
+    };
     let numeric = numeric
         .map(|n| NumericStatsResult::from_struct(n, 0))
         .transpose()?;
     let strings = strings
         .map(|s| StringStatsResult::from_struct(s, 0))
         .transpose()?;
-    let common_stats = Some(common(&common_result));
+    let common_stats = Some(common(&common_result, &levels));
+    let field_id = Some(FieldId::Path(Path {
+        step: path.to_vec(),
+    }));
+    if kind == FeatureType::Struct {
+        return Ok(FeatureNameStatistics {
+            field_id,
+            r#type: FeatureStatsType::Struct as i32,
+            stats: Some(Stats::StructStats(StructStatistics { common_stats })),
+            custom_stats: Vec::new(),
+        });
+    }
     // TFDV types a feature from the values it sees in this dataset: with no
     // value at all it has no type and gets common statistics only.
     let kind = if common_result.tot_num_values == 0 {
@@ -323,10 +429,11 @@ pub fn feature_stats(
             }),
         ),
     };
+    if kind != FeatureType::Unknown {
+        custom_stats.extend(level_custom_stats(&levels));
+    }
     Ok(FeatureNameStatistics {
-        field_id: Some(FieldId::Path(Path {
-            step: vec![name.to_string()],
-        })),
+        field_id,
         r#type: ty as i32,
         stats: Some(stats),
         custom_stats,

@@ -2,13 +2,15 @@
 //! `CommonStatistics`: examples with and without a value, minimum, maximum
 //! and total number of values per example, and the exact distribution of
 //! the number of values per example (small integers, so an exact count map
-//! is smaller and cheaper than a sketch), from which the result gives the
-//! 11 boundaries of TFDV's 10-bucket values-per-example quantiles histogram.
+//! is smaller and cheaper than a sketch), from which TFDV's 10-bucket
+//! values-per-example quantiles histogram is made. A list of lists counts
+//! its innermost values per example (TFDV's nested features); its
+//! per-level counts are `valency_stats`'.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray, UInt64Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StructArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, UInt64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -16,9 +18,6 @@ use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatil
 
 use super::arrays::{list_of, one_list};
 use super::FeatureColumn;
-
-/// Buckets of the values-per-example quantiles histogram (TFDV's default).
-pub const NUM_VALUES_BUCKETS: usize = 10;
 
 fn scalar_fields() -> Vec<Field> {
     vec![
@@ -41,15 +40,9 @@ static STATE_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
     Fields::from(f)
 });
 
-static RESULT_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
-    let mut f = scalar_fields();
-    f.push(Field::new(
-        "num_values_quantiles",
-        list_of(DataType::Float64),
-        false,
-    ));
-    Fields::from(f)
-});
+/// The result is the state: the counters and the exact distribution of
+/// values per example.
+static RESULT_FIELDS: LazyLock<Fields> = LazyLock::new(|| STATE_FIELDS.clone());
 
 /// `common_stats(feature) -> struct`: see the module docs.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -71,7 +64,7 @@ impl CommonStatsUdaf {
         }
     }
 
-    /// The fields of the result struct.
+    /// The fields of the result struct (also the fields of the state).
     pub fn fields() -> Fields {
         RESULT_FIELDS.clone()
     }
@@ -125,7 +118,13 @@ impl Default for CommonStatsAccumulator {
 }
 
 impl CommonStatsAccumulator {
-    fn add(&mut self, num_values: u64, examples: u64) {
+    /// Counts `examples` missing examples (or value lists).
+    pub(crate) fn add_missing(&mut self, examples: u64) {
+        self.num_missing += examples;
+    }
+
+    /// Counts `examples` present examples (or value lists) of `num_values`.
+    pub(crate) fn add(&mut self, num_values: u64, examples: u64) {
         if examples == 0 {
             return;
         }
@@ -136,27 +135,21 @@ impl CommonStatsAccumulator {
         *self.by_num_values.entry(num_values).or_default() += examples;
     }
 
-    /// Exact values-per-example quantiles at ranks 0, 1/10, ..., 1 (the
-    /// smallest value whose cumulative count reaches the rank).
-    pub fn quantiles(&self) -> Vec<f64> {
-        let n = self.num_non_missing;
-        if n == 0 {
-            return Vec::new();
-        }
-        (0..=NUM_VALUES_BUCKETS)
-            .map(|i| {
-                let target =
-                    ((i as u128 * n as u128).div_ceil(NUM_VALUES_BUCKETS as u128) as u64).max(1);
-                let mut seen = 0u64;
-                for (&v, &c) in &self.by_num_values {
-                    seen += c;
-                    if seen >= target {
-                        return v as f64;
-                    }
-                }
-                self.max_num_values as f64
-            })
-            .collect()
+    /// The state (and result) as one-row arrays, in [`STATE_FIELDS`] order.
+    pub(crate) fn state_arrays(&self) -> Vec<ArrayRef> {
+        let mut arrays = self.scalars();
+        arrays.push(one_list(Arc::new(UInt64Array::from_iter_values(
+            self.by_num_values.keys().copied(),
+        ))));
+        arrays.push(one_list(Arc::new(UInt64Array::from_iter_values(
+            self.by_num_values.values().copied(),
+        ))));
+        arrays
+    }
+
+    /// The fields of [`Self::state_arrays`].
+    pub(crate) fn state_fields() -> Fields {
+        STATE_FIELDS.clone()
     }
 
     fn scalars(&self) -> Vec<ArrayRef> {
@@ -191,11 +184,9 @@ impl Accumulator for CommonStatsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let mut arrays = self.scalars();
-        arrays.push(one_list(Arc::new(Float64Array::from(self.quantiles()))));
         Ok(ScalarValue::Struct(Arc::new(StructArray::new(
             RESULT_FIELDS.clone(),
-            arrays,
+            self.state_arrays(),
             None,
         ))))
     }
@@ -205,14 +196,7 @@ impl Accumulator for CommonStatsAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let mut arrays = self.scalars();
-        arrays.push(one_list(Arc::new(UInt64Array::from_iter_values(
-            self.by_num_values.keys().copied(),
-        ))));
-        arrays.push(one_list(Arc::new(UInt64Array::from_iter_values(
-            self.by_num_values.values().copied(),
-        ))));
-        arrays
+        self.state_arrays()
             .iter()
             .map(|a| ScalarValue::try_from_array(a, 0))
             .collect()

@@ -1,5 +1,9 @@
 //! A uniform view of a feature column: per example, how many values it has,
-//! and the values as `f64` (numeric) or bytes.
+//! and the values as `f64` (numeric) or bytes. A list of lists (a
+//! SequenceExample's sequence feature) is viewed by its innermost values:
+//! an example's values are those of all its inner lists, as TFDV counts a
+//! nested feature's values per example; a struct column is one value per
+//! example where it is present.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, GenericListArray, OffsetSizeTrait};
 use datafusion::arrow::buffer::NullBuffer;
@@ -42,9 +46,60 @@ fn list_ranges<O: OffsetSizeTrait>(l: &GenericListArray<O>) -> Vec<Option<(usize
         .collect()
 }
 
+/// True for a list of lists (`List`/`LargeList` of `List`/`LargeList`).
+pub fn is_nested_list(dt: &DataType) -> bool {
+    match dt {
+        DataType::List(f) | DataType::LargeList(f) => {
+            matches!(f.data_type(), DataType::List(_) | DataType::LargeList(_))
+        }
+        _ => false,
+    }
+}
+
+fn values_of(array: &ArrayRef) -> &ArrayRef {
+    match array.data_type() {
+        DataType::LargeList(_) => array.as_list::<i64>().values(),
+        _ => array.as_list::<i32>().values(),
+    }
+}
+
+/// Per outer row, the range of innermost values of a list of lists.
+fn nested_ranges<O: OffsetSizeTrait>(
+    outer: &GenericListArray<O>,
+    inner: &[Option<(usize, usize)>],
+) -> Vec<Option<(usize, usize)>> {
+    let o = outer.value_offsets();
+    (0..outer.len())
+        .map(|i| {
+            outer.is_valid(i).then(|| {
+                let (s, e) = (o[i].as_usize(), o[i + 1].as_usize());
+                // Null inner lists hold no values; the first and last
+                // valid ones bound the row's values.
+                let first = inner[s..e].iter().flatten().next();
+                let last = inner[s..e].iter().rev().flatten().next();
+                match (first, last) {
+                    (Some(a), Some(b)) => (a.0, b.1),
+                    _ => (0, 0),
+                }
+            })
+        })
+        .collect()
+}
+
 impl FeatureColumn {
-    /// Views `array` (scalar or list of scalars).
+    /// Views `array` (scalar, list of scalars or list of lists).
     pub fn new(array: &ArrayRef) -> Result<Self> {
+        if is_nested_list(array.data_type()) {
+            let inner = Self::new(values_of(array))?;
+            if !inner.is_list {
+                return exec_err!("expected a list of lists, got {}", array.data_type());
+            }
+            let ranges = match array.data_type() {
+                DataType::LargeList(_) => nested_ranges(array.as_list::<i64>(), &inner.ranges),
+                _ => nested_ranges(array.as_list::<i32>(), &inner.ranges),
+            };
+            return Ok(list_column(inner.values, ranges));
+        }
         match array.data_type() {
             DataType::List(_) => {
                 let l = array.as_list::<i32>();
@@ -64,7 +119,15 @@ impl FeatureColumn {
                 )?;
                 Self::new(&l)
             }
-            DataType::Struct(_) | DataType::Map(..) | DataType::Union(..) => {
+            // A struct is one value per example where present.
+            DataType::Struct(_) => Ok(Self {
+                len: array.len(),
+                nulls: array.logical_nulls(),
+                values: array.clone(),
+                is_list: false,
+                ranges: Vec::new(),
+            }),
+            DataType::Map(..) | DataType::Union(..) => {
                 exec_err!(
                     "statistics of {} columns are not supported",
                     array.data_type()

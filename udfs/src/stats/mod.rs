@@ -4,7 +4,8 @@
 //!
 //! A feature column is either scalar (one value per example, null when
 //! missing) or a list (null or empty when missing), as weir's readers
-//! produce them; [`FeatureColumn`] reads both.
+//! produce them, or a list of lists (a SequenceExample's sequence feature,
+//! whose levels `valency_stats` counts); [`FeatureColumn`] reads all three.
 
 pub(crate) mod arrays;
 mod common_stats;
@@ -18,14 +19,16 @@ mod results;
 mod string_stats;
 mod string_stats_approx;
 mod string_totals;
+mod valency_stats;
 mod value_counts;
 
 pub use common_stats::{CommonStatsAccumulator, CommonStatsUdaf};
 pub use exact_counts::ExactCounts;
-pub use feature_column::{ByteValue, FeatureColumn};
+pub use feature_column::{is_nested_list, ByteValue, FeatureColumn};
 pub use numeric_stats::{NumericStatsAccumulator, NumericStatsUdaf, QuantileSketch, DEFAULT_KLL_K};
 pub use results::{CommonStatsResult, NumericStatsResult, StringStatsResult};
 pub use string_stats::{StringStatsAccumulator, StringStatsUdaf, TOP_VALUES_KEPT};
 pub use string_stats_approx::{
     ApproxStringStatsAccumulator, ApproxStringStatsUdaf, FREQUENT_ITEMS_MAP, HLL_LG_K,
 };
+pub use valency_stats::{ValencyStatsAccumulator, ValencyStatsUdaf};

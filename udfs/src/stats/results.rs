@@ -78,14 +78,6 @@ impl<'a> Row<'a> {
         Ok(list.value(self.row))
     }
 
-    fn f64_list(&self, name: &str) -> Result<Vec<f64>> {
-        let values = self.list(name)?;
-        let values = values.as_primitive_opt::<Float64Type>().ok_or_else(|| {
-            DataFusionError::Internal(format!("{}: field {name} is not a list of f64", self.what))
-        })?;
-        Ok(values.values().to_vec())
-    }
-
     fn u64_list(&self, name: &str) -> Result<Vec<u64>> {
         let values = self.list(name)?;
         let values = values.as_primitive_opt::<UInt64Type>().ok_or_else(|| {
@@ -122,8 +114,9 @@ pub struct CommonStatsResult {
     pub max_num_values: u64,
     /// Values in all examples.
     pub tot_num_values: u64,
-    /// Quantiles of the values per example (bucket boundaries).
-    pub num_values_quantiles: Vec<f64>,
+    /// Present examples by their number of values: `(values, examples)`,
+    /// ascending in values.
+    pub num_values: Vec<(u64, u64)>,
 }
 
 impl CommonStatsResult {
@@ -136,7 +129,11 @@ impl CommonStatsResult {
             min_num_values: r.u64("min_num_values")?,
             max_num_values: r.u64("max_num_values")?,
             tot_num_values: r.u64("tot_num_values")?,
-            num_values_quantiles: r.f64_list("num_values_quantiles")?,
+            num_values: r
+                .u64_list("num_values")?
+                .into_iter()
+                .zip(r.u64_list("num_values_count")?)
+                .collect(),
         })
     }
 }

@@ -27,6 +27,7 @@ pub(crate) fn common(present: u64, missing: u64, vals: (u64, u64)) -> CommonStat
         },
         num_values_histogram: None,
         tot_num_values: present * (vals.0 + vals.1) / 2,
+        presence_and_valency_stats: Vec::new(),
     }
 }
 
@@ -133,6 +134,7 @@ impl F {
             Stats::NumStats(s) => s.common_stats.as_mut().unwrap(),
             Stats::StringStats(s) => s.common_stats.as_mut().unwrap(),
             Stats::BytesStats(s) => s.common_stats.as_mut().unwrap(),
+            Stats::StructStats(s) => s.common_stats.as_mut().unwrap(),
         };
         *c = common(c.num_non_missing, c.num_missing, (min, max));
         self

@@ -1,0 +1,212 @@
+//! tf.SequenceExample end to end (issue 25): read with `--payload-format
+//! sequence_example`, statistics with TFDV's `##SEQUENCE##` paths and
+//! nested value counts, schema inference and validation, ExampleGen's
+//! pass-through and split. Goldens: `tests/tfdv/sequence/` (made by
+//! `tests/tfdv/make_sequence_goldens.py` with TensorFlow's
+//! `tf.train.SequenceExample` and TFDV 1.16.1).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use weir_datasets::example::PayloadFormat;
+use weir_engine::{ExampleGenBuilder, StatsBuilder};
+use weir_tests::{read_records, runtime};
+use weir_tfmd::statistics::{
+    CommonStatistics, CustomValue, DatasetFeatureStatistics, FeatureNameStatistics, Histogram,
+    Stats,
+};
+
+use crate::stats::load;
+
+fn goldens() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tfdv/sequence")
+}
+
+fn weir_stats(input: &Path, payload: Option<PayloadFormat>) -> DatasetFeatureStatistics {
+    let out = tempfile::tempdir().unwrap();
+    let mut b = StatsBuilder::new(input.to_string_lossy(), out.path().join("s"));
+    if let Some(p) = payload {
+        b = b.with_payload_format(p);
+    }
+    let summary = runtime().block_on(b.execute()).unwrap();
+    summary.splits.into_iter().next().unwrap().stats
+}
+
+fn close(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+fn assert_histogram(ctx: &str, got: &Histogram, want: &Histogram) {
+    assert_eq!(got.r#type, want.r#type, "{ctx}: histogram type");
+    assert_eq!(got.buckets.len(), want.buckets.len(), "{ctx}: buckets");
+    for (g, w) in got.buckets.iter().zip(&want.buckets) {
+        assert!(
+            g.low_value == w.low_value
+                && g.high_value == w.high_value
+                && close(g.sample_count, w.sample_count),
+            "{ctx}: bucket {g:?} vs TFDV's {w:?}"
+        );
+    }
+}
+
+fn assert_common(ctx: &str, got: &CommonStatistics, want: &CommonStatistics) {
+    assert_eq!(got.num_non_missing, want.num_non_missing, "{ctx}");
+    assert_eq!(got.num_missing, want.num_missing, "{ctx}");
+    assert_eq!(got.min_num_values, want.min_num_values, "{ctx}");
+    assert_eq!(got.max_num_values, want.max_num_values, "{ctx}");
+    assert_eq!(got.tot_num_values, want.tot_num_values, "{ctx}");
+    assert_eq!(got.avg_num_values, want.avg_num_values, "{ctx}");
+    assert_eq!(
+        got.presence_and_valency_stats, want.presence_and_valency_stats,
+        "{ctx}: nested value counts"
+    );
+    match (&got.num_values_histogram, &want.num_values_histogram) {
+        (Some(g), Some(w)) => assert_histogram(&format!("{ctx}: values per example"), g, w),
+        (g, w) => assert_eq!(g.is_some(), w.is_some(), "{ctx}: values histogram"),
+    }
+}
+
+fn custom_histograms(f: &FeatureNameStatistics) -> BTreeMap<String, Histogram> {
+    f.custom_stats
+        .iter()
+        .filter_map(|c| match &c.val {
+            Some(CustomValue::Histogram(h)) => Some((c.name.clone(), h.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn assert_matches_tfdv(ours: &DatasetFeatureStatistics, tfdv: &DatasetFeatureStatistics) {
+    assert_eq!(ours.num_examples, tfdv.num_examples);
+    let names = |d: &DatasetFeatureStatistics| -> Vec<String> {
+        d.features.iter().map(|f| f.feature_name()).collect()
+    };
+    assert_eq!(names(ours), names(tfdv), "paths, in TFDV's order");
+    for (o, t) in ours.features.iter().zip(&tfdv.features) {
+        let ctx = o.feature_name();
+        assert_eq!(o.field_id, t.field_id, "{ctx}: path steps");
+        assert_eq!(o.r#type, t.r#type, "{ctx}: type");
+        assert_common(&ctx, o.common().unwrap(), t.common().unwrap());
+        let (oc, tc) = (custom_histograms(o), custom_histograms(t));
+        assert_eq!(
+            oc.keys().collect::<Vec<_>>(),
+            tc.keys().collect::<Vec<_>>(),
+            "{ctx}: custom histograms"
+        );
+        for (name, h) in &tc {
+            assert_histogram(&format!("{ctx}: {name}"), &oc[name], h);
+        }
+        match (&o.stats, &t.stats) {
+            (Some(Stats::StringStats(a)), Some(Stats::StringStats(b))) => {
+                assert_eq!(a.unique, b.unique, "{ctx}: unique");
+                assert_eq!(a.top_values, b.top_values, "{ctx}: top values");
+                assert_eq!(a.avg_length, b.avg_length, "{ctx}: avg_length");
+                assert_eq!(a.rank_histogram, b.rank_histogram, "{ctx}: rank histogram");
+            }
+            (Some(Stats::NumStats(a)), Some(Stats::NumStats(b))) => {
+                assert_eq!((a.min, a.max), (b.min, b.max), "{ctx}: min, max");
+                assert_eq!(a.num_zeros, b.num_zeros, "{ctx}: zeros");
+                assert!(
+                    close(a.mean, b.mean),
+                    "{ctx}: mean {} vs {}",
+                    a.mean,
+                    b.mean
+                );
+                assert!(
+                    (a.std_dev - b.std_dev).abs() <= 1e-9 * b.std_dev.max(1.0),
+                    "{ctx}: std_dev {} vs {}",
+                    a.std_dev,
+                    b.std_dev
+                );
+            }
+            (Some(Stats::StructStats(_)), Some(Stats::StructStats(_))) => {}
+            (a, b) => panic!("{ctx}: kinds differ: {a:?} vs {b:?}"),
+        }
+    }
+}
+
+#[test]
+fn sequence_example_statistics_match_tfdv() {
+    for name in ["baseline", "current"] {
+        let ours = weir_stats(
+            &goldens().join(format!("{name}.tfrecord.gz")),
+            Some(PayloadFormat::SequenceExample),
+        );
+        let tfdv = load(&goldens().join(format!("{name}.FeatureStats.pb")));
+        assert_matches_tfdv(&ours, &tfdv);
+    }
+}
+
+/// The silent drop this issue was filed for: read as tf.Examples, the
+/// sequence features vanished from the statistics without a word.
+#[test]
+fn sequence_examples_read_without_the_flag_are_an_error_naming_payload_format() {
+    let out = tempfile::tempdir().unwrap();
+    let input = goldens().join("baseline.tfrecord.gz");
+    let err = runtime()
+        .block_on(StatsBuilder::new(input.to_string_lossy(), out.path().join("s")).execute())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--payload-format sequence_example"), "{err}");
+    assert!(
+        err.contains("baseline.tfrecord.gz"),
+        "names the file: {err}"
+    );
+    assert!(err.contains("byte offset 0"), "names the offset: {err}");
+    assert!(!out.path().join("s").exists(), "nothing written");
+}
+
+fn sha256(record: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(record))
+}
+
+/// ExampleGen passes SequenceExample records through byte for byte and
+/// splits them as TFX does (`int(sha256(record)) mod 3`), records the
+/// payload format, and later commands read it from the manifest.
+#[test]
+fn examplegen_passes_sequence_examples_through_and_splits_them_as_tfx() {
+    let golden: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(goldens().join("records.json")).unwrap()).unwrap();
+    let mut want: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for r in golden["records"]["baseline"].as_array().unwrap() {
+        let split = if r[1].as_u64().unwrap() < 2 {
+            "train"
+        } else {
+            "eval"
+        };
+        want.entry(split)
+            .or_default()
+            .push(r[0].as_str().unwrap().to_string());
+    }
+    let out = tempfile::tempdir().unwrap();
+    let output = out.path().join("eg");
+    let summary = ExampleGenBuilder::new(
+        goldens().join("baseline.tfrecord.gz").to_string_lossy(),
+        &output,
+    )
+    .with_payload_format(PayloadFormat::SequenceExample)
+    .execute()
+    .unwrap();
+    assert_eq!(
+        summary.manifest.payload_format,
+        PayloadFormat::SequenceExample
+    );
+    for (split, digests) in &want {
+        let mut got: Vec<String> = read_records(&output.join(format!("Split-{split}")))
+            .iter()
+            .map(|r| sha256(r))
+            .collect();
+        let mut digests = digests.clone();
+        got.sort();
+        digests.sort();
+        assert_eq!(got, digests, "{split}: the records, byte for byte");
+    }
+    // The manifest says how to read the output: no flag needed.
+    let stats = weir_stats(&output.join("Split-train"), None);
+    assert!(stats
+        .features
+        .iter()
+        .any(|f| f.feature_name() == "##SEQUENCE##.tokens"));
+    assert_eq!(stats.num_examples, want["train"].len() as u64);
+}
