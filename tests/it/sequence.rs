@@ -210,3 +210,104 @@ fn examplegen_passes_sequence_examples_through_and_splits_them_as_tfx() {
         .any(|f| f.feature_name() == "##SEQUENCE##.tokens"));
     assert_eq!(stats.num_examples, want["train"].len() as u64);
 }
+
+fn sequence_view(name: &str) -> weir_validate::DatasetView {
+    let stats = weir_stats(
+        &goldens().join(format!("{name}.tfrecord.gz")),
+        Some(PayloadFormat::SequenceExample),
+    );
+    weir_validate::DatasetView::new(stats, name)
+}
+
+/// SchemaGen: the `##SEQUENCE##` STRUCT feature with its `struct_domain`,
+/// `value_counts` per nesting level and a string domain named by the path:
+/// the same text as TFDV's `infer_schema`.
+#[test]
+fn schema_inferred_from_sequence_statistics_is_tfdvs() {
+    let ours = weir_validate::infer_schema(&sequence_view("baseline"), &Default::default());
+    let tfdv = std::fs::read_to_string(goldens().join("schema.pbtxt")).unwrap();
+    assert_eq!(ours.to_text(), tfdv);
+    // And TFDV's text reads back into the same schema.
+    let read = weir_validate::Schema::from_text(&tfdv, "schema.pbtxt").unwrap();
+    assert_eq!(read, ours);
+}
+
+/// Validation checks the struct's features at their paths: the same
+/// anomalies, in the same text, as TFDV's `validate_statistics`.
+#[test]
+fn sequence_features_validate_against_the_schema_as_in_tfdv() {
+    let schema = weir_validate::Schema::read(&goldens().join("schema.pbtxt")).unwrap();
+    let anomalies =
+        weir_validate::ValidateBuilder::new(sequence_view("current"), schema.clone()).execute();
+    let tfdv = std::fs::read_to_string(goldens().join("anomalies.pbtxt")).unwrap();
+    assert_eq!(anomalies.to_text(), tfdv);
+    // A nesting level's value count is checked too: every step of
+    // `tokens` must now hold a token, and some hold none.
+    let mut strict = schema;
+    let seq = strict.feature_mut("##SEQUENCE##").unwrap();
+    let weir_validate::schema::DomainInfo::Struct(children) = &mut seq.domain else {
+        panic!("a struct domain")
+    };
+    let tokens = children.iter_mut().find(|f| f.name == "tokens").unwrap();
+    tokens.value_counts.as_mut().unwrap()[1].min = Some(1);
+    let anomalies =
+        weir_validate::ValidateBuilder::new(sequence_view("baseline"), strict).execute();
+    let text = anomalies.to_text();
+    assert!(
+        text.contains("FEATURE_TYPE_LOW_NUMBER_VALUES") && text.contains("nestedness level 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("step: \"##SEQUENCE##\"\n      step: \"tokens\""),
+        "{text}"
+    );
+}
+
+/// Parquet output keeps sequence features as nested lists, with the
+/// values of the records.
+#[test]
+fn parquet_output_keeps_sequence_features_as_lists_of_lists() {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::DataType;
+    let out = tempfile::tempdir().unwrap();
+    let output = out.path().join("pq");
+    ExampleGenBuilder::new(
+        goldens().join("baseline.tfrecord.gz").to_string_lossy(),
+        &output,
+    )
+    .with_payload_format(PayloadFormat::SequenceExample)
+    .with_output_format(weir_engine::OutputFormat::Parquet)
+    .execute()
+    .unwrap();
+    let mut steps = 0usize;
+    let mut tokens = 0usize;
+    let mut rows = 0usize;
+    for split in ["train", "eval"] {
+        for entry in std::fs::read_dir(output.join(format!("Split-{split}"))).unwrap() {
+            let path = entry.unwrap().path();
+            let file = std::fs::File::open(&path).unwrap();
+            let reader =
+                datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                    file,
+                )
+                .unwrap()
+                .build()
+                .unwrap();
+            for batch in reader {
+                let batch = batch.unwrap();
+                rows += batch.num_rows();
+                let seq = batch.column_by_name("##SEQUENCE##").unwrap().as_struct();
+                let t = seq.column_by_name("tokens").unwrap();
+                let DataType::List(inner) = t.data_type() else {
+                    panic!("{}", t.data_type())
+                };
+                assert!(matches!(inner.data_type(), DataType::List(_)));
+                let t = t.as_list::<i32>();
+                steps += t.values().len();
+                tokens += t.values().as_list::<i32>().values().len();
+            }
+        }
+    }
+    // TFDV's counts of the same records: 4,941 steps, 7,305 tokens.
+    assert_eq!((rows, steps, tokens), (2000, 4941, 7305));
+}

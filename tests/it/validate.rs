@@ -36,6 +36,7 @@ fn semantic(schema: &Schema) -> BTreeMap<String, String> {
                 DomainInfo::Int(d) => format!("int {:?} {:?}", d.min, d.max),
                 DomainInfo::Float(_) => "float".into(),
                 DomainInfo::Bool(b) => format!("bool {:?} {:?}", b.true_value, b.false_value),
+                DomainInfo::Struct(children) => format!("struct of {}", children.len()),
                 DomainInfo::Other(n, _) => n.clone(),
             };
             (

@@ -145,7 +145,7 @@ impl AnomalyInfo {
         }
     }
 
-    fn to_message(&self, path: Option<&str>) -> PbMessage {
+    fn to_message(&self, path: Option<&[String]>) -> PbMessage {
         let (short, long) = self.description();
         let mut m = PbMessage::default();
         m.push_str("description", &long);
@@ -158,10 +158,8 @@ impl AnomalyInfo {
                 .push_str("description", &r.long);
             m.push_msg("reason", rm);
         }
-        if let Some(p) = path {
-            let mut pm = PbMessage::default();
-            pm.push_str("step", p);
-            m.push_msg("path", pm);
+        if let Some(steps) = path {
+            m.push_msg("path", path_message(steps));
         }
         m
     }
@@ -253,6 +251,18 @@ pub struct Anomalies {
 }
 
 impl Anomalies {
+    /// The path steps of the feature keyed `key` (its serialized path):
+    /// `parent`, `child` for a feature of a STRUCT feature of the baseline
+    /// schema (`##SEQUENCE##.tokens`), else the name as one step.
+    fn steps(&self, key: &str) -> Vec<String> {
+        let nested = self.baseline.features.iter().find_map(|f| {
+            let child = key.strip_prefix(f.name.as_str())?.strip_prefix('.')?;
+            (f.r#type == Some(weir_tfmd::FeatureType::Struct))
+                .then(|| vec![f.name.clone(), child.to_string()])
+        });
+        nested.unwrap_or_else(|| vec![key.to_string()])
+    }
+
     /// Whether any anomaly has ERROR severity.
     pub fn has_errors(&self) -> bool {
         self.anomaly_info.values().any(AnomalyInfo::is_error)
@@ -290,7 +300,7 @@ impl Anomalies {
         for (path, info) in &self.anomaly_info {
             let mut entry = PbMessage::default();
             entry.push_str("key", path);
-            entry.push_msg("value", info.to_message(Some(path)));
+            entry.push_msg("value", info.to_message(Some(&self.steps(path))));
             m.push_msg("anomaly_info", entry);
         }
         m.push_ident("anomaly_name_format", "SERIALIZED_PATH");
@@ -299,9 +309,7 @@ impl Anomalies {
         }
         for (path, info) in &self.drift_skew_info {
             let mut dm = PbMessage::default();
-            let mut pm = PbMessage::default();
-            pm.push_str("step", path);
-            dm.push_msg("path", pm);
+            dm.push_msg("path", path_message(&self.steps(path)));
             let measurement = |x: &Measurement| {
                 let mut mm = PbMessage::default();
                 mm.push_ident("type", x.kind.name())
@@ -443,6 +451,15 @@ fn trim_zeros(s: &str) -> &str {
     } else {
         s
     }
+}
+
+/// A `Path` message of `steps`.
+fn path_message(steps: &[String]) -> PbMessage {
+    let mut pm = PbMessage::default();
+    for step in steps {
+        pm.push_str("step", step);
+    }
+    pm
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use crate::anomalies::Description;
 use crate::rules::{
     create_feature, existence_required, missing_column, new_column, update_feature, RuleContext,
 };
-use crate::schema::Schema;
+use crate::schema::{DomainInfo, FeatureType, Schema};
 use crate::stats_view::DatasetView;
 
 /// Options of inference and update.
@@ -34,11 +34,16 @@ pub fn infer_schema(stats: &DatasetView, options: &InferOptions) -> Schema {
     let mut schema = Schema::default();
     for view in stats.features() {
         create_feature(&mut schema, &view, options.max_string_domain_size);
+        if view.feature_type() == FeatureType::Struct {
+            schema.features.last_mut().expect("just added").domain = DomainInfo::Struct(Vec::new());
+        }
     }
     if options.infer_feature_shape {
         infer_shape(&mut schema, 0);
     }
-    schema
+    // A struct's features (`##SEQUENCE##.<feature>`) go into its
+    // `struct_domain`, as TFDV writes them.
+    schema.nest_structs()
 }
 
 /// Fixed shapes for never-missing features whose examples all have the
@@ -46,6 +51,11 @@ pub fn infer_schema(stats: &DatasetView, options: &InferOptions) -> Schema {
 /// `shape` oneof and so drops `value_count`), from feature `from` on.
 fn infer_shape(schema: &mut Schema, from: usize) {
     for f in schema.features.iter_mut().skip(from) {
+        // TFDV gives structs and nested features no shape.
+        if f.r#type == Some(FeatureType::Struct) || f.name.contains('.') && f.value_counts.is_some()
+        {
+            continue;
+        }
         let always = f.presence.as_ref().and_then(|p| p.min_fraction) == Some(1.0);
         if let (true, Some(vc), None) = (always, &f.value_count, &f.shape) {
             if let (Some(min), Some(max)) = (vc.min, vc.max) {
@@ -69,7 +79,7 @@ pub fn update_schema(
     stats: &DatasetView,
     options: &InferOptions,
 ) -> (Schema, Vec<(String, Description)>) {
-    let mut out = schema.clone();
+    let mut out = schema.flatten_structs();
     let mut changes = Vec::new();
     let known = out.features.len();
     let ctx = RuleContext {
@@ -98,5 +108,5 @@ pub fn update_schema(
     if options.infer_feature_shape {
         infer_shape(&mut out, known);
     }
-    (out, changes)
+    (out.nest_structs(), changes)
 }

@@ -71,20 +71,29 @@ fn init_value_count_and_presence(view: &FeatureView, feature: &mut Feature) {
     if view.num_missing() == 0.0 {
         feature.presence_mut().min_fraction = Some(1.0);
     }
-    let (min, max) = view.min_max_num_values();
-    if min > 0 {
-        feature.value_count = Some(if min == max {
-            ValueCount {
-                min: Some(min),
-                max: Some(max),
-            }
-        } else {
-            ValueCount {
-                min: Some(1),
-                max: None,
-            }
-        });
+    let levels = view.level_min_max_num_values();
+    if levels.len() > 1 {
+        // A nested feature: a value count per nesting level (empty where a
+        // level has empty lists), as TFDV infers `value_counts`.
+        feature.value_counts = Some(
+            levels
+                .into_iter()
+                .map(|(min, max)| inferred_value_count(min, max).unwrap_or_default())
+                .collect(),
+        );
+        return;
     }
+    let (min, max) = view.min_max_num_values();
+    feature.value_count = inferred_value_count(min, max);
+}
+
+/// TFDV's inferred value count: exact when every list has the same
+/// positive length, at least one when none is empty, else none.
+fn inferred_value_count(min: i64, max: i64) -> Option<ValueCount> {
+    (min > 0).then_some(ValueCount {
+        min: Some(if min == max { min } else { 1 }),
+        max: (min == max).then_some(max),
+    })
 }
 
 /// TFDV's `CreateColumn`: the schema entry for a feature seen for the first
@@ -195,6 +204,7 @@ fn update_feature_self(schema: &mut Schema, idx: usize) -> Vec<Description> {
     let ty = f.r#type.unwrap_or_default();
     let allowed = match &f.domain {
         DomainInfo::None | DomainInfo::Other(..) => true,
+        DomainInfo::Struct(_) => ty == FeatureType::Struct,
         DomainInfo::Domain(_) | DomainInfo::String(_) => ty == FeatureType::Bytes,
         DomainInfo::Bool(_) => matches!(
             ty,
@@ -277,13 +287,44 @@ fn domain_name(d: &DomainInfo) -> &str {
         DomainInfo::Float(_) => "float_domain",
         DomainInfo::String(_) => "string_domain",
         DomainInfo::Bool(_) => "bool_domain",
+        DomainInfo::Struct(_) => "struct_domain",
         DomainInfo::Other(n, _) => n,
     }
 }
 
-fn update_value_count(view: &FeatureView, vc: &mut ValueCount) -> Vec<Description> {
+/// Checks the nesting levels of a nested feature against `value_counts`:
+/// each level as a `value_count` (the level named in the message).
+fn update_value_counts(view: &FeatureView, vcs: &mut [ValueCount]) -> Vec<Description> {
+    let levels = view.level_min_max_num_values();
+    if levels.len() != vcs.len() {
+        return vec![Description::new(
+            T::VALUE_NESTEDNESS_MISMATCH,
+            "Mismatched value nest level",
+            format!(
+                "This feature has a value_counts, but the nestedness level of the feature \
+                 ({}) does not match the number of value_counts ({}).",
+                levels.len().max(1),
+                vcs.len()
+            ),
+        )];
+    }
     let mut out = Vec::new();
+    for (level, (vc, (min, max))) in vcs.iter_mut().zip(levels).enumerate() {
+        for mut d in value_count_problems(min, max, vc) {
+            d.long = format!("{} (nestedness level {level})", d.long);
+            out.push(d);
+        }
+    }
+    out
+}
+
+fn update_value_count(view: &FeatureView, vc: &mut ValueCount) -> Vec<Description> {
     let (min, max) = view.min_max_num_values();
+    value_count_problems(min, max, vc)
+}
+
+fn value_count_problems(min: i64, max: i64, vc: &mut ValueCount) -> Vec<Description> {
+    let mut out = Vec::new();
     if let Some(want) = vc.min {
         if min < want {
             out.push(Description::new(
@@ -401,6 +442,9 @@ pub fn update_feature(
     if let Some(vc) = &mut f.value_count {
         out.extend(update_value_count(view, vc));
     }
+    if let Some(vcs) = &mut f.value_counts {
+        out.extend(update_value_counts(view, vcs));
+    }
     if let Some(p) = &mut f.presence {
         out.extend(update_presence(view, p));
     }
@@ -497,7 +541,9 @@ pub fn update_feature(
         DomainInfo::Bool(_) => out.extend(update_bool_domain(view, &mut schema.features[idx])),
         DomainInfo::Int(_) => out.extend(update_int_domain(view, &mut schema.features[idx])),
         DomainInfo::Float(_) => out.extend(update_float_domain(view, &mut schema.features[idx])),
-        DomainInfo::None | DomainInfo::Other(..) => {}
+        // A struct's features are checked as features of their own (the
+        // validator reads the schema with `flatten_structs`).
+        DomainInfo::None | DomainInfo::Struct(_) | DomainInfo::Other(..) => {}
     }
     let f = &mut schema.features[idx];
     if let Some((lo, hi)) = f.unique_constraints {

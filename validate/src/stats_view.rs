@@ -153,6 +153,17 @@ impl<'a> FeatureView<'a> {
         (c.min_num_values as i64, c.max_num_values as i64)
     }
 
+    /// Per nesting level of a nested feature (a SequenceExample's sequence
+    /// feature), the fewest and most values a value list has there (level
+    /// 0: lists per example); empty for a feature that is not nested.
+    pub fn level_min_max_num_values(&self) -> Vec<(i64, i64)> {
+        self.common()
+            .presence_and_valency_stats
+            .iter()
+            .map(|l| (l.min_num_values as i64, l.max_num_values as i64))
+            .collect()
+    }
+
     /// Values across all examples (`tot_num_values`, or the product TFDV
     /// falls back to when it is absent).
     pub fn total_value_count(&self) -> f64 {

@@ -100,17 +100,14 @@ impl ValidateBuilder {
             baseline: self.schema.clone(),
             ..Default::default()
         };
+        // Struct features' children are checked at their paths.
+        let schema = self.schema.flatten_structs();
         let mut per_feature: BTreeMap<String, Vec<Description>> = BTreeMap::new();
         for view in self.stats.features() {
-            match self
-                .schema
-                .features
-                .iter()
-                .position(|f| f.name == view.name)
-            {
-                Some(i) if self.schema.features[i].is_deprecated() => {}
+            match schema.features.iter().position(|f| f.name == view.name) {
+                Some(i) if schema.features[i].is_deprecated() => {}
                 Some(i) => {
-                    let mut copy = self.schema.clone();
+                    let mut copy = schema.clone();
                     let (descs, measured) = update_feature(&mut copy, i, &view, &ctx);
                     if !descs.is_empty() {
                         per_feature
@@ -128,9 +125,9 @@ impl ValidateBuilder {
                     .push(new_column()),
             }
         }
-        for f in &self.schema.features {
+        for f in &schema.features {
             if self.stats.feature(&f.name).is_none()
-                && existence_required(&self.schema, f, ctx.environment)
+                && existence_required(&schema, f, ctx.environment)
             {
                 per_feature
                     .entry(f.name.clone())

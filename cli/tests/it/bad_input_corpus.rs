@@ -211,7 +211,12 @@ fn cases() -> Vec<Case> {
                 framed(&seq)
             })],
             args: &["examplegen", "-i", "{d}/in.tfrecord", "-o", "{o}"],
-            expect: &["in.tfrecord", "byte offset 0", "--payload-format sequence_example", "dropped"],
+            expect: &[
+                "in.tfrecord",
+                "byte offset 0",
+                "--payload-format sequence_example",
+                "dropped",
+            ],
         },
         Case {
             name: "TFRecord.gz with a corrupt deflate stream",

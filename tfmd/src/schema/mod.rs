@@ -94,6 +94,9 @@ pub enum DomainInfo {
     String(StringDomain),
     /// `bool_domain`.
     Bool(BoolDomain),
+    /// `struct_domain`: the features of a STRUCT feature (SequenceExample's
+    /// `##SEQUENCE##`).
+    Struct(Vec<Feature>),
     /// Any other domain (struct, image, natural language, time…), verbatim.
     Other(String, PbMessage),
 }
@@ -188,6 +191,70 @@ pub struct Schema {
 }
 
 impl Schema {
+    /// The schema with each STRUCT feature's `struct_domain` features as
+    /// features of their own, named by their serialized path
+    /// (`parent.child`), right after the struct (whose domain is left an
+    /// empty struct domain): the flat form statistics are compared with.
+    /// [`Self::nest_structs`] undoes it.
+    pub fn flatten_structs(&self) -> Schema {
+        let mut out = Schema {
+            features: Vec::with_capacity(self.features.len()),
+            ..self.clone()
+        };
+        for f in &self.features {
+            match &f.domain {
+                DomainInfo::Struct(children) => {
+                    out.features.push(Feature {
+                        domain: DomainInfo::Struct(Vec::new()),
+                        ..f.clone()
+                    });
+                    out.features.extend(children.iter().map(|c| Feature {
+                        name: format!("{}.{}", f.name, c.name),
+                        ..c.clone()
+                    }));
+                }
+                _ => out.features.push(f.clone()),
+            }
+        }
+        out
+    }
+
+    /// Moves every feature named `parent.child`, where `parent` is a STRUCT
+    /// feature with a struct domain, into that domain as `child`.
+    pub fn nest_structs(mut self) -> Schema {
+        let structs: Vec<String> = self
+            .features
+            .iter()
+            .filter(|f| matches!(f.domain, DomainInfo::Struct(_)))
+            .map(|f| f.name.clone())
+            .collect();
+        let mut kept = Vec::with_capacity(self.features.len());
+        let mut children: Vec<(String, Feature)> = Vec::new();
+        for f in std::mem::take(&mut self.features) {
+            let parent = structs
+                .iter()
+                .find(|p| f.name.len() > p.len() + 1 && f.name.starts_with(&format!("{p}.")));
+            match parent {
+                Some(p) => {
+                    let name = f.name[p.len() + 1..].to_string();
+                    children.push((p.clone(), Feature { name, ..f }));
+                }
+                None => kept.push(f),
+            }
+        }
+        for (parent, child) in children {
+            if let Some(DomainInfo::Struct(list)) = kept
+                .iter_mut()
+                .find(|f| f.name == parent)
+                .map(|f| &mut f.domain)
+            {
+                list.push(child);
+            }
+        }
+        self.features = kept;
+        self
+    }
+
     /// The feature called `name`.
     pub fn feature(&self, name: &str) -> Option<&Feature> {
         self.features.iter().find(|f| f.name == name)

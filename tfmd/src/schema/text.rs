@@ -280,6 +280,17 @@ impl Feature {
                         false_value: x.get("false_value").map(string),
                     })
                 }
+                ("struct_domain", PbValue::Msg(x))
+                    if x.fields
+                        .iter()
+                        .all(|(n, v)| n == "feature" && matches!(v, PbValue::Msg(_))) =>
+                {
+                    f.domain = DomainInfo::Struct(
+                        x.messages("feature")
+                            .map(Feature::from_message)
+                            .collect::<std::result::Result<_, _>>()?,
+                    )
+                }
                 (
                     "struct_domain"
                     | "natural_language_domain"
@@ -427,7 +438,7 @@ impl Feature {
                 }
                 m.push_msg("bool_domain", dm);
             }
-            DomainInfo::Other(..) => {}
+            DomainInfo::Struct(_) | DomainInfo::Other(..) => {}
         }
         if let Some(p) = &self.presence {
             let mut pm = PbMessage::default();
@@ -499,6 +510,13 @@ impl Feature {
         }
         if let DomainInfo::Other(name, msg) = &self.domain {
             m.push_msg(name, msg.clone());
+        }
+        if let DomainInfo::Struct(children) = &self.domain {
+            let mut sm = PbMessage::default();
+            for c in children {
+                sm.push_msg("feature", c.to_message());
+            }
+            m.push_msg("struct_domain", sm);
         }
         m.fields.extend(self.extra.iter().cloned());
         m
