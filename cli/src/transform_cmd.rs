@@ -43,6 +43,11 @@ struct RunArgs {
     /// Input format [default: from file names].
     #[arg(long)]
     format: Option<Format>,
+    /// The message TFRecord inputs hold: example or sequence_example
+    /// (sequence features as list-of-list columns under "##SEQUENCE##")
+    /// [default: what the ExampleGen output records, else example].
+    #[arg(long, value_name = "example|sequence_example")]
+    payload_format: Option<weir_datasets::example::PayloadFormat>,
     /// Run on the Ballista cluster whose weir-scheduler is at df://HOST:PORT
     /// (see docs/cluster.md); the output is the same bytes as in-process.
     /// (A plain field: clap leaves an optional flattened group with a
@@ -68,6 +73,11 @@ struct ApplyArgs {
     /// Input format [default: from file names].
     #[arg(long)]
     format: Option<Format>,
+    /// The message TFRecord inputs hold: example or sequence_example
+    /// (sequence features as list-of-list columns under "##SEQUENCE##")
+    /// [default: what the ExampleGen output records, else example].
+    #[arg(long, value_name = "example|sequence_example")]
+    payload_format: Option<weir_datasets::example::PayloadFormat>,
     /// Run on the Ballista cluster whose weir-scheduler is at df://HOST:PORT
     /// (see docs/cluster.md); the output is the same bytes as in-process.
     /// (A plain field: clap leaves an optional flattened group with a
@@ -114,6 +124,9 @@ pub fn transform(a: TransformArgs) -> Result<()> {
             if let Some(format) = a.format {
                 builder = builder.with_format(format);
             }
+            if let Some(payload) = a.payload_format {
+                builder = builder.with_payload_format(payload);
+            }
             let s = rt.block_on(builder.execute()).with_context(|| {
                 format!(
                     "applying {} to '{}' failed; nothing was written to {}",
@@ -133,6 +146,9 @@ pub fn transform(a: TransformArgs) -> Result<()> {
                 .with_execution(Execution::from_flag(r.cluster.as_deref())?);
             if let Some(format) = r.format {
                 builder = builder.with_format(format);
+            }
+            if let Some(payload) = r.payload_format {
+                builder = builder.with_payload_format(payload);
             }
             let s = rt.block_on(builder.execute()).with_context(|| {
                 format!(

@@ -12,10 +12,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::{Column, ScalarValue};
+use datafusion::logical_expr::{cast, lit, Expr};
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
+use weir_datasets::example::PayloadFormat;
 use weir_datasets::formats::{ReadOptions, SourceSpec};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
+use weir_datasets::sink::manifest::recorded_payload;
 use weir_datasets::sink::{shard_name, StagedDir, WrittenFile};
 use weir_datasets::{DatasetError, Format};
 use weir_sql::artifact::TransformJson;
@@ -74,15 +78,25 @@ pub struct TransformSummary {
 }
 
 /// Opens data folders, files or globs as one source whose single-valued
-/// tf.Example features are scalar columns.
-fn open_sources(inputs: &[String], format: Option<Format>) -> Result<SourceTable> {
+/// tf.Example features are scalar columns (a SequenceExample's sequence
+/// features are list-of-list columns under `##SEQUENCE##`). The payload
+/// format is `payload`, else what the ExampleGen output records.
+fn open_sources(
+    inputs: &[String],
+    format: Option<Format>,
+    payload: Option<PayloadFormat>,
+) -> Result<SourceTable> {
     let mut files = Vec::new();
     for i in inputs {
         files.extend(resolve_input(i)?);
     }
     let format = detect_format(&files, format)?;
+    let payload = payload
+        .or_else(|| inputs.iter().find_map(|i| recorded_payload(i)))
+        .unwrap_or_default();
     let options = ReadOptions {
         tfrecord_scalars: true,
+        tfrecord_payload: payload,
         ..Default::default()
     };
     Ok(SourceTable::open(SourceSpec::new(files, format, options))?)
@@ -91,25 +105,30 @@ fn open_sources(inputs: &[String], format: Option<Format>) -> Result<SourceTable
 /// The schema a transform query sees for a raw schema: tf.Example bytes
 /// features as text (VARCHAR), as TFT treats them, everything else as is.
 fn presented_schema(raw: &SchemaRef) -> SchemaRef {
-    let text = |t: &DataType| match t {
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => DataType::Utf8,
-        other => other.clone(),
-    };
     let fields: Vec<Field> = raw
         .fields()
         .iter()
-        .map(|f| {
-            let t = match f.data_type() {
-                DataType::List(item) => DataType::List(Arc::new(Field::new_list_field(
-                    text(item.data_type()),
-                    true,
-                ))),
-                t => text(t),
-            };
-            Field::new(f.name(), t, true)
-        })
+        .map(|f| Field::new(f.name(), presented_type(f.data_type()), true))
         .collect();
     Arc::new(Schema::new(fields))
+}
+
+/// Bytes as text, inside lists (of lists) and structs too.
+fn presented_type(t: &DataType) -> DataType {
+    match t {
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => DataType::Utf8,
+        DataType::List(item) => DataType::List(Arc::new(Field::new_list_field(
+            presented_type(item.data_type()),
+            true,
+        ))),
+        DataType::Struct(fields) => DataType::Struct(
+            fields
+                .iter()
+                .map(|f| Field::new(f.name(), presented_type(f.data_type()), true))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// A session with weir's functions where `input` is `source` as the
@@ -124,49 +143,37 @@ async fn session(
     register_analyzers(&ctx);
     let raw = source.source().schema();
     ctx.register_table("raw", Arc::new(source))?;
-    let mut columns = Vec::with_capacity(schema.fields().len());
+    let mut columns: Vec<Expr> = Vec::with_capacity(schema.fields().len());
     for f in schema.fields() {
-        let name = f.name().replace('"', "\"\"");
         let t = f.data_type();
+        let column = || Expr::Column(Column::new_unqualified(f.name()));
         match raw.field_with_name(f.name()) {
-            Ok(r) if r.data_type() == t => columns.push(format!("\"{name}\"")),
+            Ok(r) if r.data_type() == t => columns.push(column()),
             Ok(r) if matches!(r.data_type(), DataType::List(_)) && !matches!(t, DataType::List(_)) => {
                 return Err(EngineError::Invalid(format!(
                     "feature '{}' holds more than one value in some example of this data, but the transform was analyzed on one value per example",
                     f.name()
                 )))
             }
-            Ok(_) => columns.push(format!("CAST(\"{name}\" AS {}) AS \"{name}\"", sql_type(t)?)),
-            Err(_) => columns.push(format!("CAST(NULL AS {}) AS \"{name}\"", sql_type(t)?)),
+            Ok(_) => columns.push(cast(column(), t.clone()).alias(f.name())),
+            Err(_) => columns.push(
+                lit(ScalarValue::try_from(t).map_err(|e| {
+                    EngineError::Invalid(format!(
+                        "cannot present a column of type {t} to the transform: {e}"
+                    ))
+                })?)
+                .alias(f.name()),
+            ),
         }
     }
-    let view = if columns.is_empty() {
-        "SELECT * FROM raw".to_string()
+    let df = ctx.table("raw").await?;
+    let df = if columns.is_empty() {
+        df
     } else {
-        format!("SELECT {} FROM raw", columns.join(", "))
+        df.select(columns)?
     };
-    let df = ctx.sql(&view).await?;
     ctx.register_table("input", df.into_view())?;
     Ok(ctx)
-}
-
-/// The SQL name of an Arrow type, for casts in the input view.
-fn sql_type(t: &DataType) -> Result<String> {
-    Ok(match t {
-        DataType::Int64 => "BIGINT".into(),
-        DataType::Int32 => "INT".into(),
-        DataType::Float32 => "FLOAT".into(),
-        DataType::Float64 => "DOUBLE".into(),
-        DataType::Boolean => "BOOLEAN".into(),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "VARCHAR".into(),
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "BYTEA".into(),
-        DataType::List(item) => format!("{}[]", sql_type(item.data_type())?),
-        other => {
-            return Err(EngineError::Invalid(format!(
-                "cannot present a column of type {other} to the transform"
-            )))
-        }
-    })
 }
 
 /// Where a transform writes: the execution and the run's attempt root.
@@ -237,6 +244,7 @@ struct ApplyJob<'a> {
     execution: &'a Execution,
     format: OutputFormat,
     input_format: Option<Format>,
+    payload: Option<PayloadFormat>,
     frozen: &'a FrozenTransform,
     schema: &'a SchemaRef,
 }
@@ -257,7 +265,11 @@ impl ApplyJob<'_> {
         };
         let mut written = Vec::with_capacity(splits.len());
         for split in splits {
-            let source = open_sources(std::slice::from_ref(&split.data), self.input_format)?;
+            let source = open_sources(
+                std::slice::from_ref(&split.data),
+                self.input_format,
+                self.payload,
+            )?;
             written.push(
                 write_split(
                     &target,
@@ -292,6 +304,7 @@ pub struct TransformBuilder {
     output_format: OutputFormat,
     format: Option<Format>,
     execution: Execution,
+    payload: Option<PayloadFormat>,
 }
 
 impl TransformBuilder {
@@ -310,6 +323,7 @@ impl TransformBuilder {
             output_format: OutputFormat::Tfrecord,
             format: None,
             execution: Execution::InProcess,
+            payload: None,
         }
     }
 
@@ -338,6 +352,13 @@ impl TransformBuilder {
         self
     }
 
+    /// The message TFRecord inputs hold [default: what the ExampleGen
+    /// output records, else tf.Example].
+    pub fn with_payload_format(mut self, payload: PayloadFormat) -> Self {
+        self.payload = Some(payload);
+        self
+    }
+
     /// Runs both phases and commits the output.
     pub async fn execute(self) -> Result<TransformSummary> {
         let splits = split_folders(&self.input)?;
@@ -359,7 +380,7 @@ impl TransformBuilder {
             }
         }
         let started = Instant::now();
-        let source = open_sources(&analyze_dirs, self.format)?;
+        let source = open_sources(&analyze_dirs, self.format, self.payload)?;
         let schema = presented_schema(&source.source().schema());
         let ctx = session(&self.execution, source, &schema).await?;
         let frozen = self
@@ -384,6 +405,7 @@ impl TransformBuilder {
             execution: &self.execution,
             format: self.output_format,
             input_format: self.format,
+            payload: self.payload,
             frozen: &frozen,
             schema: &artifact.input_schema,
         };
@@ -416,6 +438,7 @@ pub struct ApplyBuilder {
     output_format: OutputFormat,
     format: Option<Format>,
     execution: Execution,
+    payload: Option<PayloadFormat>,
 }
 
 impl ApplyBuilder {
@@ -433,6 +456,7 @@ impl ApplyBuilder {
             output_format: OutputFormat::Tfrecord,
             format: None,
             execution: Execution::InProcess,
+            payload: None,
         }
     }
 
@@ -451,6 +475,13 @@ impl ApplyBuilder {
     /// The input format [default: from file names].
     pub fn with_format(mut self, f: Format) -> Self {
         self.format = Some(f);
+        self
+    }
+
+    /// The message TFRecord inputs hold [default: what the ExampleGen
+    /// output records, else tf.Example].
+    pub fn with_payload_format(mut self, payload: PayloadFormat) -> Self {
+        self.payload = Some(payload);
         self
     }
 
@@ -491,6 +522,7 @@ impl ApplyBuilder {
             execution: &self.execution,
             format: self.output_format,
             input_format: self.format,
+            payload: self.payload,
             frozen: &artifact.frozen,
             schema: &artifact.input_schema,
         };

@@ -311,3 +311,67 @@ fn parquet_output_keeps_sequence_features_as_lists_of_lists() {
     // TFDV's counts of the same records: 4,941 steps, 7,305 tokens.
     assert_eq!((rows, steps, tokens), (2000, 4941, 7305));
 }
+
+/// Transform SQL sees sequence features as list-of-list columns under
+/// `"##SEQUENCE##"`: `flatten` gives every token of every step, over which
+/// the vocabulary analyzers count; list-of-list outputs need Parquet.
+#[test]
+fn transform_sql_reads_sequence_features_as_lists_of_lists() {
+    use prost::Message;
+    use weir_datasets::proto::{FeatureKind, SequenceExample};
+    let out = tempfile::tempdir().unwrap();
+    let eg = out.path().join("eg");
+    ExampleGenBuilder::new(
+        goldens().join("baseline.tfrecord.gz").to_string_lossy(),
+        &eg,
+    )
+    .with_payload_format(PayloadFormat::SequenceExample)
+    .execute()
+    .unwrap();
+    // The naive count: every token of every step of the train split.
+    let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    for r in read_records(&eg.join("Split-train")) {
+        let ex = SequenceExample::decode(r.as_slice()).unwrap();
+        if let Some(list) = ex.feature_list_map().and_then(|m| m.get("tokens")) {
+            for step in &list.feature {
+                if let Some(FeatureKind::BytesList(b)) = &step.kind {
+                    for v in &b.value {
+                        *counts.entry(v.clone()).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    let mut ranked: Vec<(Vec<u8>, u64)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+    let want: Vec<String> = ranked[..5]
+        .iter()
+        .map(|(t, _)| String::from_utf8(t.clone()).unwrap())
+        .collect();
+    let sql = "SELECT user_id,\n  vocabulary(flatten(\"##SEQUENCE##\"['tokens']), 5, 0, 'tokens') AS v,\n  \
+         compute_and_apply_vocabulary(flatten(\"##SEQUENCE##\"['tokens']), 5, 0, 2) AS token_ids,\n  \
+         \"##SEQUENCE##\"['clicks'] AS clicks\nFROM input\n";
+    let tx = out.path().join("tx");
+    runtime()
+        .block_on(
+            weir_engine::TransformBuilder::new(sql, &eg, &tx)
+                .with_output_format(weir_engine::OutputFormat::Parquet)
+                .execute(),
+        )
+        .unwrap();
+    let vocab = std::fs::read_to_string(tx.join("transform_graph/assets/tokens")).unwrap();
+    assert_eq!(
+        vocab.lines().collect::<Vec<_>>(),
+        want,
+        "top 5 tokens of every step"
+    );
+    // A list of lists has no tf.Example form: TFRecord output says so.
+    let err = runtime()
+        .block_on(weir_engine::TransformBuilder::new(sql, &eg, out.path().join("tf")).execute())
+        .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("clicks") && err.contains("--output-format parquet"),
+        "{err}"
+    );
+}
