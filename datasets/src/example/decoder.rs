@@ -35,7 +35,7 @@ fn decode_record(
     match payload {
         PayloadFormat::Example => {
             let ex = Example::decode(record)
-                .map_err(|e| format!("not a valid tf.train.Example: {e}"))?;
+                .map_err(|e| format!("record is not a tf.train.Example: {e}"))?;
             if crate::proto::has_feature_lists(record) {
                 return Err(
                     "record is a tf.train.SequenceExample (it has feature_lists): read \
@@ -48,7 +48,7 @@ fn decode_record(
         }
         PayloadFormat::SequenceExample => {
             let ex = SequenceExample::decode(record)
-                .map_err(|e| format!("not a valid tf.train.SequenceExample: {e}"))?;
+                .map_err(|e| format!("record is not a tf.train.SequenceExample: {e}"))?;
             Ok((None, Some(ex)))
         }
     }

@@ -727,6 +727,58 @@ mod tests {
     }
 
     #[test]
+    fn a_sequence_example_split_is_served_by_its_manifests_payload_format() {
+        use weir_datasets::proto::{
+            Feature, FeatureKind, FeatureList, FeatureLists, Features, Int64List, SequenceExample,
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let mut bytes = Vec::new();
+        for i in 0..20 {
+            let int = |v: Vec<i64>| Feature {
+                kind: Some(FeatureKind::Int64List(Int64List { value: v })),
+            };
+            let steps = FeatureList {
+                feature: (0..i % 3).map(|s| int(vec![i, s])).collect(),
+            };
+            let ex = SequenceExample {
+                context: Some(Features {
+                    feature: [("id".to_string(), int(vec![i]))].into_iter().collect(),
+                }),
+                feature_lists: Some(FeatureLists {
+                    feature_list: [("s".to_string(), steps)].into_iter().collect(),
+                }),
+            };
+            weir_datasets::tfrecord::frame_record(&mut bytes, &prost::Message::encode_to_vec(&ex));
+        }
+        let input = tmp.path().join("in.tfrecord");
+        std::fs::write(&input, bytes).unwrap();
+        crate::ExampleGenBuilder::new(input.to_string_lossy(), tmp.path().join("eg"))
+            .with_payload_format(PayloadFormat::SequenceExample)
+            .with_splits("train=1".parse().unwrap())
+            .execute()
+            .unwrap();
+        let catalog = Catalog::open(options(tmp.path())).unwrap();
+        let data = catalog.split("eg", "train").unwrap();
+        let mut steps = 0;
+        for b in 0..data.block_rows().len() {
+            let batch = data.read_block(b).unwrap();
+            let seq = batch
+                .column_by_name(weir_datasets::example::SEQUENCE_COLUMN)
+                .unwrap();
+            let s = datafusion::arrow::array::AsArray::as_struct(seq)
+                .column_by_name("s")
+                .unwrap();
+            steps += datafusion::arrow::array::AsArray::as_list::<i32>(s)
+                .values()
+                .len();
+        }
+        assert_eq!(
+            (data.rows(), steps),
+            (20, (0..20).map(|i| i % 3).sum::<usize>())
+        );
+    }
+
+    #[test]
     fn names_cannot_leave_the_root() {
         for bad in ["../x", "a/../../b", "/etc", "s3://b/k", "a\\b", ".", ""] {
             assert!(check_name(bad).is_err(), "{bad}");
