@@ -81,10 +81,25 @@ fn statistics_on_a_cluster_are_the_bytes_of_in_process() {
     let rt = runtime();
     let taxi = testdata().join("csv_example_gen");
     let parquet = parquet_input(d.path());
+    // SequenceExamples: the payload format travels from the ExampleGen
+    // manifest to the executors' reads, and valency_stats' partial states
+    // through the codecs.
+    let sequence = d.path().join("seq");
+    weir_engine::ExampleGenBuilder::new(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tfdv/sequence/baseline.tfrecord.gz")
+            .to_string_lossy(),
+        &sequence,
+    )
+    .with_payload_format(weir_datasets::example::PayloadFormat::SequenceExample)
+    .with_shards(3)
+    .execute()
+    .unwrap();
     for (name, input, approx) in [
         ("taxi", taxi.as_path(), false),
         ("parquet", parquet.as_path(), false),
         ("parquet-approx", parquet.as_path(), true),
+        ("sequence", sequence.as_path(), false),
     ] {
         let run = |out: &str, execution: Execution| {
             let out = d.path().join(format!("{name}-{out}"));
@@ -123,7 +138,7 @@ fn every_weir_function_and_node_round_trips_through_the_codecs() {
         let sql = "WITH t AS (SELECT CAST(company AS VARCHAR) AS c, fare FROM raw), \
             w AS (SELECT c, fare, string_to_array(c, ' ') AS tokens FROM t) \
             SELECT common_stats(fare), numeric_stats(fare), string_stats(c), \
-            string_stats_approx(c), vocabulary_counts(c), \
+            string_stats_approx(c), valency_stats(make_array(tokens)), vocabulary_counts(c), \
             document_frequencies(apply_vocabulary(tokens, ['a', 'b'], 1)), \
             max(apply_vocabulary(c, ['a', 'b'], 1)), \
             max(apply_buckets(fare, [1.0, 2.0])), \
