@@ -375,3 +375,128 @@ fn transform_sql_reads_sequence_features_as_lists_of_lists() {
         "{err}"
     );
 }
+
+/// SequenceExamples made with weir's own protos, for the edges TFDV's
+/// goldens do not reach: a feature list with no step, a sequence feature
+/// whose steps never hold a value list, a step of another kind.
+fn write_sequence_examples(path: &Path, examples: &[weir_datasets::proto::SequenceExample]) {
+    let mut bytes = Vec::new();
+    for ex in examples {
+        weir_datasets::tfrecord::frame_record(&mut bytes, &prost::Message::encode_to_vec(ex));
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn sequence_example(
+    context: Vec<(&str, weir_datasets::proto::Feature)>,
+    lists: Vec<(&str, Vec<weir_datasets::proto::Feature>)>,
+) -> weir_datasets::proto::SequenceExample {
+    use weir_datasets::proto::{FeatureList, FeatureLists, Features, SequenceExample};
+    SequenceExample {
+        context: Some(Features {
+            feature: context
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        }),
+        feature_lists: Some(FeatureLists {
+            feature_list: lists
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), FeatureList { feature: v }))
+                .collect(),
+        }),
+    }
+}
+
+#[test]
+fn sequence_edges_empty_lists_valueless_steps_and_kind_changes() {
+    use weir_datasets::proto::{Feature, FeatureKind, FloatList, Int64List};
+    let int = |v: Vec<i64>| Feature {
+        kind: Some(FeatureKind::Int64List(Int64List { value: v })),
+    };
+    let empty = Feature { kind: None };
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("edges.tfrecord");
+    write_sequence_examples(
+        &input,
+        &[
+            sequence_example(
+                vec![("id", int(vec![1]))],
+                vec![
+                    ("s", vec![int(vec![1, 2]), empty.clone()]),
+                    ("never", vec![empty.clone()]),
+                ],
+            ),
+            // A feature list with no step: present, with zero steps.
+            sequence_example(
+                vec![("id", int(vec![2]))],
+                vec![("s", vec![]), ("never", vec![])],
+            ),
+            // No feature lists at all: both sequence features missing.
+            sequence_example(vec![("id", int(vec![3]))], vec![]),
+        ],
+    );
+    let stats = weir_stats(&input, Some(PayloadFormat::SequenceExample));
+    let by: BTreeMap<String, &FeatureNameStatistics> = stats
+        .features
+        .iter()
+        .map(|f| (f.feature_name(), f))
+        .collect();
+    let s = by["##SEQUENCE##.s"].common().unwrap();
+    assert_eq!(
+        (s.num_non_missing, s.num_missing, s.tot_num_values),
+        (2, 1, 2)
+    );
+    let levels: Vec<(u64, u64, u64, u64, u64)> = s
+        .presence_and_valency_stats
+        .iter()
+        .map(|l| {
+            (
+                l.num_non_missing,
+                l.num_missing,
+                l.min_num_values,
+                l.max_num_values,
+                l.tot_num_values,
+            )
+        })
+        .collect();
+    // Level 0: steps per example (2 and 0); level 1: one step with two
+    // values, one with an empty Feature (missing).
+    assert_eq!(levels, vec![(2, 1, 0, 2, 2), (1, 1, 2, 2, 2)]);
+    let never = by["##SEQUENCE##.never"].common().unwrap();
+    assert_eq!((never.num_non_missing, never.tot_num_values), (2, 0));
+    // ExampleGen's Parquet output keeps the edges as they are.
+    let out = d.path().join("pq");
+    ExampleGenBuilder::new(input.to_string_lossy(), &out)
+        .with_payload_format(PayloadFormat::SequenceExample)
+        .with_output_format(weir_engine::OutputFormat::Parquet)
+        .with_splits("all=1".parse().unwrap())
+        .execute()
+        .unwrap();
+    // A step of another kind is an error naming the feature and the file.
+    let bad = d.path().join("bad.tfrecord");
+    let float = Feature {
+        kind: Some(FeatureKind::FloatList(FloatList { value: vec![0.5] })),
+    };
+    write_sequence_examples(
+        &bad,
+        &[sequence_example(
+            vec![],
+            vec![("s", vec![int(vec![1]), float])],
+        )],
+    );
+    let err = runtime()
+        .block_on(
+            StatsBuilder::new(bad.to_string_lossy(), d.path().join("bad-out"))
+                .with_payload_format(PayloadFormat::SequenceExample)
+                .execute(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("bad.tfrecord")
+            && err.contains("byte offset 0")
+            && err.contains("'s' is INT in one step and FLOAT in another"),
+        "{err}"
+    );
+}
