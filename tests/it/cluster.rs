@@ -720,3 +720,50 @@ fn the_watchdog_cancels_the_jobs_it_abandons() {
     assert_eq!(rows, 2_000);
     cluster.kill_executor(0);
 }
+
+/// Issue 24, fail fast: a scheduler with no executor registered, or no
+/// scheduler at all, is a clear error within seconds, not a job that waits
+/// for the job timeout three times.
+#[test]
+fn a_cluster_without_executors_or_scheduler_fails_within_seconds() {
+    let cluster = LocalCluster::start(LocalClusterOptions {
+        executors: 0,
+        ..Default::default()
+    });
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let input = testdata().join("csv_example_gen/Split-eval");
+    let run = |url: String| {
+        let started = std::time::Instant::now();
+        let err = rt
+            .block_on(
+                StatsBuilder::new(input.to_string_lossy(), d.path().join("out"))
+                    .with_execution(Execution::Cluster(url))
+                    .execute(),
+            )
+            .unwrap_err()
+            .to_string();
+        (err, started.elapsed())
+    };
+    let (err, took) = run(cluster.url.clone());
+    assert!(
+        err.contains(&format!("no executor registered at {}", cluster.url))
+            && err.contains("0/1 executors registered"),
+        "{err}"
+    );
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    // Nothing listening: the port of a listener just closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("df://127.0.0.1:{port}");
+    let (err, took) = run(url.clone());
+    assert!(
+        err.contains(&format!("the scheduler at {url} does not answer")),
+        "{err}"
+    );
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    assert!(!d.path().join("out").exists(), "nothing written");
+}

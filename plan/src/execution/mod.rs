@@ -4,12 +4,14 @@
 //! (`--cluster df://HOST:PORT`): [`Execution`] picks the session, the
 //! [`codec`]s carry weir's plan nodes and functions to the scheduler and
 //! executors, [`planner`] plans weir's sink node, [`jobs`] tracks what a
-//! client submitted so its watchdog can cancel it, and [`session`] builds
-//! every process's session the same way.
+//! client submitted so its watchdog can cancel it, [`readiness`] fails fast
+//! on a cluster that cannot run a job, and [`session`] builds every
+//! process's session the same way.
 
 pub mod codec;
 pub mod jobs;
 pub mod planner;
+pub mod readiness;
 pub mod session;
 
 use std::time::Duration;
@@ -101,9 +103,12 @@ impl Execution {
     pub async fn context(&self) -> Result<SessionContext> {
         match self {
             Execution::InProcess => Ok(session::local_context()),
-            Execution::Cluster(url) => session::connect(url)
-                .await
-                .map_err(|e| PlanError::Invalid(format!("cannot reach the cluster at {url}: {e}"))),
+            Execution::Cluster(url) => {
+                readiness::require_ready(url).await?;
+                session::connect(url).await.map_err(|e| {
+                    PlanError::Invalid(format!("cannot reach the cluster at {url}: {e}"))
+                })
+            }
         }
     }
 
