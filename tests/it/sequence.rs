@@ -500,3 +500,28 @@ fn sequence_edges_empty_lists_valueless_steps_and_kind_changes() {
         "{err}"
     );
 }
+
+/// `examplegen --stats` computes the sequence statistics in the same read
+/// as the splits: the same statistics as `weir stats` of each split after.
+#[test]
+fn fused_examplegen_statistics_of_sequence_examples_are_those_of_weir_stats() {
+    let out = tempfile::tempdir().unwrap();
+    let eg = out.path().join("eg");
+    let summary = ExampleGenBuilder::new(
+        goldens().join("baseline.tfrecord.gz").to_string_lossy(),
+        &eg,
+    )
+    .with_payload_format(PayloadFormat::SequenceExample)
+    .with_stats(weir_engine::examplegen::StatsMode::Exact)
+    .execute()
+    .unwrap();
+    for split in summary.statistics.unwrap() {
+        let after = weir_stats(&eg.join(format!("Split-{}", split.split)), None);
+        assert_eq!(split.stats.features, after.features, "{}", split.split);
+        assert!(split
+            .stats
+            .features
+            .iter()
+            .any(|f| f.feature_name() == "##SEQUENCE##.tokens"));
+    }
+}
