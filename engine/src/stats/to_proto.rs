@@ -111,16 +111,7 @@ fn tfdv_standard_histogram(
     );
     Histogram {
         num_nan: n.num_nan,
-        buckets: out
-            .into_iter()
-            .map(|(low_value, high_value, sample_count)| HistogramBucket {
-                low_value,
-                high_value,
-                sample_count,
-            })
-            .collect(),
-        r#type: HistogramType::Standard as i32,
-        ..Default::default()
+        ..histogram_of(out, HistogramType::Standard)
     }
 }
 

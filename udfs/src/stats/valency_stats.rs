@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, StructArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, GenericListArray, ListArray, OffsetSizeTrait, StructArray,
+};
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{exec_err, Result, ScalarValue};
@@ -126,6 +128,15 @@ impl ValencyStatsAccumulator {
     }
 }
 
+/// Each row's value range, and the values.
+fn list_parts<O: OffsetSizeTrait>(l: &GenericListArray<O>) -> (Vec<(usize, usize)>, &ArrayRef) {
+    let o = l.value_offsets();
+    let ranges = (0..l.len())
+        .map(|i| (o[i].as_usize(), o[i + 1].as_usize()))
+        .collect();
+    (ranges, l.values())
+}
+
 /// Counts the lists at `rows` of `array` into `levels[0]`, and their
 /// children into the deeper levels.
 fn count_level(
@@ -136,27 +147,9 @@ fn count_level(
     let Some((level, deeper)) = levels.split_first_mut() else {
         return Ok(());
     };
-    let (offsets, child): (Vec<(usize, usize)>, &ArrayRef) = match array.data_type() {
-        DataType::List(_) => {
-            let l = array.as_list::<i32>();
-            let o = l.value_offsets();
-            (
-                (0..l.len())
-                    .map(|i| (o[i] as usize, o[i + 1] as usize))
-                    .collect(),
-                l.values(),
-            )
-        }
-        DataType::LargeList(_) => {
-            let l = array.as_list::<i64>();
-            let o = l.value_offsets();
-            (
-                (0..l.len())
-                    .map(|i| (o[i] as usize, o[i + 1] as usize))
-                    .collect(),
-                l.values(),
-            )
-        }
+    let (offsets, child) = match array.data_type() {
+        DataType::List(_) => list_parts(array.as_list::<i32>()),
+        DataType::LargeList(_) => list_parts(array.as_list::<i64>()),
         other => return exec_err!("valency_stats: expected a list, got {other}"),
     };
     let mut children = Vec::new();
