@@ -213,6 +213,25 @@ pub fn write_lineitem_csv(out: &mut impl Write, rows: usize, seed: u64) -> std::
     Ok(())
 }
 
+/// `n` framed TFRecord records of tf.Examples with one int64 feature,
+/// `x` = 0, 1, ..., n-1 (uncompressed): the smallest valid TFRecord input,
+/// for tests that need one.
+pub fn int_examples_tfrecord(n: usize) -> Vec<u8> {
+    use crate::proto::{Example, Feature, FeatureKind, Features, Int64List};
+    let mut out = Vec::new();
+    for i in 0..n as i64 {
+        let kind = FeatureKind::Int64List(Int64List { value: vec![i] });
+        let feature = [("x".to_string(), Feature { kind: Some(kind) })]
+            .into_iter()
+            .collect();
+        let ex = Example {
+            features: Some(Features { feature }),
+        };
+        crate::tfrecord::frame_record(&mut out, &prost::Message::encode_to_vec(&ex));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

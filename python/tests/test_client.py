@@ -7,25 +7,17 @@ resume are checked by id.
 
 import json
 import os
-import subprocess
 import sys
-import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from serve_process import serving  # noqa: E402
 from weir_client import Dataset, WeirError, list_datasets  # noqa: E402
 
 N = 50_000
-
-
-def _weir_bin():
-    path = os.environ.get("WEIR_BIN")
-    if not path or not os.path.exists(path):
-        pytest.skip("WEIR_BIN is not set to a built weir binary (scripts/test sets it)")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -39,22 +31,8 @@ def server(tmp_path_factory):
     pq.write_table(pa.table({"id": ids, "x": x, "name": name}), split / "part-0.parquet",
                    row_group_size=7_000)
     (root / "token").write_text("py-token\n")
-    proc = subprocess.Popen(
-        [_weir_bin(), "serve", "--root", str(root), "--bind", "127.0.0.1:0",
-         "--cache-dir", str(root / "cache"), "--token-file", str(root / "token")],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        line = ""
-        deadline = time.time() + 60
-        while "grpc://" not in line and time.time() < deadline:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                raise RuntimeError("weir serve exited")
-        url = next(w for w in line.split() if w.startswith("grpc://"))
+    with serving(root, "--token-file", str(root / "token")) as url:
         yield url
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def ids_of(batches):

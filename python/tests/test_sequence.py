@@ -11,12 +11,11 @@ examples, 4,941 steps and 7,305 tokens in that file.
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from test_client import _weir_bin  # noqa: E402
+from serve_process import serving, weir_bin  # noqa: E402
 from weir_client import Dataset  # noqa: E402
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "tfdv", "sequence",
@@ -25,26 +24,12 @@ GOLDEN = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "tfdv", "s
 
 @pytest.fixture(scope="module")
 def sequence_server(tmp_path_factory):
-    weir = _weir_bin()
     root = tmp_path_factory.mktemp("seqroot")
-    subprocess.run([weir, "examplegen", "-i", GOLDEN, "-o", str(root / "seq"),
+    subprocess.run([weir_bin(), "examplegen", "-i", GOLDEN, "-o", str(root / "seq"),
                     "--payload-format", "sequence_example"], check=True,
                    stdout=subprocess.DEVNULL)
-    proc = subprocess.Popen(
-        [weir, "serve", "--root", str(root), "--bind", "127.0.0.1:0",
-         "--cache-dir", str(root / "cache")],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        line = ""
-        deadline = time.time() + 60
-        while "grpc://" not in line and time.time() < deadline:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                raise RuntimeError("weir serve exited")
-        yield next(w for w in line.split() if w.startswith("grpc://"))
-    finally:
-        proc.kill()
-        proc.wait()
+    with serving(root) as url:
+        yield url
 
 
 def test_sequence_features_arrive_as_lists_of_lists(sequence_server):

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use weir_datasets::tfrecord::frame_record;
+use weir_datasets::synth::int_examples_tfrecord;
 use weir_engine::ExampleGenBuilder;
 
 use crate::util::{examplegen, tree, write};
@@ -76,35 +76,10 @@ fn schema_that_is_not_text_format() {
     assert_mentions(&err, &["schema.pbtxt", "unterminated"]);
 }
 
-fn tfrecord_bytes(n: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    for i in 0..n {
-        // A valid tf.Example with one int64 feature "x".
-        let ex = weir_datasets::proto::Example {
-            features: Some(weir_datasets::proto::Features {
-                feature: [(
-                    "x".to_string(),
-                    weir_datasets::proto::Feature {
-                        kind: Some(weir_datasets::proto::FeatureKind::Int64List(
-                            weir_datasets::proto::Int64List {
-                                value: vec![i as i64],
-                            },
-                        )),
-                    },
-                )]
-                .into_iter()
-                .collect(),
-            }),
-        };
-        frame_record(&mut out, &prost::Message::encode_to_vec(&ex));
-    }
-    out
-}
-
 #[test]
 fn tfrecord_with_corrupt_data_crc() {
     let d = tempfile::tempdir().unwrap();
-    let mut bytes = tfrecord_bytes(3);
+    let mut bytes = int_examples_tfrecord(3);
     let frame = bytes.len() / 3;
     bytes[frame + 14] ^= 0xff; // inside record 1's data
     let f = write(d.path(), "x.tfrecord", &bytes);
@@ -122,7 +97,7 @@ fn tfrecord_with_corrupt_data_crc() {
 #[test]
 fn tfrecord_with_corrupt_length_crc() {
     let d = tempfile::tempdir().unwrap();
-    let mut bytes = tfrecord_bytes(2);
+    let mut bytes = int_examples_tfrecord(2);
     let frame = bytes.len() / 2;
     bytes[frame + 9] ^= 0x01;
     let f = write(d.path(), "x.tfrecord", &bytes);
@@ -140,7 +115,7 @@ fn tfrecord_with_corrupt_length_crc() {
 #[test]
 fn truncated_tfrecord() {
     let d = tempfile::tempdir().unwrap();
-    let bytes = tfrecord_bytes(3);
+    let bytes = int_examples_tfrecord(3);
     let frame = bytes.len() / 3;
     let f = write(d.path(), "x.tfrecord", &bytes[..bytes.len() - 5]);
     let err = fails(&f, |b| b);
@@ -158,7 +133,7 @@ fn truncated_tfrecord() {
 fn corrupt_gzip_stream() {
     let d = tempfile::tempdir().unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&tfrecord_bytes(200)).unwrap();
+    gz.write_all(&int_examples_tfrecord(200)).unwrap();
     let mut bytes = gz.finish().unwrap();
     let mid = bytes.len() / 2;
     for b in &mut bytes[mid..mid + 16] {

@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{testdata, weir};
+use weir_datasets::synth::int_examples_tfrecord;
 
 /// One case: the files it writes, the command, and what the message says.
 struct Case {
@@ -33,23 +34,6 @@ fn zlib(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-/// `n` framed tf.Examples with one int feature.
-fn tfrecord(n: i64) -> Vec<u8> {
-    use weir_datasets::proto::{Example, Feature, FeatureKind, Features, Int64List};
-    let mut out = Vec::new();
-    for i in 0..n {
-        let kind = FeatureKind::Int64List(Int64List { value: vec![i] });
-        let feature = [("x".to_string(), Feature { kind: Some(kind) })]
-            .into_iter()
-            .collect();
-        let ex = Example {
-            features: Some(Features { feature }),
-        };
-        weir_datasets::tfrecord::frame_record(&mut out, &prost::Message::encode_to_vec(&ex));
-    }
-    out
-}
-
 /// A framed record whose length and CRCs are valid around `payload`.
 fn framed(payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -65,7 +49,7 @@ fn parquet() -> Vec<u8> {
 const CSV: &[u8] = b"a,b,c\n1,x,1.5\n2,y,2.5\n3,z,3.5\n";
 
 fn cases() -> Vec<Case> {
-    let mut tf = tfrecord(5);
+    let mut tf = int_examples_tfrecord(5);
     let full_parquet = std::fs::read(testdata().join("external/parquet/data.parquet")).unwrap();
     let mut cases = vec![
         Case {
@@ -161,7 +145,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "TFRecord with a corrupt length CRC",
             files: vec![("in.tfrecord", {
-                let mut t = tfrecord(3);
+                let mut t = int_examples_tfrecord(3);
                 t[9] ^= 0xff;
                 t
             })],
@@ -171,7 +155,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "TFRecord truncated inside a record",
             files: vec![("in.tfrecord", {
-                let t = tfrecord(3);
+                let t = int_examples_tfrecord(3);
                 t[..t.len() - 5].to_vec()
             })],
             args: &["examplegen", "-i", "{d}/in.tfrecord", "-o", "{o}"],
@@ -204,7 +188,7 @@ fn cases() -> Vec<Case> {
             name: "TFRecord of tf.SequenceExample records (feature_lists)",
             files: vec![("in.tfrecord", {
                 // context { x: [0] } and feature_lists { "t": [[1]] }.
-                let one = tfrecord(1);
+                let one = int_examples_tfrecord(1);
                 let mut seq = one[12..one.len() - 4].to_vec();
                 seq.extend_from_slice(&[0x12, 0x0e, 0x0a, 0x0c, 0x0a, 0x01, b't', 0x12, 0x07]);
                 seq.extend_from_slice(&[0x0a, 0x05, 0x1a, 0x03, 0x0a, 0x01, 0x01]);
@@ -221,7 +205,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "TFRecord.gz with a corrupt deflate stream",
             files: vec![("in.tfrecord.gz", {
-                let mut g = gzip(&tfrecord(50));
+                let mut g = gzip(&int_examples_tfrecord(50));
                 let n = g.len();
                 for b in &mut g[n / 3..n / 3 + 16] {
                     *b ^= 0x5a;
@@ -234,7 +218,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "TFRecord zlib stream cut short",
             files: vec![("in.tfrecord.zz", {
-                let z = zlib(&tfrecord(50));
+                let z = zlib(&int_examples_tfrecord(50));
                 z[..z.len() / 2].to_vec()
             })],
             args: &[
@@ -440,7 +424,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "Statistics on a corrupt TFRecord",
             files: vec![("in.tfrecord", {
-                let t = tfrecord(3);
+                let t = int_examples_tfrecord(3);
                 t[..t.len() - 5].to_vec()
             })],
             args: &["stats", "-i", "{d}/in.tfrecord", "-o", "{o}"],

@@ -698,21 +698,10 @@ mod tests {
 
     #[test]
     fn a_decoded_tfrecord_split_is_reopened_from_its_cache_without_decoding_again() {
-        use weir_datasets::proto::{Example, Feature, FeatureKind, Features, Int64List};
         let tmp = tempfile::tempdir().unwrap();
         let split = tmp.path().join("eg/Split-train");
         std::fs::create_dir_all(&split).unwrap();
-        let mut bytes = Vec::new();
-        for i in 0..20 {
-            let kind = FeatureKind::Int64List(Int64List { value: vec![i] });
-            let feature = [("x".to_string(), Feature { kind: Some(kind) })]
-                .into_iter()
-                .collect();
-            let ex = Example {
-                features: Some(Features { feature }),
-            };
-            weir_datasets::tfrecord::frame_record(&mut bytes, &prost::Message::encode_to_vec(&ex));
-        }
+        let bytes = weir_datasets::synth::int_examples_tfrecord(20);
         std::fs::write(split.join("data.tfrecord"), bytes).unwrap();
         let first = Catalog::open(options(tmp.path())).unwrap();
         let data = first.split("eg", "train").unwrap();
