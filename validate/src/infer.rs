@@ -5,7 +5,7 @@ use crate::anomalies::Description;
 use crate::rules::{
     create_feature, existence_required, missing_column, new_column, update_feature, RuleContext,
 };
-use crate::schema::{DomainInfo, FeatureType, Schema};
+use crate::schema::{FeatureType, Schema};
 use crate::stats_view::DatasetView;
 
 /// Options of inference and update.
@@ -34,9 +34,6 @@ pub fn infer_schema(stats: &DatasetView, options: &InferOptions) -> Schema {
     let mut schema = Schema::default();
     for view in stats.features() {
         create_feature(&mut schema, &view, options.max_string_domain_size);
-        if view.feature_type() == FeatureType::Struct {
-            schema.features.last_mut().expect("just added").domain = DomainInfo::Struct(Vec::new());
-        }
     }
     if options.infer_feature_shape {
         infer_shape(&mut schema, 0);
@@ -51,9 +48,9 @@ pub fn infer_schema(stats: &DatasetView, options: &InferOptions) -> Schema {
 /// `shape` oneof and so drops `value_count`), from feature `from` on.
 fn infer_shape(schema: &mut Schema, from: usize) {
     for f in schema.features.iter_mut().skip(from) {
-        // TFDV gives structs and nested features no shape.
-        if f.r#type == Some(FeatureType::Struct) || f.name.contains('.') && f.value_counts.is_some()
-        {
+        // TFDV gives a struct no shape (nested features have no
+        // `value_count` to turn into one).
+        if f.r#type == Some(FeatureType::Struct) {
             continue;
         }
         let always = f.presence.as_ref().and_then(|p| p.min_fraction) == Some(1.0);

@@ -107,7 +107,11 @@ pub fn create_feature(schema: &mut Schema, view: &FeatureView, max_string_domain
         ..Default::default()
     };
     init_value_count_and_presence(view, &mut feature);
-    if view.has_invalid_utf8() || view.stats_type() == FeatureStatsType::Bytes {
+    if view.feature_type() == FeatureType::Struct {
+        // Its features, at paths below it, go into this domain when the
+        // schema is nested (`Schema::nest_structs`).
+        feature.domain = DomainInfo::Struct(Vec::new());
+    } else if view.has_invalid_utf8() || view.stats_type() == FeatureStatsType::Bytes {
         // Bytes that should not be interpreted get no domain.
     } else if is_bool_candidate(view) {
         feature.domain = DomainInfo::Bool(bool_domain_from_stats(view));

@@ -25,13 +25,12 @@ use super::kind::{ArrowFeatureType, FeatureType};
 use super::payload::{PayloadFormat, SEQUENCE_COLUMN};
 use crate::proto::{Example, Feature, FeatureKind, FeatureList, SequenceExample};
 
-/// The message of one record, decoded as `payload` says. A record that
-/// holds feature lists read as a tf.Example is refused with a message that
-/// names `--payload-format`: its sequence features would be dropped.
-fn decode_record(
-    payload: PayloadFormat,
-    record: &[u8],
-) -> Result<(Option<Example>, Option<SequenceExample>), String> {
+/// The message of one record, decoded as `payload` says, as a
+/// SequenceExample (a tf.Example is one with its features as the context
+/// and no feature lists). A record that holds feature lists read as a
+/// tf.Example is refused with a message that names `--payload-format`:
+/// its sequence features would be dropped.
+fn decode_record(payload: PayloadFormat, record: &[u8]) -> Result<SequenceExample, String> {
     match payload {
         PayloadFormat::Example => {
             let ex = Example::decode(record)
@@ -44,13 +43,13 @@ fn decode_record(
                         .to_string(),
                 );
             }
-            Ok((Some(ex), None))
+            Ok(SequenceExample {
+                context: ex.features,
+                feature_lists: None,
+            })
         }
-        PayloadFormat::SequenceExample => {
-            let ex = SequenceExample::decode(record)
-                .map_err(|e| format!("record is not a tf.train.SequenceExample: {e}"))?;
-            Ok((None, Some(ex)))
-        }
+        PayloadFormat::SequenceExample => SequenceExample::decode(record)
+            .map_err(|e| format!("record is not a tf.train.SequenceExample: {e}")),
     }
 }
 
@@ -105,22 +104,17 @@ impl FeatureSchema {
     /// Adds what one serialized record shows; errors when it does not
     /// decode or a feature changes kind.
     pub fn observe_record(&mut self, record: &[u8]) -> Result<(), String> {
-        let (ex, seq) = decode_record(self.payload, record)?;
-        if let Some(map) = ex.as_ref().and_then(Example::feature_map) {
+        let seq = decode_record(self.payload, record)?;
+        if let Some(map) = seq.context_map() {
             self.observe_features(map)?;
         }
-        if let Some(seq) = seq {
-            if let Some(map) = seq.context_map() {
-                self.observe_features(map)?;
-            }
-            for (name, list) in seq.feature_list_map().into_iter().flatten() {
-                let slot = self
-                    .sequence
-                    .entry(name.clone())
-                    .or_insert(FeatureType::Unknown);
-                for step in &list.feature {
-                    merge_kind(slot, step.kind_type(), name, "step")?;
-                }
+        for (name, list) in seq.feature_list_map().into_iter().flatten() {
+            let slot = self
+                .sequence
+                .entry(name.clone())
+                .or_insert(FeatureType::Unknown);
+            for step in &list.feature {
+                merge_kind(slot, step.kind_type(), name, "step")?;
             }
         }
         Ok(())
@@ -346,14 +340,9 @@ impl ExampleDecoder {
         let mut rows = 0usize;
         let mut seen = vec![false; builders.len()];
         for (i, rec) in records.into_iter().enumerate() {
-            let (ex, seq) = decode_record(self.schema.payload, rec).map_err(|m| (i, m))?;
+            let seq = decode_record(self.schema.payload, rec).map_err(|m| (i, m))?;
             seen.iter_mut().for_each(|s| *s = false);
-            let context = match (&ex, &seq) {
-                (Some(ex), _) => ex.feature_map(),
-                (_, Some(seq)) => seq.context_map(),
-                _ => None,
-            };
-            for (name, feature) in context.into_iter().flatten() {
+            for (name, feature) in seq.context_map().into_iter().flatten() {
                 let Some(&c) = index.get(name.as_str()) else {
                     return Err((i, format!("feature '{name}' is not in the schema")));
                 };
@@ -375,7 +364,7 @@ impl ExampleDecoder {
                 }
             }
             if !steps.is_empty() {
-                let lists = seq.as_ref().and_then(SequenceExample::feature_list_map);
+                let lists = seq.feature_list_map();
                 if let Some(name) = lists
                     .into_iter()
                     .flatten()

@@ -51,8 +51,7 @@ impl SplitStatsCollector {
         let columns = stats_columns(schema)?;
         let make = |column: &StatsColumn| ColumnAccumulators {
             common: CommonStatsAccumulator::default(),
-            // A list of lists has two levels.
-            levels: column.nested.then(|| ValencyStatsAccumulator::new(2)),
+            levels: (column.levels > 0).then(|| ValencyStatsAccumulator::new(column.levels)),
             numeric: matches!(column.kind, FeatureType::Int | FeatureType::Float)
                 .then(|| NumericStatsAccumulator::new(DEFAULT_KLL_K)),
             strings: (column.kind == FeatureType::Bytes).then(|| -> Box<dyn Accumulator> {

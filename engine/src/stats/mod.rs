@@ -33,7 +33,7 @@ use weir_tfmd::statistics::{
     DatasetFeatureStatistics, DatasetFeatureStatisticsList, FeatureNameStatistics,
     FeatureStatsType, FieldId,
 };
-use weir_udfs::stats::is_nested_list;
+use weir_udfs::stats::{is_nested_list, nesting_depth};
 
 pub use fused::SplitStatsCollector;
 pub use report::{print_table, write_parquet};
@@ -252,8 +252,9 @@ pub(crate) struct StatsColumn {
     pub path: Vec<String>,
     /// The kind of its values (`Struct` for the struct itself).
     pub kind: FeatureType,
-    /// A list of lists, whose nesting levels are counted too.
-    pub nested: bool,
+    /// Nesting levels of a list of lists, counted by `valency_stats`
+    /// (0: not nested).
+    pub levels: usize,
 }
 
 impl StatsColumn {
@@ -288,6 +289,15 @@ impl StatsColumn {
     }
 }
 
+/// The nesting levels of a list of lists (0 for any other column).
+fn nested_levels(dt: &DataType) -> usize {
+    if is_nested_list(dt) {
+        nesting_depth(dt)
+    } else {
+        0
+    }
+}
+
 /// The features of every column of `schema`, in schema order; a struct
 /// column is a feature and so is each of its children.
 pub(crate) fn stats_columns(schema: &SchemaRef) -> Result<Vec<StatsColumn>> {
@@ -307,7 +317,7 @@ pub(crate) fn stats_columns(schema: &SchemaRef) -> Result<Vec<StatsColumn>> {
         out.push(StatsColumn {
             path: path.clone(),
             kind,
-            nested: is_nested_list(field.data_type()),
+            levels: nested_levels(field.data_type()),
         });
         if let DataType::Struct(children) = field.data_type() {
             for child in children {
@@ -322,7 +332,7 @@ pub(crate) fn stats_columns(schema: &SchemaRef) -> Result<Vec<StatsColumn>> {
                 out.push(StatsColumn {
                     path,
                     kind,
-                    nested: is_nested_list(child.data_type()),
+                    levels: nested_levels(child.data_type()),
                 });
             }
         }
@@ -376,7 +386,7 @@ fn column_exprs(
     let mut exprs = vec![udf("common_stats")
         .call(vec![c.clone()])
         .alias(format!("common:{name}"))];
-    if column.nested {
+    if column.levels > 0 {
         exprs.push(
             udf("valency_stats")
                 .call(vec![c.clone()])

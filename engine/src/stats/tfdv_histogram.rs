@@ -149,7 +149,7 @@ pub fn quantiles_histogram_of_counts(
 /// Buckets `(low, high, weight)` between successive boundaries; the weight
 /// of buckets sharing an upper bound is spread evenly over them, and the
 /// weight at the first boundary over the leading identical buckets.
-fn bin_weights(bounds: &[f64], cum: &[f64]) -> Vec<(f64, f64, f64)> {
+pub fn bin_weights(bounds: &[f64], cum: &[f64]) -> Vec<(f64, f64, f64)> {
     let n = bounds.len().saturating_sub(1);
     let mut counts: Vec<f64> = (0..n).map(|i| cum[i + 1] - cum[i]).collect();
     let mut i = 0;

@@ -12,7 +12,7 @@ use weir_tfmd::statistics::{
 };
 
 use super::tfdv_histogram::{
-    equi_width_histogram, exact_summary, quantiles_and_cumulative_weights,
+    bin_weights, equi_width_histogram, exact_summary, quantiles_and_cumulative_weights,
     quantiles_histogram_of_counts, HistogramMode, STANDARD_HISTOGRAM_QUANTILES,
 };
 use weir_udfs::stats::{CommonStatsResult, NumericStatsResult, QuantileSketch, StringStatsResult};
@@ -220,13 +220,12 @@ fn level_custom_stats(levels: &[CommonStatsResult]) -> Vec<CustomStatistic> {
         if level.num_non_missing == 0 {
             continue;
         }
-        let counts = distribution(level);
-        let summary = exact_summary(&counts);
+        let summary = exact_summary(&distribution(level));
         let (q, c) = quantiles_and_cumulative_weights(&summary, NUM_VALUES_BUCKETS);
         out.push(CustomStatistic {
             name: format!("level_{}_value_list_length_quantiles", i + 1),
             val: Some(CustomValue::Histogram(histogram_of(
-                quantiles_histogram_of_counts(&counts, NUM_VALUES_BUCKETS),
+                bin_weights(&q, &c),
                 HistogramType::Quantiles,
             ))),
         });

@@ -135,7 +135,8 @@ impl CommonStatsAccumulator {
         *self.by_num_values.entry(num_values).or_default() += examples;
     }
 
-    /// The state (and result) as one-row arrays, in [`STATE_FIELDS`] order.
+    /// The state (and result) as one-row arrays, of
+    /// [`CommonStatsUdaf::fields`].
     pub(crate) fn state_arrays(&self) -> Vec<ArrayRef> {
         let mut arrays = self.scalars();
         arrays.push(one_list(Arc::new(UInt64Array::from_iter_values(
@@ -145,11 +146,6 @@ impl CommonStatsAccumulator {
             self.by_num_values.values().copied(),
         ))));
         arrays
-    }
-
-    /// The fields of [`Self::state_arrays`].
-    pub(crate) fn state_fields() -> Fields {
-        STATE_FIELDS.clone()
     }
 
     fn scalars(&self) -> Vec<ArrayRef> {

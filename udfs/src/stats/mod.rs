@@ -31,4 +31,4 @@ pub use string_stats::{StringStatsAccumulator, StringStatsUdaf, TOP_VALUES_KEPT}
 pub use string_stats_approx::{
     ApproxStringStatsAccumulator, ApproxStringStatsUdaf, FREQUENT_ITEMS_MAP, HLL_LG_K,
 };
-pub use valency_stats::{ValencyStatsAccumulator, ValencyStatsUdaf};
+pub use valency_stats::{nesting_depth, ValencyStatsAccumulator, ValencyStatsUdaf};

@@ -17,22 +17,22 @@ use datafusion::common::{exec_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 
-use super::common_stats::CommonStatsAccumulator;
+use super::common_stats::{CommonStatsAccumulator, CommonStatsUdaf};
 use super::feature_column::is_nested_list;
 
 /// `List<Struct<common_stats' fields>>`: one element per nesting level.
 fn levels_type() -> DataType {
     DataType::List(Arc::new(Field::new(
         "item",
-        DataType::Struct(CommonStatsAccumulator::state_fields()),
+        DataType::Struct(CommonStatsUdaf::fields()),
         false,
     )))
 }
 
-/// Nesting levels of a list type (2 for a list of lists).
-fn depth(dt: &DataType) -> usize {
+/// Nesting levels of a list type (2 for a list of lists, 0 for a scalar).
+pub fn nesting_depth(dt: &DataType) -> usize {
     match dt {
-        DataType::List(f) | DataType::LargeList(f) => 1 + depth(f.data_type()),
+        DataType::List(f) | DataType::LargeList(f) => 1 + nesting_depth(f.data_type()),
         _ => 0,
     }
 }
@@ -75,7 +75,7 @@ impl AggregateUDFImpl for ValencyStatsUdaf {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let levels = depth(&args.exprs[0].data_type(args.schema)?);
+        let levels = nesting_depth(&args.exprs[0].data_type(args.schema)?);
         Ok(Box::new(ValencyStatsAccumulator::new(levels)))
     }
 
@@ -105,7 +105,7 @@ impl ValencyStatsAccumulator {
     }
 
     fn levels_array(&self) -> Result<ArrayRef> {
-        let fields = CommonStatsAccumulator::state_fields();
+        let fields = CommonStatsUdaf::fields();
         let rows: Vec<ArrayRef> = self
             .levels
             .iter()
