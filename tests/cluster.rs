@@ -97,6 +97,10 @@ pub struct LocalClusterOptions {
     /// Executors pull tasks (`pull-staged`) instead of the scheduler
     /// pushing them (`push-staged`, Ballista's default).
     pub pull: bool,
+    /// Environment of the scheduler and every executor (object-store
+    /// settings, say); each executor also gets a private `TMPDIR`
+    /// ([`LocalCluster::executor_tmp`]).
+    pub env: Vec<(String, String)>,
 }
 
 impl LocalClusterOptions {
@@ -117,6 +121,7 @@ impl Default for LocalClusterOptions {
             executor_timeout_seconds: 180,
             heartbeat_seconds: 60,
             pull: true,
+            env: Vec::new(),
         }
     }
 }
@@ -137,6 +142,7 @@ impl LocalCluster {
             ])
             .args(["--expire-dead-executor-interval-seconds", "1"])
             .args(["--scheduling-policy", options.policy()])
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&scheduler_log).expect("scheduler log"))
@@ -163,6 +169,8 @@ impl LocalCluster {
         let (flight, grpc) = (free_port(), free_port());
         let work = self.dir.path().join(format!("executor-{i}"));
         std::fs::create_dir_all(&work).expect("executor work dir");
+        let tmp = self.executor_tmp(i);
+        std::fs::create_dir_all(&tmp).expect("executor TMPDIR");
         let log = self.dir.path().join(format!("executor-{i}.log"));
         let mut child = Command::new(workspace_binary("weir-executor"))
             .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1"])
@@ -178,6 +186,8 @@ impl LocalCluster {
             ])
             .arg("--work-dir")
             .arg(&work)
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
+            .env("TMPDIR", &tmp)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("executor log"))
@@ -194,6 +204,11 @@ impl LocalCluster {
             log,
             alive: true,
         });
+    }
+
+    /// Executor `i`'s private temporary directory (its `TMPDIR`).
+    pub fn executor_tmp(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("executor-{i}-tmp"))
     }
 
     /// `kill -9` executor `i`.

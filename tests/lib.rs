@@ -9,6 +9,7 @@ use weir_datasets::proto::{Example, FeatureKind};
 use weir_datasets::tfrecord::TfRecordReader;
 
 pub mod cluster;
+pub mod s3_proxy;
 
 /// `../shared/tfx-testdata` beside the checkout (or `$WEIR_TFX_TESTDATA`).
 /// Panics with a clear message when it is missing: conformance tests must

@@ -1,10 +1,18 @@
 //! The driver side of the commit protocol (the task side is
 //! [`crate::commit`]): the driver accepts a job's
-//! result only when every shard is reported, moves exactly one complete
+//! result only when every shard is reported, takes exactly one complete
 //! attempt of each shard into the staged output and removes the attempt
 //! root; duplicate and abandoned attempts are never seen. [`Attempts`] owns
 //! an attempt root and runs a sink plan through all of this
 //! ([`Attempts::run_sink`]).
+//!
+//! A local output's attempt root is a directory beside the staged output,
+//! and an accepted attempt is renamed into it. An object-store output's is
+//! the prefix `URL/.weir-staging/<run>/attempts/`: tasks upload there from
+//! their own machines, and an accepted attempt is only recorded
+//! ([`weir_datasets::sink::StagedObjects`]); the commit copies it into
+//! place server-side, so no shard passes through the driver and no disk is
+//! shared.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,38 +21,83 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
 use datafusion::logical_expr::{Extension, LogicalPlan};
 use datafusion::prelude::{DataFrame, SessionContext};
-use weir_datasets::sink::{StagedDir, WrittenFile};
+use object_store::{ObjectStoreExt, PutPayload};
+use weir_datasets::sink::{StagedDir, StagedObjects, WrittenFile};
+use weir_datasets::store::ObjectUrl;
 use weir_datasets::DatasetError;
 
 use crate::error::{PlanError, Result};
 use crate::execution::Execution;
 use crate::sink::{ShardSink, SinkNode};
 
-/// The attempt root of one run, beside its staged output (so nothing a
-/// task writes there can be committed by accident); removed when dropped,
-/// whatever happened.
+/// The attempt root of one run, outside its staged output (so nothing a
+/// task writes there can be committed by accident); a local one is
+/// removed when dropped, whatever happened (a remote one goes with the
+/// run's staging prefix).
 #[derive(Debug)]
 pub struct Attempts {
-    /// The staged output (canonical: executors resolve it on their side).
-    root: PathBuf,
-    /// The attempt root (canonical).
-    dir: PathBuf,
+    place: Place,
+}
+
+/// Where a run's attempts are.
+#[derive(Debug)]
+enum Place {
+    /// Directories beside a local staged output.
+    Local {
+        /// The staged output (canonical: executors resolve it on their side).
+        root: PathBuf,
+        /// The attempt root (canonical).
+        dir: PathBuf,
+    },
+    /// A prefix in the output's object store.
+    Remote {
+        /// `URL/.weir-staging/<run>/attempts`.
+        prefix: ObjectUrl,
+        /// Where accepted attempts are recorded for the commit.
+        objects: StagedObjects,
+    },
 }
 
 impl Attempts {
     /// Creates the attempt root of `staged`.
     pub fn create(staged: &StagedDir) -> Result<Self> {
+        if let Some(remote) = staged.remote_staging() {
+            let prefix = remote.prefix.join("attempts");
+            let marker = prefix.join(crate::commit::OPEN_MARKER);
+            let url = marker.url();
+            weir_datasets::store::block_on(async move {
+                marker
+                    .store
+                    .put(&marker.key, PutPayload::from_static(b""))
+                    .await
+            })
+            .map_err(|e| DatasetError::File {
+                path: url,
+                message: e.to_string(),
+            })?;
+            return Ok(Self {
+                place: Place::Remote {
+                    prefix,
+                    objects: remote.objects,
+                },
+            });
+        }
         let root =
             std::fs::canonicalize(staged.path()).map_err(|e| DatasetError::io(staged.path(), e))?;
         let dir = staged.scratch("attempts");
         std::fs::create_dir(&dir).map_err(|e| DatasetError::io(&dir, e))?;
         let dir = std::fs::canonicalize(&dir).map_err(|e| DatasetError::io(&dir, e))?;
-        Ok(Self { root, dir })
+        Ok(Self {
+            place: Place::Local { root, dir },
+        })
     }
 
-    /// The attempt root as sink configs carry it.
+    /// The attempt root as sink configs carry it: a directory, or a URL.
     pub fn dir(&self) -> String {
-        self.dir.to_string_lossy().into_owned()
+        match &self.place {
+            Place::Local { dir, .. } => dir.to_string_lossy().into_owned(),
+            Place::Remote { prefix, .. } => prefix.url(),
+        }
     }
 
     /// Runs `input` into `sink` (whose attempt root is this one)
@@ -67,20 +120,28 @@ impl Attempts {
         let batches = execution
             .collect(df, |b| reports(b, total).map(|_| ()))
             .await?;
-        reports(&batches, total)
-            .map_err(PlanError::Internal)?
-            .into_iter()
-            .map(|(shard, candidates)| {
-                commit_shard(&self.root, &self.dir, &shard_paths[shard], &candidates)
-            })
-            .collect()
+        let reports = reports(&batches, total).map_err(PlanError::Internal)?;
+        let mut files = Vec::with_capacity(total);
+        for (shard, candidates) in reports {
+            let relative = &shard_paths[shard];
+            files.push(match &self.place {
+                Place::Local { root, dir } => commit_shard(root, dir, relative, &candidates)?,
+                Place::Remote { prefix, objects } => {
+                    accept_object(prefix, objects, relative, &candidates).await?
+                }
+            });
+        }
+        Ok(files)
     }
 }
 
 impl Drop for Attempts {
     fn drop(&mut self) {
-        // Abandoned and duplicate attempts go.
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // Abandoned and duplicate attempts go (a remote root goes with the
+        // run's staging prefix, after the commit copied from it).
+        if let Place::Local { dir, .. } = &self.place {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -134,6 +195,37 @@ fn reports(
         ));
     }
     Ok(out)
+}
+
+/// Records one complete attempt of a shard (an object of the size its task
+/// reported) as the output's file `relative`; the commit copies it.
+async fn accept_object(
+    prefix: &ObjectUrl,
+    objects: &StagedObjects,
+    relative: &str,
+    candidates: &[ShardReport],
+) -> Result<WrittenFile> {
+    let mut sorted: Vec<&ShardReport> = candidates.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    for c in sorted {
+        let object = prefix.join(&c.path);
+        let head = weir_datasets::store::idempotent(|| object.store.head(&object.key)).await;
+        match head {
+            Ok(meta) if meta.size == c.bytes => {}
+            _ => continue,
+        }
+        objects.insert(relative, object.key);
+        return Ok(WrittenFile {
+            path: relative.to_string(),
+            bytes: c.bytes,
+            sha256: c.sha256.clone(),
+            records: c.records,
+        });
+    }
+    Err(PlanError::Invalid(format!(
+        "no complete attempt of {relative} is in {}",
+        prefix.url()
+    )))
 }
 
 /// Moves one complete attempt of a shard to its place in the output.

@@ -1,8 +1,10 @@
 //! Exactly-once output on a cluster that may rerun, lose or duplicate
 //! tasks, task side: a sink task writes its shards into its own attempt
-//! directory ([`attempt_dir`]: `<attempts>/<task id>-<nonce>/…`, the
-//! attempt root beside the output, never inside it) and returns one
-//! [`sink_schema`] row per shard ([`report`]). The driver accepts a job's
+//! (`<attempts>/<task id>-<nonce>/…`, the attempt root outside the output:
+//! a directory beside a local output, or for an object-store output the
+//! prefix `URL/.weir-staging/<run>/attempts`, which the task uploads to
+//! from a private temporary directory) and returns one [`sink_schema`] row
+//! per shard ([`report`]). The driver accepts a job's
 //! result only when every shard is reported and commits exactly one
 //! attempt of each ([`crate::attempts`]).
 
@@ -18,7 +20,9 @@ use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{Partitioning, PlanProperties};
 use futures::StreamExt;
+use object_store::ObjectStoreExt;
 use weir_datasets::sink::WrittenFile;
+use weir_datasets::store::ObjectUrl;
 use weir_datasets::DatasetError;
 
 /// What a sink task reports per shard written.
@@ -43,9 +47,16 @@ pub fn sink_properties(partitions: usize) -> Arc<PlanProperties> {
     ))
 }
 
-/// A sink task's output stream: creates the task's attempt directory under
-/// `attempts_dir`, runs `write` on a blocking thread with `input`'s batches
-/// and that directory, and reports the shards it wrote ([`report`]).
+/// The object that says a remote attempt root is open for uploads: the
+/// driver puts it when it creates the root, and a task that finds it gone
+/// (the run ended; Ballista does not stop stragglers) uploads nothing.
+pub const OPEN_MARKER: &str = ".open";
+
+/// A sink task's output stream: opens the task's attempt under
+/// `attempts_dir` (a directory, or an object-store URL), runs `write` on a
+/// blocking thread with `input`'s batches and the attempt's local
+/// directory, uploads what it wrote when the root is remote, and reports
+/// the shards ([`report`]).
 pub fn sink_stream<W>(
     mut input: SendableRecordBatchStream,
     attempts_dir: String,
@@ -62,9 +73,9 @@ where
         .task_id()
         .unwrap_or_else(|| format!("partition-{partition}"));
     let fut = async move {
-        let attempt = attempt_dir(&attempts_dir, &task)?;
+        let attempt = TaskAttempt::open(&attempts_dir, &task).await?;
         let (tx, rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
-        let dir = attempt.clone();
+        let dir = attempt.dir().to_path_buf();
         let writer = tokio::task::spawn_blocking(move || write(rx, &dir));
         while let Some(batch) = input.next().await {
             if tx.send(batch?).await.is_err() {
@@ -75,7 +86,8 @@ where
         let written = writer
             .await
             .map_err(|e| DataFusionError::Execution(format!("sink writer: {e}")))??;
-        report(&written, &attempt, Path::new(&attempts_dir))
+        attempt.finish(&written).await?;
+        report(&written, attempt.name())
     };
     Box::pin(RecordBatchStreamAdapter::new(
         sink_schema(),
@@ -83,9 +95,134 @@ where
     ))
 }
 
-/// A fresh directory for this task attempt under the run's attempt root.
-pub fn attempt_dir(attempts: &str, task: &str) -> DfResult<PathBuf> {
-    let root = Path::new(attempts);
+/// Where one task attempt writes.
+enum TaskAttempt {
+    /// Its own directory under an attempt root every machine sees.
+    Local {
+        /// `<task>-<nonce>`.
+        name: String,
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A private local directory (this machine's temporary directory),
+    /// uploaded to `root/<name>/…` at the end and removed whatever happens.
+    Remote {
+        /// The run's attempt prefix.
+        root: ObjectUrl,
+        /// `<task>-<nonce>`.
+        name: String,
+        /// The local directory.
+        dir: ScratchDir,
+    },
+}
+
+impl TaskAttempt {
+    async fn open(attempts: &str, task: &str) -> DfResult<Self> {
+        let name = attempt_name(task);
+        if !weir_datasets::store::is_url(attempts) {
+            let dir = attempt_dir(attempts, &name)?;
+            return Ok(Self::Local { name, dir });
+        }
+        let root = weir_datasets::store::parse(attempts).map_err(external)?;
+        let marker = root.join(OPEN_MARKER);
+        match weir_datasets::store::idempotent(|| marker.store.head(&marker.key)).await {
+            Ok(_) => {}
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(external(DatasetError::File {
+                    path: root.url(),
+                    message: "the run's staging prefix is gone (the run ended or was abandoned)"
+                        .into(),
+                }))
+            }
+            Err(e) => {
+                return Err(external(DatasetError::File {
+                    path: marker.url(),
+                    message: e.to_string(),
+                }))
+            }
+        }
+        let dir = std::env::temp_dir().join(format!("weir-attempt-{name}"));
+        std::fs::create_dir(&dir).map_err(|e| external(DatasetError::io(&dir, e)))?;
+        Ok(Self::Remote {
+            root,
+            name,
+            dir: ScratchDir(dir),
+        })
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Self::Local { name, .. } | Self::Remote { name, .. } => name,
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        match self {
+            Self::Local { dir, .. } => dir,
+            Self::Remote { dir, .. } => &dir.0,
+        }
+    }
+
+    /// Uploads a remote attempt's files (a few at a time, each multipart
+    /// when large); a local attempt is already in place.
+    async fn finish(&self, written: &[(u32, WrittenFile)]) -> DfResult<()> {
+        let Self::Remote { root, name, dir } = self else {
+            return Ok(());
+        };
+        let uploads: Vec<(ObjectUrl, PathBuf)> = written
+            .iter()
+            .map(|(_, f)| {
+                (
+                    root.join(&format!("{name}/{}", f.path)),
+                    dir.0.join(&f.path),
+                )
+            })
+            .collect();
+        futures::stream::iter(uploads)
+            .map(upload)
+            .buffer_unordered(UPLOADS_IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<std::result::Result<Vec<()>, _>>()
+            .map_err(external)?;
+        Ok(())
+    }
+}
+
+/// Uploads one written file of an attempt to its object.
+fn upload(
+    (object, file): (ObjectUrl, PathBuf),
+) -> futures::future::BoxFuture<'static, weir_datasets::Result<()>> {
+    Box::pin(async move {
+        weir_datasets::store::publish::upload_file(
+            object.store.as_ref(),
+            &file,
+            &object.key,
+            &object.url(),
+        )
+        .await
+    })
+}
+
+/// Shard files one task uploads at once.
+const UPLOADS_IN_FLIGHT: usize = 4;
+
+/// A directory removed when dropped.
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn external(e: DatasetError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+/// `<task>-<nonce>`: a name no other attempt of any task has.
+fn attempt_name(task: &str) -> String {
     let safe: String = task
         .chars()
         .map(|c| {
@@ -96,7 +233,13 @@ pub fn attempt_dir(attempts: &str, task: &str) -> DfResult<PathBuf> {
             }
         })
         .collect();
-    let dir = root.join(format!("{safe}-{:016x}", nonce()));
+    format!("{safe}-{:016x}", nonce())
+}
+
+/// A fresh directory `name` for a task attempt under the run's attempt root.
+fn attempt_dir(attempts: &str, name: &str) -> DfResult<PathBuf> {
+    let root = Path::new(attempts);
+    let dir = root.join(name);
     std::fs::create_dir(&dir).map_err(|e| {
         let e = if root.is_dir() {
             DatasetError::io(&dir, e)
@@ -116,17 +259,10 @@ fn nonce() -> u64 {
     std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
 }
 
-/// The metadata rows of the shards written into `attempt`.
-pub fn report(
-    written: &[(u32, WrittenFile)],
-    attempt: &Path,
-    root: &Path,
-) -> DfResult<RecordBatch> {
-    let prefix = attempt
-        .strip_prefix(root)
-        .map_err(|e| DataFusionError::Internal(e.to_string()))?
-        .to_string_lossy()
-        .into_owned();
+/// The metadata rows of the shards written by the attempt `attempt` (its
+/// name under the attempt root).
+pub fn report(written: &[(u32, WrittenFile)], attempt: &str) -> DfResult<RecordBatch> {
+    let prefix = attempt;
     let columns: Vec<ArrayRef> = vec![
         Arc::new(UInt32Array::from_iter_values(
             written.iter().map(|(s, _)| *s),

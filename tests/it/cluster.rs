@@ -315,7 +315,7 @@ fn fault_options() -> LocalClusterOptions {
         concurrent_tasks: 1,
         executor_timeout_seconds: 4,
         heartbeat_seconds: 1,
-        pull: true,
+        ..Default::default()
     }
 }
 

@@ -7,6 +7,7 @@ mod conformance;
 mod dataflow;
 mod formats;
 mod memory_store;
+mod no_shared_disk;
 mod output;
 mod pipeline;
 mod sequence;

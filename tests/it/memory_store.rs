@@ -274,7 +274,13 @@ fn large_objects_stream_in_bounded_ranges_and_parts() {
     std::fs::write(d.path().join("big.bin"), &body).unwrap();
     std::fs::write(d.path().join("manifest.json"), b"{}\n").unwrap();
     let target = store::parse("s3://weir-meter/out").unwrap();
-    store::publish::publish(d.path(), &target).unwrap();
+    store::publish::publish(
+        d.path(),
+        &target,
+        &weir_datasets::sink::run_tag(),
+        &Default::default(),
+    )
+    .unwrap();
     let parts = metered.parts.lock().unwrap().clone();
     assert_eq!(parts.iter().sum::<usize>(), body.len());
     assert!(parts.len() >= 8, "{parts:?}");

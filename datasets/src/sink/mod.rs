@@ -12,7 +12,9 @@ pub use self::buffered::{
     PARQUET_CHUNK_ROWS,
 };
 pub use self::parquet::ParquetShardWriter;
-pub use self::staging::{pid_alive, run_tag, StagedDir, MANIFEST_NAME};
+pub use self::staging::{
+    pid_alive, run_tag, RemoteStaging, StagedDir, StagedObjects, MANIFEST_NAME,
+};
 pub use self::tfrecord::TfRecordShardWriter;
 
 use std::io::Write;

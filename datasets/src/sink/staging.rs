@@ -7,13 +7,23 @@
 //! the new one, never a mixture. An error drops the staging directory; a
 //! kill leaves it behind, and the next run for the same output removes it.
 //!
-//! An object-store target (`s3://…`, `gs://…`) is staged in a local
-//! temporary directory (`WEIR_STAGING_DIR`, default the system's) and
-//! committed by [`crate::store::publish`], which has no rename to lean on.
+//! An object-store target (`s3://…`, `gs://…`) has two staging places: a
+//! local temporary directory (`WEIR_STAGING_DIR`, default the system's) for
+//! what the driver writes (manifests, statistics), and the run's prefix in
+//! the store, `URL/.weir-staging/<run>/`, where tasks on any machine upload
+//! their shards ([`RemoteStaging`]) and the driver records the objects it
+//! accepted ([`StagedObjects`]). [`crate::store::publish`] commits both, with
+//! no rename to lean on; an uncommitted run's prefix is removed when its
+//! [`StagedDir`] is dropped (what a killed run leaves, `weir gc` removes).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use object_store::path::Path as ObjectPath;
 
 use crate::error::{DatasetError, Result};
+use crate::store::ObjectUrl;
 
 /// Name of the manifest that marks a directory as a complete weir output.
 pub const MANIFEST_NAME: &str = "manifest.json";
@@ -24,7 +34,50 @@ pub struct StagedDir {
     target: PathBuf,
     staging: PathBuf,
     committed: bool,
-    remote: Option<crate::store::ObjectUrl>,
+    remote: Option<RemoteTarget>,
+}
+
+/// An object-store target and this run's staging prefix in it.
+#[derive(Debug)]
+struct RemoteTarget {
+    url: ObjectUrl,
+    run: String,
+    objects: StagedObjects,
+}
+
+/// Objects already in the store that are files of the staged output, by
+/// their path relative to the output (`Split-train/data-00000-of-00004.gz`
+/// → the key of the task attempt the driver accepted). Shared between the
+/// driver's commit of task attempts and [`StagedDir::commit`].
+#[derive(Debug, Clone, Default)]
+pub struct StagedObjects(Arc<Mutex<BTreeMap<String, ObjectPath>>>);
+
+impl StagedObjects {
+    /// Records `key` as the output's file `relative`.
+    pub fn insert(&self, relative: &str, key: ObjectPath) {
+        self.lock().insert(relative.to_string(), key);
+    }
+
+    /// Every recorded file, by relative path.
+    pub fn snapshot(&self) -> BTreeMap<String, ObjectPath> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ObjectPath>> {
+        // A panic while holding the map cannot leave it half-updated.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Where the tasks of a run with an object-store output upload their
+/// shards: the run's own prefix under the output, and the record of the
+/// objects the driver accepted.
+#[derive(Debug, Clone)]
+pub struct RemoteStaging {
+    /// `URL/.weir-staging/<run>`.
+    pub prefix: ObjectUrl,
+    /// The accepted objects ([`StagedObjects::insert`]).
+    pub objects: StagedObjects,
 }
 
 fn hidden_sibling(target: &Path, tag: &str) -> Result<PathBuf> {
@@ -96,13 +149,18 @@ impl StagedDir {
             let base = std::env::var_os("WEIR_STAGING_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(std::env::temp_dir);
-            let staging = base.join(format!("weir-staging-{}", run_tag()));
+            let run = run_tag();
+            let staging = base.join(format!("weir-staging-{run}"));
             std::fs::create_dir_all(&staging).map_err(|e| DatasetError::io(&staging, e))?;
             return Ok(Self {
                 target: target.to_path_buf(),
                 staging,
                 committed: false,
-                remote: Some(remote),
+                remote: Some(RemoteTarget {
+                    url: remote,
+                    run,
+                    objects: StagedObjects::default(),
+                }),
             });
         }
         if target.exists() {
@@ -163,10 +221,27 @@ impl StagedDir {
         &self.target
     }
 
+    /// For an object-store target, this run's staging prefix in the store
+    /// (tasks upload there, so no shard passes through this process or
+    /// needs a shared disk); `None` for a local target.
+    pub fn remote_staging(&self) -> Option<RemoteStaging> {
+        self.remote.as_ref().map(|r| RemoteStaging {
+            prefix: r
+                .url
+                .join(&format!("{}/{}", crate::store::publish::STAGING, r.run)),
+            objects: r.objects.clone(),
+        })
+    }
+
     /// Makes the staged output visible at the target.
     pub fn commit(mut self) -> Result<()> {
         if let Some(remote) = &self.remote {
-            crate::store::publish::publish(&self.staging, remote)?;
+            crate::store::publish::publish(
+                &self.staging,
+                &remote.url,
+                &remote.run,
+                &remote.objects.snapshot(),
+            )?;
             self.committed = true;
             let _ = std::fs::remove_dir_all(&self.staging);
             return Ok(());
@@ -210,6 +285,9 @@ impl Drop for StagedDir {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.staging);
+            if let Some(r) = self.remote_staging() {
+                crate::store::publish::remove_prefix(&r.prefix);
+            }
         }
     }
 }

@@ -108,13 +108,26 @@ pub fn runtime() -> tokio::runtime::Handle {
 
 /// Runs `fut` on weir's runtime ([`runtime`]) and waits for it; safe from
 /// any thread, a runtime worker included.
+///
+/// On a worker of a multi-thread runtime the wait is a
+/// `block_in_place`: a task spawned from a worker goes to that worker's
+/// own slot, which no other worker steals, so a plain wait there would
+/// wait for itself (seen as a hung `weir-scheduler` decoding an `s3://`
+/// scan, regression test `no_shared_disk`). `block_in_place` hands the
+/// worker's queue to another thread first.
 pub fn block_on<F>(fut: F) -> F::Output
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handle = runtime().spawn(fut);
-    futures::executor::block_on(handle).expect("an object-store task panicked")
+    let wait = || futures::executor::block_on(handle).expect("an object-store task panicked");
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    }
 }
 
 /// An object: its store, the URL's `scheme://bucket` and the key.

@@ -1,26 +1,32 @@
 //! Committing an output to an object store without rename.
 //!
-//! A weir output is staged on local disk as usual (see
-//! [`crate::sink::StagedDir`]); [`publish`] then makes it visible under
-//! `URL/` in steps that never leave a half-visible output:
+//! A weir output is staged in two places (see [`crate::sink::StagedDir`]):
+//! what the driver wrote is on its local disk, and shards that tasks wrote
+//! are already objects under `URL/.weir-staging/<run>/attempts/` (uploaded
+//! by the task, on whatever machine it ran, with [`upload_file`]).
+//! [`publish`] makes both visible under `URL/` in steps that never leave a
+//! half-visible output:
 //!
-//! 1. every file except `manifest.json` is uploaded (multipart, [`PART`]
-//!    bytes at a time, so memory stays bounded) under
+//! 1. every local file except `manifest.json` is uploaded (multipart,
+//!    [`PART`] bytes at a time, so memory stays bounded) under
 //!    `URL/.weir-staging/<run>/`; a kill here leaves only staging garbage;
 //! 2. the run takes `URL/.weir-lock` (a conditional put: `PutMode::Create`),
 //!    so two runs never commit into one prefix at once;
 //! 3. the previous output's `manifest.json` is deleted (from here on,
 //!    readers see no output rather than a mixture), objects of the previous
 //!    output that the new one does not have are deleted, and each staged
-//!    object is copied server-side to its final key;
+//!    object (uploaded here, or a task's accepted attempt) is copied
+//!    server-side to its final key, so no shard's bytes pass through the
+//!    committing process;
 //! 4. `manifest.json` is written last, with `PutMode::Create`: the commit;
-//! 5. the lock and the staging objects are removed.
+//! 5. the lock and the run's staging prefix (dead task attempts included)
+//!    are removed.
 //!
 //! Readers and reruns trust only a committed manifest. [`gc`] (`weir gc`)
 //! removes what a killed run left: staging objects, a lock whose holder is
 //! gone, and a partial output that no committed manifest covers.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
@@ -31,7 +37,6 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 use super::lock::{read_holder, try_lock, LockAttempt};
 use super::{block_on, list_under, store_error, ObjectUrl};
 use crate::error::{DatasetError, Result};
-use crate::sink::run_tag;
 use crate::sink::MANIFEST_NAME;
 
 /// Bytes per multipart part (S3 needs at least 5 MiB for all but the last).
@@ -97,8 +102,14 @@ fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Uploads one local file to `key`, multipart when it is larger than a part.
-async fn upload(store: &dyn ObjectStore, file: &Path, key: &ObjectPath, url: &str) -> Result<()> {
+/// Uploads one local file to `key` (`url` names it in errors), multipart
+/// when it is larger than a part.
+pub async fn upload_file(
+    store: &dyn ObjectStore,
+    file: &Path,
+    key: &ObjectPath,
+    url: &str,
+) -> Result<()> {
     let size = std::fs::metadata(file)
         .map_err(|e| DatasetError::io(file, e))?
         .len();
@@ -203,25 +214,56 @@ pub fn check_target(target: &ObjectUrl) -> Result<()> {
     })
 }
 
-/// Uploads the staged output `local` and commits it at `target` (see the
-/// module docs).
-pub fn publish(local: &Path, target: &ObjectUrl) -> Result<()> {
-    let files = local_files(local)?;
-    if !files.iter().any(|f| f == MANIFEST_NAME) {
+/// Where a file of the output comes from at commit.
+#[derive(Debug, Clone)]
+enum Source {
+    /// Uploaded from the local staging directory to the run's prefix.
+    Local,
+    /// Already an object (a task's accepted attempt).
+    Object(ObjectPath),
+}
+
+/// Uploads the staged output `local`, and commits it together with
+/// `objects` (files of the output that are already objects, by relative
+/// path) at `target` under the name `run` (see the module docs).
+pub fn publish(
+    local: &Path,
+    target: &ObjectUrl,
+    run: &str,
+    objects: &BTreeMap<String, ObjectPath>,
+) -> Result<()> {
+    let mut files: BTreeMap<String, Source> = local_files(local)?
+        .into_iter()
+        .map(|f| (f, Source::Local))
+        .collect();
+    if !files.contains_key(MANIFEST_NAME) {
         return Err(DatasetError::file(
             local,
             "staged output has no manifest.json",
         ));
     }
-    let run = run_tag();
+    for (rel, key) in objects {
+        if files
+            .insert(rel.clone(), Source::Object(key.clone()))
+            .is_some()
+        {
+            return Err(DatasetError::Invalid(format!(
+                "{}: '{rel}' is staged both locally and as an object",
+                target.url()
+            )));
+        }
+    }
+    let run = run.to_string();
     let local = local.to_path_buf();
     let target = target.clone();
     block_on(async move {
         let store = target.store.clone();
         let staging = target.join(&format!("{STAGING}/{run}"));
-        for rel in files.iter().filter(|f| *f != MANIFEST_NAME) {
-            let obj = staging.join(rel);
-            upload(store.as_ref(), &local.join(rel), &obj.key, &obj.url()).await?;
+        for (rel, source) in &files {
+            if matches!(source, Source::Local) && rel != MANIFEST_NAME {
+                let obj = staging.join(rel);
+                upload_file(store.as_ref(), &local.join(rel), &obj.key, &obj.url()).await?;
+            }
         }
         // Fault injection for tests: a pause here is where a kill leaves
         // only staging objects behind.
@@ -235,20 +277,32 @@ pub fn publish(local: &Path, target: &ObjectUrl) -> Result<()> {
         let result = commit(&target, &staging, &local, &files).await;
         let _ = store.delete(&lock).await;
         result?;
-        if let Ok(keys) = keys_under(&staging).await {
-            for (_, k) in keys {
-                let _ = store.delete(&k).await;
-            }
-        }
+        remove_under(&staging).await;
         Ok(())
     })
+}
+
+/// Deletes every object under `prefix`, as far as the store lets it
+/// (best effort: what is left, `weir gc` removes).
+async fn remove_under(prefix: &ObjectUrl) {
+    if let Ok(keys) = keys_under(prefix).await {
+        for (_, k) in keys {
+            let _ = prefix.store.delete(&k).await;
+        }
+    }
+}
+
+/// [`remove_under`] from synchronous code (a dropped, uncommitted staging).
+pub fn remove_prefix(prefix: &ObjectUrl) {
+    let prefix = prefix.clone();
+    block_on(async move { remove_under(&prefix).await });
 }
 
 async fn commit(
     target: &ObjectUrl,
     staging: &ObjectUrl,
     local: &Path,
-    files: &[String],
+    files: &BTreeMap<String, Source>,
 ) -> Result<()> {
     let store = target.store.as_ref();
     let manifest = target.join(MANIFEST_NAME);
@@ -256,9 +310,8 @@ async fn commit(
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
         Err(e) => return Err(store_error(&manifest.url(), e)),
     }
-    let new: BTreeSet<&str> = files.iter().map(String::as_str).collect();
     for (rel, k) in keys_under(target).await? {
-        if !is_bookkeeping(&rel) && !new.contains(rel.as_str()) {
+        if !is_bookkeeping(&rel) && !files.contains_key(&rel) {
             match super::idempotent(|| store.delete(&k)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(store_error(&target.url(), e)),
@@ -267,9 +320,13 @@ async fn commit(
     }
     // Copies and the manifest are retried when a response breaks off
     // (`idempotent`): a copy again is the same copy.
-    for rel in files.iter().filter(|f| *f != MANIFEST_NAME) {
-        let (from, to) = (staging.join(rel), target.join(rel));
-        super::idempotent(|| store.copy(&from.key, &to.key))
+    for (rel, source) in files.iter().filter(|(f, _)| *f != MANIFEST_NAME) {
+        let from = match source {
+            Source::Local => staging.join(rel).key,
+            Source::Object(key) => key.clone(),
+        };
+        let to = target.join(rel);
+        super::idempotent(|| store.copy(&from, &to.key))
             .await
             .map_err(|e| store_error(&to.url(), e))?;
     }
