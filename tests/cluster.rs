@@ -206,6 +206,11 @@ impl LocalCluster {
         });
     }
 
+    /// Executor `i`'s work directory (its shuffle files).
+    pub fn executor_work(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("executor-{i}"))
+    }
+
     /// Executor `i`'s private temporary directory (its `TMPDIR`).
     pub fn executor_tmp(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("executor-{i}-tmp"))

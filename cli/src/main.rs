@@ -192,6 +192,8 @@ struct ExampleGenArgs {
     #[arg(long, default_value_t = 8192, hide = true)]
     batch_size: usize,
     #[command(flatten)]
+    memory: MemoryArg,
+    #[command(flatten)]
     cluster: ClusterArg,
 }
 
@@ -234,7 +236,30 @@ struct StatsArgs {
     #[arg(long, short)]
     quiet: bool,
     #[command(flatten)]
+    memory: MemoryArg,
+    #[command(flatten)]
     cluster: ClusterArg,
+}
+
+/// How much memory this process's plans may hold.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct MemoryArg {
+    /// Memory this process's plans may reserve together (e.g. 256MB, 4G;
+    /// K/M/G are powers of 1024); grouped aggregations (exact string
+    /// statistics' value counts) and sorts spill to the temp dir beyond it
+    /// [default: half the machine's (or cgroup's) memory]. On a cluster,
+    /// each weir-executor has its own --memory-limit.
+    #[arg(long, env = "WEIR_MEMORY_LIMIT", value_name = "SIZE", value_parser = weir_process::parse_size)]
+    memory_limit: Option<usize>,
+}
+
+impl MemoryArg {
+    /// Sets the process's limit (before any plan runs).
+    pub(crate) fn apply(&self) {
+        if let Some(bytes) = self.memory_limit {
+            weir_plan::execution::session::set_memory_limit(bytes);
+        }
+    }
 }
 
 /// Where plans run.
@@ -313,6 +338,7 @@ fn main() {
 }
 
 fn examplegen(a: ExampleGenArgs) -> Result<()> {
+    a.memory.apply();
     let progress = Progress::shared();
     let bar = progress_bar::spawn_bar(progress.clone());
     let mut builder = ExampleGenBuilder::new(a.input.clone(), a.output.clone())
@@ -372,6 +398,7 @@ pub(crate) fn runtime() -> tokio::runtime::Handle {
 }
 
 fn stats(a: StatsArgs) -> Result<()> {
+    a.memory.apply();
     let mut builder = weir_engine::StatsBuilder::new(a.input.clone(), a.output.clone())
         .with_splits_from_input(a.splits_from_input)
         .with_approx(a.approx)

@@ -34,6 +34,8 @@ pub struct RunArgs {
     /// (the outputs are the same bytes; see docs/cluster.md).
     #[arg(long, env = "WEIR_CLUSTER", value_name = "df://HOST:PORT")]
     cluster: Option<String>,
+    #[command(flatten)]
+    memory: crate::MemoryArg,
 }
 
 #[derive(Args)]
@@ -70,6 +72,7 @@ pub struct SqlArgs {
 
 /// `weir run`; returns the exit code (0 ok, 2 anomalies, 1 a span failed).
 pub fn run(a: RunArgs) -> Result<i32> {
+    a.memory.apply();
     let mut config = PipelineConfig::load(&a.config)?;
     if a.cluster.is_some() {
         config.cluster = a.cluster;

@@ -72,6 +72,11 @@ struct Args {
     /// Seconds between sweeps of old shuffle files (0: never)
     #[arg(long, env = "WEIR_EXECUTOR_JOB_DATA_CLEANUP", default_value_t = 0)]
     job_data_clean_up_interval_seconds: u64,
+    /// Memory this executor's tasks may reserve together (e.g. 2G, 512MB;
+    /// powers of 1024); grouped aggregations and sorts spill to the temp
+    /// dir beyond it [default: half the machine's or cgroup's memory]
+    #[arg(long, env = "WEIR_EXECUTOR_MEMORY_LIMIT", value_name = "SIZE", value_parser = weir_process::parse_size)]
+    memory_limit: Option<usize>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -81,6 +86,9 @@ async fn main() -> Result<()> {
     weir_process::init_logging("RUST_LOG", "info");
     let args = Args::parse();
     args.store.configure();
+    if let Some(bytes) = args.memory_limit {
+        session::set_memory_limit(bytes);
+    }
     // This process's one runtime (#[tokio::main]) serves weir's I/O too.
     weir_process::install_runtime(tokio::runtime::Handle::current());
     let registry = session::function_registry().context("cannot build the function registry")?;

@@ -197,6 +197,26 @@ fn reports(
     Ok(out)
 }
 
+/// A shard's candidate attempts in a fixed order (by path), so the
+/// attempt a commit takes does not depend on the order tasks reported.
+fn by_path(candidates: &[ShardReport]) -> Vec<&ShardReport> {
+    let mut sorted: Vec<&ShardReport> = candidates.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    sorted
+}
+
+impl ShardReport {
+    /// The output's file `relative`, as this attempt wrote it.
+    fn written(&self, relative: &str) -> WrittenFile {
+        WrittenFile {
+            path: relative.to_string(),
+            bytes: self.bytes,
+            sha256: self.sha256.clone(),
+            records: self.records,
+        }
+    }
+}
+
 /// Records one complete attempt of a shard (an object of the size its task
 /// reported) as the output's file `relative`; the commit copies it.
 async fn accept_object(
@@ -205,9 +225,7 @@ async fn accept_object(
     relative: &str,
     candidates: &[ShardReport],
 ) -> Result<WrittenFile> {
-    let mut sorted: Vec<&ShardReport> = candidates.iter().collect();
-    sorted.sort_by(|a, b| a.path.cmp(&b.path));
-    for c in sorted {
+    for c in by_path(candidates) {
         let object = prefix.join(&c.path);
         let head = weir_datasets::store::idempotent(|| object.store.head(&object.key)).await;
         match head {
@@ -215,12 +233,7 @@ async fn accept_object(
             _ => continue,
         }
         objects.insert(relative, object.key);
-        return Ok(WrittenFile {
-            path: relative.to_string(),
-            bytes: c.bytes,
-            sha256: c.sha256.clone(),
-            records: c.records,
-        });
+        return Ok(c.written(relative));
     }
     Err(PlanError::Invalid(format!(
         "no complete attempt of {relative} is in {}",
@@ -235,9 +248,7 @@ fn commit_shard(
     relative: &str,
     candidates: &[ShardReport],
 ) -> Result<WrittenFile> {
-    let mut sorted: Vec<&ShardReport> = candidates.iter().collect();
-    sorted.sort_by(|a, b| a.path.cmp(&b.path));
-    for c in sorted {
+    for c in by_path(candidates) {
         let from: PathBuf = attempts.join(&c.path);
         match std::fs::metadata(&from) {
             Ok(m) if m.len() == c.bytes => {}
@@ -248,12 +259,7 @@ fn commit_shard(
             std::fs::create_dir_all(dir).map_err(|e| DatasetError::io(dir, e))?;
         }
         std::fs::rename(&from, &to).map_err(|e| DatasetError::io(&to, e))?;
-        return Ok(WrittenFile {
-            path: relative.to_string(),
-            bytes: c.bytes,
-            sha256: c.sha256.clone(),
-            records: c.records,
-        });
+        return Ok(c.written(relative));
     }
     Err(PlanError::Invalid(format!(
         "no complete attempt of {relative} is readable under {} (is the output on a filesystem every executor shares?)",

@@ -1,11 +1,13 @@
 //! What every weir binary (`weir`, `weir-scheduler`, `weir-executor`)
 //! shares and no library needs: the object-store flags ([`StoreArgs`]),
-//! logging to stderr ([`init_logging`]) and the process's one tokio
-//! runtime ([`runtime`]). Libraries take a runtime's handle or are async;
-//! only binaries build one.
+//! the memory limit's size syntax ([`parse_size`]), logging to stderr
+//! ([`init_logging`]) and the process's one tokio runtime ([`runtime`]).
+//! Libraries take a runtime's handle or are async; only binaries build one.
 
+mod size;
 mod store_args;
 
+pub use size::parse_size;
 pub use store_args::StoreArgs;
 
 /// Logging to stderr, filtered by the environment variable `env` (e.g.

@@ -19,7 +19,7 @@ use weir_tests::cluster::{LocalCluster, LocalClusterOptions};
 use weir_tests::{runtime, testdata};
 
 /// Every file under `dir`, relative path to bytes.
-fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+pub(crate) fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -57,7 +57,7 @@ fn assert_same_tree(local: &Path, cluster: &Path, what: &str) {
 
 /// A Parquet input of 4 files (examplegen's Parquet output of 60k
 /// taxi-like rows), so a scan has several partitions to spread.
-fn parquet_input(dir: &Path) -> PathBuf {
+pub(crate) fn parquet_input(dir: &Path) -> PathBuf {
     let csv = dir.join("taxi.csv");
     weir_datasets::synth::write_taxi_csv(
         &mut std::io::BufWriter::new(std::fs::File::create(&csv).unwrap()),
@@ -138,7 +138,8 @@ fn every_weir_function_and_node_round_trips_through_the_codecs() {
         let sql = "WITH t AS (SELECT CAST(company AS VARCHAR) AS c, fare FROM raw), \
             w AS (SELECT c, fare, string_to_array(c, ' ') AS tokens FROM t) \
             SELECT common_stats(fare), numeric_stats(fare), string_stats(c), \
-            string_stats_approx(c), valency_stats(make_array(tokens)), vocabulary_counts(c), \
+            string_stats_approx(c), string_totals(c), top_by_count(c, 2), \
+            valency_stats(make_array(tokens)), vocabulary_counts(c), \
             document_frequencies(apply_vocabulary(tokens, ['a', 'b'], 1)), \
             max(apply_vocabulary(c, ['a', 'b'], 1)), \
             max(apply_buckets(fare, [1.0, 2.0])), \
@@ -306,7 +307,7 @@ fn kill_during_runs(
 
 /// Options of a cluster whose fault tests end quickly: a short watchdog,
 /// fast heartbeats and a short executor timeout.
-fn fault_options() -> LocalClusterOptions {
+pub(crate) fn fault_options() -> LocalClusterOptions {
     // The watchdog resubmits a job with no result after 15 s (the jobs
     // themselves take a few seconds at most).
     std::env::set_var("WEIR_CLUSTER_JOB_TIMEOUT", "15");
@@ -359,7 +360,7 @@ fn statistics_survive_an_executor_killed_mid_job() {
 }
 
 /// A CSV input of `rows` taxi-like rows in `files` files.
-fn csv_input(dir: &Path, rows: usize, files: usize) -> PathBuf {
+pub(crate) fn csv_input(dir: &Path, rows: usize, files: usize) -> PathBuf {
     let input = dir.join("csv");
     std::fs::create_dir_all(&input).unwrap();
     for f in 0..files {

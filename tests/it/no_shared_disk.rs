@@ -26,7 +26,7 @@ const KEY: &str = "weir-test-key";
 const SECRET: &str = "weir-test-secret";
 
 /// The S3 test server, or why the test skips.
-fn s3_endpoint() -> Option<String> {
+pub(crate) fn s3_endpoint() -> Option<String> {
     match std::env::var("WEIR_TEST_S3_ENDPOINT") {
         Ok(e) if !e.is_empty() => Some(e),
         _ => {
@@ -41,7 +41,7 @@ fn s3_endpoint() -> Option<String> {
 }
 
 /// The settings a user gives every weir process to reach `endpoint`.
-fn s3_env(endpoint: &str) -> Vec<(String, String)> {
+pub(crate) fn s3_env(endpoint: &str) -> Vec<(String, String)> {
     [
         ("WEIR_S3_ENDPOINT", endpoint),
         ("WEIR_ALLOW_HTTP", "true"),
@@ -56,7 +56,7 @@ fn s3_env(endpoint: &str) -> Vec<(String, String)> {
 }
 
 /// A fresh bucket on `endpoint` and the test's own client for it.
-fn bucket(endpoint: &str) -> (String, Arc<AmazonS3>) {
+pub(crate) fn bucket(endpoint: &str) -> (String, Arc<AmazonS3>) {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -92,7 +92,7 @@ fn http_put(host: &str, path: &str) -> String {
 }
 
 /// Every object under `prefix/` as (relative key, bytes), sorted.
-fn objects(store: &AmazonS3, prefix: &str) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn objects(store: &AmazonS3, prefix: &str) -> Vec<(String, Vec<u8>)> {
     runtime().block_on(async {
         let p = ObjectPath::from(prefix);
         let metas: Vec<_> = store.list(Some(&p)).try_collect().await.unwrap();
@@ -179,7 +179,7 @@ fn moves_shard_bytes(r: &SeenRequest, bucket: &str) -> bool {
 }
 
 /// Files left under `dir` (recursively).
-fn files_under(dir: &Path) -> Vec<String> {
+pub(crate) fn files_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -18,6 +18,8 @@ pub fn all_udafs() -> Vec<Arc<AggregateUDF>> {
         Arc::new(AggregateUDF::from(stats::StringStatsUdaf::new())),
         Arc::new(AggregateUDF::from(stats::ApproxStringStatsUdaf::new())),
         Arc::new(AggregateUDF::from(stats::ValencyStatsUdaf::new())),
+        Arc::new(AggregateUDF::from(stats::StringTotalsUdaf::new())),
+        Arc::new(AggregateUDF::from(stats::TopByCountUdaf::new())),
         Arc::new(AggregateUDF::from(transform::VocabularyUdaf::new())),
         Arc::new(AggregateUDF::from(transform::DocumentFrequencyUdaf::new())),
     ]

@@ -7,6 +7,7 @@ mod fused;
 mod report;
 pub mod tfdv_histogram;
 mod to_proto;
+mod value_counts;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -400,10 +401,12 @@ fn column_exprs(
                 .alias(format!("numeric:{name}")),
         ),
         FeatureType::Bytes => {
+            // Exact uniques and top values come from the value-count
+            // aggregation (`value_counts`), the rest from `string_totals`.
             let f = if approx {
                 "string_stats_approx"
             } else {
-                "string_stats"
+                "string_totals"
             };
             exprs.push(udf(f).call(vec![c]).alias(format!("string:{name}")))
         }
@@ -423,8 +426,24 @@ pub async fn dataset_statistics(
     options: StatsOptions,
 ) -> Result<DatasetFeatureStatistics> {
     let schema = table.source().schema();
-    let df = ctx.read_table(Arc::new(table)).map_err(EngineError::from)?;
     let columns = stats_columns(&schema)?;
+    // Exact string statistics: the (feature, value) counts, by the
+    // feature's place in `columns`.
+    let counted: Vec<usize> = if options.approx {
+        Vec::new()
+    } else {
+        (0..columns.len())
+            .filter(|&i| columns[i].kind == FeatureType::Bytes)
+            .collect()
+    };
+    let counts = value_counts::value_counts(
+        execution,
+        ctx,
+        table.clone(),
+        counted.iter().map(|&i| columns[i].path.clone()).collect(),
+    )
+    .await?;
+    let df = ctx.read_table(Arc::new(table)).map_err(EngineError::from)?;
     let udafs: HashMap<String, Arc<AggregateUDF>> = weir_udfs::all_udafs()
         .into_iter()
         .map(|u| (u.name().to_string(), u))
@@ -456,11 +475,14 @@ pub async fn dataset_statistics(
         batch.column_by_name(&n).map(|a| a.as_struct().slice(0, 1))
     };
     let mut features = Vec::new();
-    for column in columns {
+    for (i, column) in columns.into_iter().enumerate() {
         let fname = column.name();
         let common = get(format!("common:{fname}")).expect("common stats column");
         let numeric = get(format!("numeric:{fname}"));
-        let strings = get(format!("string:{fname}"));
+        let mut strings = get(format!("string:{fname}"));
+        if let (Some(totals), Some(k)) = (&strings, counted.iter().position(|&c| c == i)) {
+            strings = Some(value_counts::string_results(totals, counts.get(&k))?);
+        }
         let levels = batch
             .column_by_name(&format!("levels:{fname}"))
             .map(|a| a.as_list::<i32>().value(0).as_struct().clone());

@@ -5,7 +5,7 @@
 //! `file://`, `s3://` and `gs://` (through weir's store layer, so every
 //! process reaches stores with the same `--s3-endpoint`… settings).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ballista_core::extension::{
     ballista_aggregate_functions, ballista_scalar_functions, ballista_window_functions,
@@ -13,6 +13,7 @@ use ballista_core::extension::{
 };
 use ballista_core::registry::BallistaFunctionRegistry;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool};
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
@@ -77,13 +78,67 @@ const ADAPTIVE_PLANNER: &str = "ballista.planner.adaptive.enabled";
 const CLIENT_PULL: &str = "ballista.client.pull";
 
 /// The runtime of every weir session: DataFusion's defaults with weir's
-/// object-store registry.
+/// object-store registry and the process's one memory pool
+/// ([`memory_limit`]), so operators that can spill (grouped aggregations,
+/// sorts) spill to the temporary directory instead of growing past it.
 pub fn runtime_env() -> Result<Arc<RuntimeEnv>> {
     Ok(Arc::new(
         RuntimeEnvBuilder::new()
             .with_object_store_registry(Arc::new(WeirObjectStoreRegistry::default()))
+            .with_memory_pool(memory_pool())
             .build()?,
     ))
+}
+
+/// The memory pool every session of this process shares.
+static MEMORY_POOL: OnceLock<(usize, Arc<dyn MemoryPool>)> = OnceLock::new();
+
+/// Bounds the memory all plans of this process may reserve together to
+/// `bytes` (`--memory-limit`); call before the first session. Returns false
+/// (and changes nothing) when the pool already exists.
+pub fn set_memory_limit(bytes: usize) -> bool {
+    MEMORY_POOL
+        .set((bytes, Arc::new(FairSpillPool::new(bytes))))
+        .is_ok()
+}
+
+/// The process's pool: the one [`set_memory_limit`] made, else one of
+/// [`default_memory_limit`].
+fn pool() -> &'static (usize, Arc<dyn MemoryPool>) {
+    MEMORY_POOL.get_or_init(|| {
+        let bytes = default_memory_limit();
+        (bytes, Arc::new(FairSpillPool::new(bytes)))
+    })
+}
+
+/// The process's memory limit in bytes.
+pub fn memory_limit() -> usize {
+    pool().0
+}
+
+fn memory_pool() -> Arc<dyn MemoryPool> {
+    pool().1.clone()
+}
+
+/// Half the memory this process may use: the machine's (`MemTotal`), or
+/// its cgroup's limit when lower; 4 GiB where neither can be read.
+pub fn default_memory_limit() -> usize {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+            .map(|kb| kb * 1024)
+    });
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let total = match (meminfo, cgroup) {
+        (Some(m), Some(c)) => m.min(c),
+        (Some(m), None) => m,
+        (None, Some(c)) => c,
+        (None, None) => 8 << 30,
+    };
+    total / 2
 }
 
 /// A session state for `config` with Ballista's functions and rules and

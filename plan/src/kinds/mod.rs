@@ -10,6 +10,7 @@
 
 pub mod example_map;
 pub mod example_shards;
+pub mod feature_values;
 pub mod transform_parts;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::sink::{ShardSink, SinkSpec};
 
 pub use example_map::{ExampleRouteMap, EXAMPLE_MAP};
 pub use example_shards::{ExampleShardSink, EXAMPLE_SHARDS};
+pub use feature_values::{FeatureValuesMap, FEATURE_VALUES};
 pub use transform_parts::{TransformPartSink, TRANSFORM_PARTS};
 
 /// Settings of a kind, parsed from a spec's JSON.
@@ -34,8 +36,12 @@ pub fn scan_map(spec: &MapSpec) -> Result<Arc<dyn ScanMap>> {
             EXAMPLE_MAP,
             &spec.config,
         )?)),
+        FEATURE_VALUES => Ok(Arc::new(settings::<FeatureValuesMap>(
+            FEATURE_VALUES,
+            &spec.config,
+        )?)),
         other => Err(PlanError::Invalid(format!(
-            "unknown scan map kind '{other}' (this process knows {EXAMPLE_MAP})"
+            "unknown scan map kind '{other}' (this process knows {EXAMPLE_MAP}, {FEATURE_VALUES})"
         ))),
     }
 }

@@ -19,6 +19,7 @@ mod results;
 mod string_stats;
 mod string_stats_approx;
 mod string_totals;
+mod top_by_count;
 mod valency_stats;
 mod value_counts;
 
@@ -31,4 +32,6 @@ pub use string_stats::{StringStatsAccumulator, StringStatsUdaf, TOP_VALUES_KEPT}
 pub use string_stats_approx::{
     ApproxStringStatsAccumulator, ApproxStringStatsUdaf, FREQUENT_ITEMS_MAP, HLL_LG_K,
 };
+pub use string_totals::{StringTotalsAccumulator, StringTotalsUdaf};
+pub use top_by_count::{TopByCountAccumulator, TopByCountUdaf};
 pub use valency_stats::{nesting_depth, ValencyStatsAccumulator, ValencyStatsUdaf};

@@ -1,0 +1,158 @@
+//! Exact uniques and top values of string features as a distributed
+//! aggregation, the way TFDV's Beam combiners scale: the input scanned with
+//! the `feature_values` map gives `(feature, value, count)` rows, which
+//! DataFusion groups by `(feature, value)` (hash-partitioned across tasks
+//! and executors, spilling under the session's memory limit), and then by
+//! feature with `count(*)` (uniques) and `top_by_count` (the top values in
+//! TFDV's rank order, a state of at most 1,000 values). No process holds a
+//! feature's distinct values, and in-process runs use the same plan.
+//!
+//! The rest of the string statistics (`string_totals`) come from the one
+//! aggregate pass over the input; [`string_results`] joins the two into
+//! the result `string_stats` gives, so the statistics are its bytes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    new_empty_array, Array, ArrayRef, AsArray, RecordBatch, StructArray, UInt64Array,
+};
+use datafusion::arrow::datatypes::{DataType, Int64Type, UInt32Type};
+use datafusion::functions_aggregate::expr_fn::{count, sum};
+use datafusion::logical_expr::{col, lit, AggregateUDF};
+use datafusion::prelude::SessionContext;
+use weir_plan::kinds::feature_values::{COUNT_COLUMN, FEATURE_COLUMN, VALUE_COLUMN};
+use weir_plan::kinds::FeatureValuesMap;
+use weir_plan::scan::SourceTable;
+use weir_plan::Execution;
+use weir_udfs::stats::{StringStatsUdaf, TopByCountUdaf};
+
+use crate::error::{EngineError, Result};
+
+/// One feature's exact uniques and top values.
+#[derive(Debug, Clone)]
+pub(crate) struct ValueCounts {
+    unique: u64,
+    /// `top_by_count`'s result struct (one row).
+    top: StructArray,
+}
+
+/// Uniques and top values of the features at `paths` of `table`, by the
+/// feature's place in `paths` (a feature without values has no entry).
+pub(crate) async fn value_counts(
+    execution: &Execution,
+    ctx: &SessionContext,
+    table: SourceTable,
+    paths: Vec<Vec<String>>,
+) -> Result<HashMap<usize, ValueCounts>> {
+    if paths.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let table = table.with_map(Arc::new(FeatureValuesMap { features: paths }));
+    let top = AggregateUDF::from(TopByCountUdaf::new());
+    let df = ctx
+        .read_table(Arc::new(table))?
+        .aggregate(
+            vec![col(FEATURE_COLUMN), col(VALUE_COLUMN)],
+            vec![sum(col(COUNT_COLUMN)).alias(COUNT_COLUMN)],
+        )?
+        .aggregate(
+            vec![col(FEATURE_COLUMN)],
+            vec![
+                count(lit(1)).alias("unique"),
+                top.call(vec![col(VALUE_COLUMN), col(COUNT_COLUMN)])
+                    .alias("top"),
+            ],
+        )?;
+    let batches = execution.collect(df, |_| Ok(())).await?;
+    let mut out = HashMap::new();
+    for b in &batches {
+        read_rows(b, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn read_rows(b: &RecordBatch, out: &mut HashMap<usize, ValueCounts>) -> Result<()> {
+    let bad = || EngineError::Internal("the value-count aggregate has unexpected columns".into());
+    let feature = b
+        .column_by_name(FEATURE_COLUMN)
+        .and_then(|a| a.as_primitive_opt::<UInt32Type>())
+        .ok_or_else(bad)?;
+    let unique = b
+        .column_by_name("unique")
+        .and_then(|a| a.as_primitive_opt::<Int64Type>())
+        .ok_or_else(bad)?;
+    let top = b
+        .column_by_name("top")
+        .and_then(|a| a.as_struct_opt())
+        .ok_or_else(bad)?;
+    for row in 0..b.num_rows() {
+        let previous = out.insert(
+            feature.value(row) as usize,
+            ValueCounts {
+                unique: unique.value(row) as u64,
+                top: top.slice(row, 1),
+            },
+        );
+        if previous.is_some() {
+            return Err(EngineError::Internal(format!(
+                "feature {} counted in two groups",
+                feature.value(row)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `string_stats`' result struct from `string_totals`' (`totals`) and the
+/// feature's value counts (`None`: the feature has no values).
+pub(crate) fn string_results(
+    totals: &StructArray,
+    counts: Option<&ValueCounts>,
+) -> Result<StructArray> {
+    let field = |s: &StructArray, name: &str| -> Result<ArrayRef> {
+        s.column_by_name(name)
+            .cloned()
+            .ok_or_else(|| EngineError::Internal(format!("string statistics: no field '{name}'")))
+    };
+    let fields = StringStatsUdaf::fields();
+    let empty_list = |i: usize| -> ArrayRef {
+        let DataType::List(item) = fields[i].data_type() else {
+            unreachable!("top_values and top_counts are lists")
+        };
+        Arc::new(datafusion::arrow::array::ListArray::new(
+            item.clone(),
+            datafusion::arrow::buffer::OffsetBuffer::from_lengths([0]),
+            new_empty_array(item.data_type()),
+            None,
+        ))
+    };
+    let (unique, top_values, top_counts): (ArrayRef, ArrayRef, ArrayRef) = match counts {
+        Some(c) => (
+            Arc::new(UInt64Array::from(vec![c.unique])),
+            field(&c.top, "top_values")?,
+            field(&c.top, "top_counts")?,
+        ),
+        None => (
+            Arc::new(UInt64Array::from(vec![0u64])),
+            empty_list(1),
+            empty_list(2),
+        ),
+    };
+    let columns = vec![
+        unique,
+        top_values,
+        top_counts,
+        field(totals, "num_values")?,
+        field(totals, "total_bytes")?,
+        field(totals, "avg_length")?,
+        field(totals, "invalid_utf8")?,
+    ];
+    if columns.iter().any(|c| c.len() != 1) {
+        return Err(EngineError::Internal(
+            "string statistics: a result of more than one row".into(),
+        ));
+    }
+    StructArray::try_new(fields, columns, None)
+        .map_err(|e| EngineError::Internal(format!("string statistics: {e}")))
+}
