@@ -2,9 +2,12 @@
 //! TPC-H `lineitem` (default 6M rows × 16 columns), exact and `--approx`,
 //! against a bare DataFusion scan that decodes every column of the same file,
 //! and weir's own read of it without aggregation (where the time goes).
-//! Each run is a child process of this program (own peak RSS).
+//! Each run is a child process of this program (own peak RSS). When
+//! `duckdb` is importable by `python3` (or `$WEIR_BENCH_PYTHON`), DuckDB's
+//! `SUMMARIZE` of the same file runs in the same benchmark as an anchor.
 //!
-//! Usage: `stats_bench [--rows N] [--dir DIR]`
+//! Usage: `stats_bench [--rows N] [--dir DIR]` (`--rows 60000000` is TPC-H
+//! scale factor 10)
 
 use std::path::Path;
 use std::time::Instant;
@@ -65,6 +68,28 @@ async fn phase(which: &str, parquet: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// DuckDB's `SUMMARIZE` of `parquet` in a Python child process: seconds
+/// and peak RSS in bytes, or `None` when duckdb is not importable.
+fn duckdb_summarize(parquet: &Path) -> Option<(f64, f64)> {
+    let python = std::env::var("WEIR_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = "import sys, time, resource\n\
+try:\n    import duckdb\nexcept ImportError:\n    sys.exit(3)\n\
+t = time.perf_counter()\n\
+duckdb.sql(\"SUMMARIZE SELECT * FROM read_parquet('\" + sys.argv[1] + \"')\").fetchall()\n\
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n";
+    let out = std::process::Command::new(python)
+        .args(["-c", script])
+        .arg(parquet)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace().map(|v| v.parse::<f64>().ok());
+    Some((it.next()??, it.next()??))
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let weir_benches::LineitemBench {
@@ -107,6 +132,18 @@ fn main() -> Result<()> {
             rows as f64 / secs(i),
             results[i]["peak_rss"].as_f64().unwrap_or(0.0) / 1e6
         );
+    }
+    match duckdb_summarize(&parquet) {
+        Some((seconds, rss)) => println!(
+            "{:<36} {:>9.2} {:>12.0} {:>8.0}MB\nratio weir exact / duckdb = {:.2}, approx / duckdb = {:.2}",
+            "duckdb SUMMARIZE",
+            seconds,
+            rows as f64 / seconds,
+            rss / 1e6,
+            secs(2) / seconds,
+            secs(3) / seconds
+        ),
+        None => println!("duckdb SUMMARIZE: skipped (python3 cannot import duckdb)"),
     }
     println!(
         "ratio stats / scan = {:.2} exact, {:.2} approx (target <= 1.5); weir read / scan = {:.2}; peak RSS {:.0} / {:.0} MB (target <= 1024)",
