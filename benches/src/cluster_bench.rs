@@ -5,7 +5,7 @@
 //! same run; prints the ratio cluster / in-process and checks that both
 //! wrote the same statistics bytes.
 //!
-//! Usage: `cluster_bench [--rows N] [--dir DIR] [--tasks N]`
+//! Usage: `cluster_bench [--rows N] [--dir DIR] [--tasks N] [--memory-limit SIZE]`
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -50,7 +50,12 @@ impl Drop for Cluster {
     }
 }
 
-fn start_cluster(dir: &Path, executors: usize, tasks: usize) -> Result<Cluster> {
+fn start_cluster(
+    dir: &Path,
+    executors: usize,
+    tasks: usize,
+    limit: Option<&str>,
+) -> Result<Cluster> {
     let bin = std::env::current_exe()?
         .parent()
         .context("binary folder")?
@@ -81,6 +86,7 @@ fn start_cluster(dir: &Path, executors: usize, tasks: usize) -> Result<Cluster> 
             .args(["--concurrent-tasks", &tasks.to_string()])
             .arg("--work-dir")
             .arg(&work)
+            .args(limit.map(|l| ["--memory-limit", l]).into_iter().flatten())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -94,6 +100,7 @@ fn start_cluster(dir: &Path, executors: usize, tasks: usize) -> Result<Cluster> 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let tasks: usize = arg(&args, "--tasks").map_or(Ok(1), |v| v.parse())?;
+    let limit = weir_benches::memory_limit(&args)?;
     let weir_benches::LineitemBench {
         rows,
         dir,
@@ -111,8 +118,13 @@ fn main() -> Result<()> {
         Ok((start.elapsed().as_secs_f64(), out))
     };
     let (local, local_out) = run(Execution::InProcess, "local")?;
-    let cluster = start_cluster(&dir, 2, tasks)?;
+    let local_rss = weir_benches::peak_rss();
+    let cluster = start_cluster(&dir, 2, tasks, limit.as_deref())?;
     let (remote, remote_out) = run(Execution::Cluster(cluster.url.clone()), "cluster")?;
+    let executor_rss: Vec<u64> = cluster.children[1..]
+        .iter()
+        .map(|c| weir_benches::peak_rss_of(&c.id().to_string()))
+        .collect();
     drop(cluster);
     let pb = |d: &Path| std::fs::read(d.join("Split-all/FeatureStats.pb"));
     let same = pb(&local_out)? == pb(&remote_out)?;
@@ -136,6 +148,16 @@ fn main() -> Result<()> {
     println!(
         "ratio cluster / in-process = {:.2} (target <= 1.3); same FeatureStats.pb bytes: {same}",
         remote / local
+    );
+    println!(
+        "peak RSS: in-process {} MB (this process, which also made the file); executors {} MB; memory limit {}",
+        local_rss >> 20,
+        executor_rss
+            .iter()
+            .map(|r| (r >> 20).to_string())
+            .collect::<Vec<_>>()
+            .join(" / "),
+        limit.as_deref().unwrap_or("default (half of RAM)")
     );
     if !same {
         bail!("the cluster's statistics differ from in-process");

@@ -15,7 +15,12 @@ pub fn arg(args: &[String], name: &str) -> Option<String> {
 
 /// Peak resident set size of this process in bytes (Linux `VmHWM`).
 pub fn peak_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    peak_rss_of("self")
+}
+
+/// Peak RSS in bytes of process `pid` (`self`, or a number), 0 where unknown.
+pub fn peak_rss_of(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -179,4 +184,15 @@ pub async fn csv_to_parquet(csv: &Path, parquet: &Path) -> Result<()> {
     anyhow::ensure!(tmp.is_file(), "DataFusion did not write {}", tmp.display());
     std::fs::rename(&tmp, parquet)?;
     Ok(())
+}
+
+/// `--memory-limit SIZE` (256MB, 2G, …), applied to this process's plans;
+/// its text, to pass on to child processes.
+pub fn memory_limit(args: &[String]) -> Result<Option<String>> {
+    let Some(text) = arg(args, "--memory-limit") else {
+        return Ok(None);
+    };
+    let bytes = weir_process::parse_size(&text).map_err(anyhow::Error::msg)?;
+    weir_plan::execution::session::set_memory_limit(bytes);
+    Ok(Some(text))
 }

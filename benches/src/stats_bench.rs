@@ -6,7 +6,7 @@
 //! `duckdb` is importable by `python3` (or `$WEIR_BENCH_PYTHON`), DuckDB's
 //! `SUMMARIZE` of the same file runs in the same benchmark as an anchor.
 //!
-//! Usage: `stats_bench [--rows N] [--dir DIR]` (`--rows 60000000` is TPC-H
+//! Usage: `stats_bench [--rows N] [--dir DIR] [--memory-limit SIZE]` (`--rows 60000000` is TPC-H
 //! scale factor 10)
 
 use std::path::Path;
@@ -72,11 +72,17 @@ async fn phase(which: &str, parquet: &Path, dir: &Path) -> Result<()> {
 /// and peak RSS in bytes, or `None` when duckdb is not importable.
 fn duckdb_summarize(parquet: &Path) -> Option<(f64, f64)> {
     let python = std::env::var("WEIR_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = "import sys, time, resource\n\
-try:\n    import duckdb\nexcept ImportError:\n    sys.exit(3)\n\
-t = time.perf_counter()\n\
-duckdb.sql(\"SUMMARIZE SELECT * FROM read_parquet('\" + sys.argv[1] + \"')\").fetchall()\n\
-print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n";
+    let script = r#"import sys, time, resource
+try:
+    import duckdb
+except ImportError:
+    sys.exit(3)
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+t = time.perf_counter()
+con.sql("SUMMARIZE SELECT * FROM read_parquet('" + sys.argv[1] + "')").fetchall()
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"#;
     let out = std::process::Command::new(python)
         .args(["-c", script])
         .arg(parquet)
@@ -86,7 +92,8 @@ print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.split_whitespace().map(|v| v.parse::<f64>().ok());
+    let last = text.lines().last()?;
+    let mut it = last.split_whitespace().map(|v| v.parse::<f64>().ok());
     Some((it.next()??, it.next()??))
 }
 
@@ -98,19 +105,24 @@ fn main() -> Result<()> {
         rt,
         parquet,
     } = weir_benches::LineitemBench::from_args(&args)?;
+    let limit = weir_benches::memory_limit(&args)?;
     if let Some(p) = arg(&args, "--phase") {
         return rt.block_on(phase(&p, &parquet, &dir));
     }
     drop(rt);
-    let pass = ["--rows".to_string(), rows.to_string()];
+    let mut pass = vec!["--rows".to_string(), rows.to_string()];
+    if let Some(l) = &limit {
+        pass.extend(["--memory-limit".to_string(), l.clone()]);
+    }
     let mut results = Vec::new();
     for which in ["scan", "read", "stats", "stats-approx"] {
         results.push(run_phase(which, &pass, &dir)?);
     }
     let secs = |i: usize| results[i]["seconds"].as_f64().unwrap_or(f64::NAN);
     println!(
-        "statistics benchmark: {rows} rows x 16 columns ({})",
-        parquet.display()
+        "statistics benchmark: {rows} rows x 16 columns ({}), memory limit {}",
+        parquet.display(),
+        limit.as_deref().unwrap_or("default (half of RAM)")
     );
     println!(
         "{:<36} {:>9} {:>12} {:>10}",
