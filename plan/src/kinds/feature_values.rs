@@ -125,3 +125,100 @@ impl RowMapper for FeatureValuesMapper {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{
+        DictionaryArray, ListBuilder, StringArray, StringBuilder, StructArray,
+    };
+    use datafusion::arrow::datatypes::{Int32Type, UInt32Type, UInt64Type};
+
+    fn rows(batch: &RecordBatch) -> Vec<(u32, String, u64)> {
+        let f = batch.column(0).as_primitive::<UInt32Type>();
+        let v = batch.column(1).as_binary::<i32>();
+        let n = batch.column(2).as_primitive::<UInt64Type>();
+        let mut out: Vec<(u32, String, u64)> = (0..batch.num_rows())
+            .map(|i| {
+                (
+                    f.value(i),
+                    String::from_utf8_lossy(v.value(i)).into_owned(),
+                    n.value(i),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn every_value_of_plain_list_dictionary_and_struct_features_becomes_a_row() {
+        let plain: ArrayRef = Arc::new(StringArray::from(vec![Some("a"), None, Some("a")]));
+        let mut lists = ListBuilder::new(StringBuilder::new());
+        lists.values().append_value("1");
+        lists.values().append_value("2");
+        lists.append(true);
+        lists.append(false);
+        lists.values().append_value("2");
+        lists.append(true);
+        let list: ArrayRef = Arc::new(lists.finish());
+        let dict: ArrayRef = Arc::new(
+            vec!["x", "y", "x"]
+                .into_iter()
+                .collect::<DictionaryArray<Int32Type>>(),
+        );
+        let inner: ArrayRef = Arc::new(StringArray::from(vec!["s", "t", "s"]));
+        let nested: ArrayRef = Arc::new(StructArray::from(vec![(
+            Arc::new(Field::new("tokens", DataType::Utf8, false)),
+            inner,
+        )]));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("plain", plain.data_type().clone(), true),
+            Field::new("list", list.data_type().clone(), true),
+            Field::new("dict", dict.data_type().clone(), false),
+            Field::new("seq", nested.data_type().clone(), false),
+        ]));
+        let batch = RecordBatch::try_new(schema, vec![plain, list, dict, nested]).unwrap();
+        let source = SourceBatch {
+            file: 0,
+            row: 0,
+            batch,
+            serialized: None,
+            position: None,
+        };
+        let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut mapper = FeatureValuesMapper {
+            features: vec![
+                path(&["plain"]),
+                path(&["list"]),
+                path(&["dict"]),
+                path(&["seq", "tokens"]),
+            ],
+        };
+        let out = mapper.map(&source).unwrap();
+        assert_eq!(out.schema(), *SCHEMA);
+        // Summed per (feature, value), as the plan's GROUP BY sums them.
+        let mut sums: std::collections::BTreeMap<(u32, String), u64> = Default::default();
+        for (f, v, n) in rows(&out) {
+            *sums.entry((f, v)).or_default() += n;
+        }
+        let expected: Vec<((u32, String), u64)> = vec![
+            ((0, "a".into()), 2),
+            ((1, "1".into()), 1),
+            ((1, "2".into()), 2),
+            ((2, "x".into()), 2),
+            ((2, "y".into()), 1),
+            ((3, "s".into()), 2),
+            ((3, "t".into()), 1),
+        ];
+        assert_eq!(sums.into_iter().collect::<Vec<_>>(), expected);
+        // The dictionary column comes counted by key: one row per value.
+        assert_eq!(rows(&out).iter().filter(|r| r.0 == 2).count(), 2);
+
+        let mut missing = FeatureValuesMapper {
+            features: vec![path(&["seq", "nope"])],
+        };
+        let err = missing.map(&source).unwrap_err().to_string();
+        assert!(err.contains("feature 'seq.nope' is not a column"), "{err}");
+    }
+}
