@@ -1,7 +1,9 @@
 //! weir's DataFusion functions. Each function is one file implementing
 //! `AggregateUDFImpl` (or `ScalarUDFImpl`), and every function is listed in
 //! [`all_udafs`], the one registry the engine, scheduler and executor use.
+//! Every function documents itself (`documentation()`, see `docs`).
 
+mod docs;
 pub mod stats;
 pub mod transform;
 
@@ -44,5 +46,32 @@ pub fn register_all(ctx: &SessionContext) {
     }
     for f in all_udfs() {
         ctx.register_udf(f.as_ref().clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every registered function documents itself, naming its own call.
+    #[test]
+    fn every_function_has_documentation_of_its_own_call() {
+        let docs: Vec<(String, Option<String>)> = super::all_udafs()
+            .iter()
+            .map(|f| {
+                (
+                    f.name().to_string(),
+                    f.documentation().map(|d| d.syntax_example.clone()),
+                )
+            })
+            .chain(super::all_udfs().iter().map(|f| {
+                (
+                    f.name().to_string(),
+                    f.documentation().map(|d| d.syntax_example.clone()),
+                )
+            }))
+            .collect();
+        for (name, syntax) in docs {
+            let syntax = syntax.unwrap_or_else(|| panic!("{name} has no documentation"));
+            assert!(syntax.starts_with(&format!("{name}(")), "{name}: {syntax}");
+        }
     }
 }

@@ -70,7 +70,22 @@ impl CommonStatsUdaf {
     }
 }
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        crate::docs::aggregate(
+            "TFDV's CommonStatistics of a feature: examples with and without a value, minimum, maximum and total values per example, and the exact distribution of values per example.",
+            "common_stats(feature)",
+            &[
+            ("feature", "Any column: a scalar, a list, or a list of lists (innermost values counted)."),
+            ],
+        )
+    });
+
 impl AggregateUDFImpl for CommonStatsUdaf {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        Some(&DOCUMENTATION)
+    }
+
     fn name(&self) -> &str {
         "common_stats"
     }

@@ -112,7 +112,22 @@ impl NumericStatsUdaf {
     }
 }
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        crate::docs::aggregate(
+            "TFDV's numeric statistics of a feature's values: mean and population standard deviation, zeros, NaN and infinity counts, min, max, and the distribution for median and histograms (exact counts up to 16,384 distinct values, else a KLL sketch).",
+            "numeric_stats(feature)",
+            &[
+            ("feature", "An integer or floating-point column, a list of them, or a list of lists."),
+            ],
+        )
+    });
+
 impl AggregateUDFImpl for NumericStatsUdaf {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        Some(&DOCUMENTATION)
+    }
+
     fn name(&self) -> &str {
         "numeric_stats"
     }

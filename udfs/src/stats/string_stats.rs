@@ -72,7 +72,22 @@ impl StringStatsUdaf {
     }
 }
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        crate::docs::aggregate(
+            "TFDV's string statistics, exactly, in one aggregate: unique values, the top values in TFDV's order (count descending, then value descending), total and average length in bytes and invalid UTF-8 count. The state holds every distinct value; weir stats computes uniques and top values with a spilling GROUP BY instead.",
+            "string_stats(feature)",
+            &[
+            ("feature", "A string or binary column, a list of them, or a list of lists."),
+            ],
+        )
+    });
+
 impl AggregateUDFImpl for StringStatsUdaf {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        Some(&DOCUMENTATION)
+    }
+
     fn name(&self) -> &str {
         "string_stats"
     }

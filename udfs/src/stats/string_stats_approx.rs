@@ -96,7 +96,22 @@ impl ApproxStringStatsUdaf {
     }
 }
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        crate::docs::aggregate(
+            "string_stats in bounded memory: uniques from an HLL sketch (relative standard error 0.81%) and top values from a frequent-items sketch, each count within top_max_error.",
+            "string_stats_approx(feature)",
+            &[
+            ("feature", "A string or binary column, a list of them, or a list of lists."),
+            ],
+        )
+    });
+
 impl AggregateUDFImpl for ApproxStringStatsUdaf {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        Some(&DOCUMENTATION)
+    }
+
     fn name(&self) -> &str {
         "string_stats_approx"
     }

@@ -58,7 +58,22 @@ impl ValencyStatsUdaf {
     }
 }
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        crate::docs::aggregate(
+            "Presence and valency at every nesting level of a list of lists (TFDV's presence_and_valency_stats): level 0 counts each example's inner lists, level 1 the values of each inner list.",
+            "valency_stats(feature)",
+            &[
+            ("feature", "A list of lists (a SequenceExample's sequence feature)."),
+            ],
+        )
+    });
+
 impl AggregateUDFImpl for ValencyStatsUdaf {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        Some(&DOCUMENTATION)
+    }
+
     fn name(&self) -> &str {
         "valency_stats"
     }

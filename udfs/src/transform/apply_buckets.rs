@@ -36,7 +36,23 @@ impl ApplyBucketsUdf {
     }
 }
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        crate::docs::scalar(
+            "The bucket of each value given sorted boundaries: the number of boundaries <= x (TensorFlow's Bucketize); NaN goes to the last bucket.",
+            "apply_buckets(x, boundaries)",
+            &[
+            ("x", "A number, or a list of numbers."),
+            ("boundaries", "Sorted boundaries, a literal list."),
+            ],
+        )
+    });
+
 impl ScalarUDFImpl for ApplyBucketsUdf {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        Some(&DOCUMENTATION)
+    }
+
     fn name(&self) -> &str {
         "apply_buckets"
     }

@@ -55,7 +55,23 @@ impl ApplyTfidfUdf {
     }
 }
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        crate::docs::scalar(
+            "TF-Transform's tfidf mapper: one entry per distinct term of a document, ids ascending, with weight = (term count / terms in the document) x idf.",
+            "apply_tfidf(x, idf)",
+            &[
+            ("x", "A list of term ids."),
+            ("idf", "The frozen inverse document frequency of every id, a literal list."),
+            ],
+        )
+    });
+
 impl ScalarUDFImpl for ApplyTfidfUdf {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        Some(&DOCUMENTATION)
+    }
+
     fn name(&self) -> &str {
         "apply_tfidf"
     }

@@ -59,7 +59,25 @@ fn scalar_i64(v: &ColumnarValue, what: &str) -> Result<i64> {
     }
 }
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        crate::docs::scalar(
+            "The id of each token in a frozen vocabulary (its position in tokens); a token outside it goes to an OOV bucket by FarmHash Fingerprint64 when there are OOV buckets, else to default_value. A list of tokens gives the list of their ids.",
+            "apply_vocabulary(x, tokens [, num_oov_buckets [, default_value]])",
+            &[
+            ("x", "A string, or a list of strings."),
+            ("tokens", "The vocabulary, a literal list in TF-Transform's order."),
+            ("num_oov_buckets", "OOV buckets (default 0)."),
+            ("default_value", "The id of an unknown token without OOV buckets (default -1)."),
+            ],
+        )
+    });
+
 impl ScalarUDFImpl for ApplyVocabularyUdf {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        Some(&DOCUMENTATION)
+    }
+
     fn name(&self) -> &str {
         "apply_vocabulary"
     }

@@ -48,7 +48,22 @@ impl DocumentFrequencyUdaf {
     }
 }
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        crate::docs::aggregate(
+            "The number of documents and, for every term id, the number of documents holding it at least once (TF-Transform's tfidf analyzer); ids ascending.",
+            "document_frequencies(x)",
+            &[
+            ("x", "A column of term-id lists (documents)."),
+            ],
+        )
+    });
+
 impl AggregateUDFImpl for DocumentFrequencyUdaf {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        Some(&DOCUMENTATION)
+    }
+
     fn name(&self) -> &str {
         "document_frequencies"
     }

@@ -36,7 +36,23 @@ impl HashStringsUdf {
     }
 }
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        crate::docs::scalar(
+            "TF-Transform's hash_strings: each string's bucket by FarmHash Fingerprint64 mod hash_buckets (TensorFlow's to_hash_bucket_fast).",
+            "hash_strings(x, hash_buckets)",
+            &[
+            ("x", "A string, or a list of strings."),
+            ("hash_buckets", "The number of buckets."),
+            ],
+        )
+    });
+
 impl ScalarUDFImpl for HashStringsUdf {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        Some(&DOCUMENTATION)
+    }
+
     fn name(&self) -> &str {
         "hash_strings"
     }

@@ -48,7 +48,46 @@ fn constant(v: &ColumnarValue, what: &str, to: &DataType) -> Result<ScalarValue>
     }
 }
 
+static NGRAMS_DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        crate::docs::scalar(
+            "TF-Transform's tft.ngrams over a list of tokens: for each start position in order, the n-grams of length min_n to max_n joined by separator.",
+            "ngrams(tokens, min_n, max_n [, separator])",
+            &NGRAM_ARGUMENTS,
+        )
+    });
+
+static BAG_OF_WORDS_DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        crate::docs::scalar(
+            "TF-Transform's tft.bag_of_words: the n-grams of ngrams(...), each kept at its first occurrence.",
+            "bag_of_words(tokens, min_n, max_n [, separator])",
+            &NGRAM_ARGUMENTS,
+        )
+    });
+
+const NGRAM_ARGUMENTS: [(&str, &str); 4] = [
+    (
+        "tokens",
+        "A list of strings (e.g. string_to_array(text, ' ')).",
+    ),
+    ("min_n", "The shortest n-gram, a constant."),
+    ("max_n", "The longest n-gram, a constant."),
+    (
+        "separator",
+        "What joins the tokens of an n-gram (default a space).",
+    ),
+];
+
 impl ScalarUDFImpl for NgramsUdf {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        Some(if self.unique {
+            &BAG_OF_WORDS_DOCUMENTATION
+        } else {
+            &NGRAMS_DOCUMENTATION
+        })
+    }
+
     fn name(&self) -> &str {
         if self.unique {
             "bag_of_words"

@@ -47,7 +47,22 @@ impl VocabularyUdaf {
     }
 }
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        crate::docs::aggregate(
+            "Every distinct token with its count, in TF-Transform's order (count descending, then token bytes descending), without tokens a vocabulary file cannot hold (empty, or holding a newline).",
+            "vocabulary_counts(x)",
+            &[
+            ("x", "A string column, or a list of strings."),
+            ],
+        )
+    });
+
 impl AggregateUDFImpl for VocabularyUdaf {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        Some(&DOCUMENTATION)
+    }
+
     fn name(&self) -> &str {
         "vocabulary_counts"
     }
