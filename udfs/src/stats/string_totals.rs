@@ -13,7 +13,6 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, UInt64Type};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
-use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_GENERAL;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, Documentation, Signature, Volatility,
@@ -104,18 +103,16 @@ static RESULT_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
 });
 
 static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DOC_SECTION_GENERAL,
+    crate::docs::aggregate(
         "A string feature's value count, total and average length in bytes, \
          and the count of values that are not valid UTF-8 (TFDV's string \
          statistics without uniques and top values).",
         "string_totals(feature)",
+        &[(
+            "feature",
+            "A string or binary column, a list of them, or a list of lists.",
+        )],
     )
-    .with_argument(
-        "feature",
-        "A string or binary column, a list of them, or a list of lists.",
-    )
-    .build()
 });
 
 /// `string_totals(feature) -> struct<num_values, total_bytes, avg_length,
