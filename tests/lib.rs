@@ -10,6 +10,7 @@ use weir_datasets::tfrecord::TfRecordReader;
 
 pub mod cluster;
 pub mod s3_proxy;
+pub mod servers;
 
 /// `../shared/tfx-testdata` beside the checkout (or `$WEIR_TFX_TESTDATA`).
 /// Panics with a clear message when it is missing: conformance tests must

@@ -71,10 +71,7 @@ impl Attempts {
                     .put(&marker.key, PutPayload::from_static(b""))
                     .await
             })
-            .map_err(|e| DatasetError::File {
-                path: url,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| weir_datasets::store::store_error(&url, e))?;
             return Ok(Self {
                 place: Place::Remote {
                     prefix,

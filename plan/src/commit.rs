@@ -19,7 +19,7 @@ use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{Partitioning, PlanProperties};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
 use weir_datasets::sink::WrittenFile;
 use weir_datasets::store::ObjectUrl;
@@ -135,10 +135,10 @@ impl TaskAttempt {
                 }))
             }
             Err(e) => {
-                return Err(external(DatasetError::File {
-                    path: marker.url(),
-                    message: e.to_string(),
-                }))
+                return Err(external(weir_datasets::store::store_error(
+                    &marker.url(),
+                    e,
+                )))
             }
         }
         let dir = std::env::temp_dir().join(format!("weir-attempt-{name}"));
@@ -181,10 +181,8 @@ impl TaskAttempt {
         futures::stream::iter(uploads)
             .map(upload)
             .buffer_unordered(UPLOADS_IN_FLIGHT)
-            .collect::<Vec<_>>()
+            .try_collect::<Vec<()>>()
             .await
-            .into_iter()
-            .collect::<std::result::Result<Vec<()>, _>>()
             .map_err(external)?;
         Ok(())
     }

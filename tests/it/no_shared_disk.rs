@@ -20,6 +20,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use weir_tests::cluster::{workspace_binary, LocalCluster, LocalClusterOptions};
 use weir_tests::s3_proxy::{FaultProxy, Phase, SeenRequest};
+use weir_tests::servers::{http, server};
 use weir_tests::{runtime, testdata};
 
 const KEY: &str = "weir-test-key";
@@ -27,17 +28,7 @@ const SECRET: &str = "weir-test-secret";
 
 /// The S3 test server, or why the test skips.
 pub(crate) fn s3_endpoint() -> Option<String> {
-    match std::env::var("WEIR_TEST_S3_ENDPOINT") {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ => {
-            let why = "WEIR_TEST_S3_ENDPOINT is not set: no S3 test server (scripts/test starts moto_server when it is installed)";
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI must not skip object-store tests: {why}");
-            }
-            eprintln!("skipping: {why}");
-            None
-        }
-    }
+    server("WEIR_TEST_S3_ENDPOINT", "S3")
 }
 
 /// The settings a user gives every weir process to reach `endpoint`.
@@ -62,9 +53,13 @@ pub(crate) fn bucket(endpoint: &str) -> (String, Arc<AmazonS3>) {
         .unwrap()
         .subsec_nanos();
     let name = format!("weir-nsd-{}-{nanos}", std::process::id());
-    let host = endpoint.trim_start_matches("http://");
-    let reply = http_put(host, &format!("/{name}"));
-    assert!(reply.starts_with("HTTP/1.1 200"), "create bucket: {reply}");
+    let (status, body) = http(endpoint, "PUT", &format!("/{name}"), &[], b"");
+    assert_eq!(
+        status,
+        200,
+        "create bucket: {}",
+        String::from_utf8_lossy(&body)
+    );
     let store = AmazonS3Builder::new()
         .with_endpoint(endpoint)
         .with_bucket_name(&name)
@@ -76,19 +71,6 @@ pub(crate) fn bucket(endpoint: &str) -> (String, Arc<AmazonS3>) {
         .build()
         .unwrap();
     (name, Arc::new(store))
-}
-
-fn http_put(host: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 /// Every object under `prefix/` as (relative key, bytes), sorted.

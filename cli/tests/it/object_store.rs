@@ -3,8 +3,6 @@
 //! S3 (path-style) and fake-gcs-server for GCS reads. Without a server a
 //! test prints why it skips; under `CI=true` it fails instead.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,50 +11,9 @@ use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use weir_datasets::store;
 
+pub(crate) use weir_tests::servers::{http, server};
+
 use crate::cli::{testdata, weir};
-
-pub(crate) fn server(var: &str, what: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ => {
-            let why = format!(
-                "{var} is not set: no {what} test server (scripts/test starts one when it is installed)"
-            );
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI must not skip object-store tests: {why}");
-            }
-            eprintln!("skipping: {why}");
-            None
-        }
-    }
-}
-
-/// One HTTP/1.1 request; returns (status, body).
-fn http(
-    endpoint: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, Vec<u8>) {
-    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut s = TcpStream::connect(host).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let status = String::from_utf8_lossy(&out[9..12]).parse().unwrap();
-    let at = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    (status, out[at..].to_vec())
-}
 
 pub(crate) fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()

@@ -373,7 +373,9 @@ fn build_store(
 
 /// An object-store error as this crate's error, naming the URL (never the
 /// credentials: `object_store` errors carry the request path and status).
-pub(crate) fn store_error(url: &str, e: object_store::Error) -> DatasetError {
+/// An object-store failure as weir reports it: the object's URL and what
+/// the store said.
+pub fn store_error(url: &str, e: object_store::Error) -> DatasetError {
     DatasetError::File {
         path: url.to_string(),
         message: e.to_string(),

@@ -436,13 +436,16 @@ pub async fn dataset_statistics(
             .filter(|&i| columns[i].kind == FeatureType::Bytes)
             .collect()
     };
-    let counts = value_counts::value_counts(
+    let counts: HashMap<usize, _> = value_counts::value_counts(
         execution,
         ctx,
         table.clone(),
         counted.iter().map(|&i| columns[i].path.clone()).collect(),
     )
-    .await?;
+    .await?
+    .into_iter()
+    .map(|(k, v)| (counted[k], v))
+    .collect();
     let df = ctx.read_table(Arc::new(table)).map_err(EngineError::from)?;
     let udafs: HashMap<String, Arc<AggregateUDF>> = weir_udfs::all_udafs()
         .into_iter()
@@ -480,8 +483,9 @@ pub async fn dataset_statistics(
         let common = get(format!("common:{fname}")).expect("common stats column");
         let numeric = get(format!("numeric:{fname}"));
         let mut strings = get(format!("string:{fname}"));
-        if let (Some(totals), Some(k)) = (&strings, counted.iter().position(|&c| c == i)) {
-            strings = Some(value_counts::string_results(totals, counts.get(&k))?);
+        if let (false, Some(totals)) = (options.approx, &strings) {
+            // `string_totals`' result, joined with the feature's counts.
+            strings = Some(value_counts::string_results(totals, counts.get(&i))?);
         }
         let levels = batch
             .column_by_name(&format!("levels:{fname}"))
