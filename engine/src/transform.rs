@@ -224,6 +224,7 @@ async fn write_split(
             Arc::new(config),
         )
         .await?;
+    let files: Vec<_> = files.into_iter().map(|w| w.file).collect();
     Ok(TransformedSplit {
         split: split.to_string(),
         rows: files.iter().map(|f| f.records).sum(),

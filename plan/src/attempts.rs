@@ -18,7 +18,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use datafusion::arrow::array::{
+    Array, BinaryArray, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
 use datafusion::logical_expr::{Extension, LogicalPlan};
 use datafusion::prelude::{DataFrame, SessionContext};
 use object_store::{ObjectStoreExt, PutPayload};
@@ -28,7 +30,7 @@ use weir_datasets::DatasetError;
 
 use crate::error::{PlanError, Result};
 use crate::execution::Execution;
-use crate::sink::{ShardSink, SinkNode};
+use crate::sink::{ShardSink, SinkNode, WrittenShard};
 
 /// The attempt root of one run, outside its staged output (so nothing a
 /// task writes there can be committed by accident); a local one is
@@ -100,14 +102,15 @@ impl Attempts {
     /// Runs `input` into `sink` (whose attempt root is this one)
     /// on `execution`, accepts the result only when every shard of the
     /// spec is reported, and commits one attempt of each into the staged
-    /// output. The files, in shard order.
+    /// output. The shards, in order, each with the file as committed
+    /// (relative to the output) and the summary of the attempt committed.
     pub async fn run_sink(
         &self,
         execution: &Execution,
         ctx: &SessionContext,
         input: LogicalPlan,
         sink: Arc<dyn ShardSink>,
-    ) -> Result<Vec<WrittenFile>> {
+    ) -> Result<Vec<WrittenShard>> {
         let shard_paths = sink.targets().shard_paths.clone();
         let total = shard_paths.len();
         let plan = LogicalPlan::Extension(Extension {
@@ -121,12 +124,13 @@ impl Attempts {
         let mut files = Vec::with_capacity(total);
         for (shard, candidates) in reports {
             let relative = &shard_paths[shard];
-            files.push(match &self.place {
+            let accepted = match &self.place {
                 Place::Local { root, dir } => commit_shard(root, dir, relative, &candidates)?,
                 Place::Remote { prefix, objects } => {
                     accept_object(prefix, objects, relative, &candidates).await?
                 }
-            });
+            };
+            files.push(accepted.committed(shard as u32, relative));
         }
         Ok(files)
     }
@@ -153,6 +157,8 @@ struct ShardReport {
     pub bytes: u64,
     /// Its sha256 (hex).
     pub sha256: String,
+    /// What the kind reported beside the file.
+    pub summary: Option<Vec<u8>>,
 }
 
 /// The reports of every shard `0..total` (a shard may be reported more than
@@ -164,12 +170,16 @@ fn reports(
     let mut out: BTreeMap<usize, Vec<ShardReport>> = BTreeMap::new();
     for b in batches {
         let col = |i: usize| b.column(i).as_any();
-        let (Some(shard), Some(path), Some(records), Some(bytes), Some(sha)) = (
+        if b.num_columns() != 6 {
+            return Err("the sink's result has unexpected columns".into());
+        }
+        let (Some(shard), Some(path), Some(records), Some(bytes), Some(sha), Some(summary)) = (
             col(0).downcast_ref::<UInt32Array>(),
             col(1).downcast_ref::<StringArray>(),
             col(2).downcast_ref::<UInt64Array>(),
             col(3).downcast_ref::<UInt64Array>(),
             col(4).downcast_ref::<StringArray>(),
+            col(5).downcast_ref::<BinaryArray>(),
         ) else {
             return Err("the sink's result has unexpected columns".into());
         };
@@ -183,6 +193,7 @@ fn reports(
                 records: records.value(i),
                 bytes: bytes.value(i),
                 sha256: sha.value(i).to_string(),
+                summary: summary.is_valid(i).then(|| summary.value(i).to_vec()),
             });
         }
     }
@@ -203,25 +214,30 @@ fn by_path(candidates: &[ShardReport]) -> Vec<&ShardReport> {
 }
 
 impl ShardReport {
-    /// The output's file `relative`, as this attempt wrote it.
-    fn written(&self, relative: &str) -> WrittenFile {
-        WrittenFile {
-            path: relative.to_string(),
-            bytes: self.bytes,
-            sha256: self.sha256.clone(),
-            records: self.records,
+    /// Shard `shard` as the output's file `relative`, as this attempt
+    /// wrote it, with its summary.
+    fn committed(&self, shard: u32, relative: &str) -> WrittenShard {
+        WrittenShard {
+            shard,
+            file: WrittenFile {
+                path: relative.to_string(),
+                bytes: self.bytes,
+                sha256: self.sha256.clone(),
+                records: self.records,
+            },
+            summary: self.summary.clone(),
         }
     }
 }
 
 /// Records one complete attempt of a shard (an object of the size its task
 /// reported) as the output's file `relative`; the commit copies it.
-async fn accept_object(
+async fn accept_object<'a>(
     prefix: &ObjectUrl,
     objects: &StagedObjects,
     relative: &str,
-    candidates: &[ShardReport],
-) -> Result<WrittenFile> {
+    candidates: &'a [ShardReport],
+) -> Result<&'a ShardReport> {
     for c in by_path(candidates) {
         let object = prefix.join(&c.path);
         let head = weir_datasets::store::idempotent(|| object.store.head(&object.key)).await;
@@ -230,7 +246,7 @@ async fn accept_object(
             _ => continue,
         }
         objects.insert(relative, object.key);
-        return Ok(c.written(relative));
+        return Ok(c);
     }
     Err(PlanError::Invalid(format!(
         "no complete attempt of {relative} is in {}",
@@ -239,12 +255,12 @@ async fn accept_object(
 }
 
 /// Moves one complete attempt of a shard to its place in the output.
-fn commit_shard(
+fn commit_shard<'a>(
     root: &Path,
     attempts: &Path,
     relative: &str,
-    candidates: &[ShardReport],
-) -> Result<WrittenFile> {
+    candidates: &'a [ShardReport],
+) -> Result<&'a ShardReport> {
     for c in by_path(candidates) {
         let from: PathBuf = attempts.join(&c.path);
         match std::fs::metadata(&from) {
@@ -256,7 +272,7 @@ fn commit_shard(
             std::fs::create_dir_all(dir).map_err(|e| DatasetError::io(dir, e))?;
         }
         std::fs::rename(&from, &to).map_err(|e| DatasetError::io(&to, e))?;
-        return Ok(c.written(relative));
+        return Ok(c);
     }
     Err(PlanError::Invalid(format!(
         "no complete attempt of {relative} is readable under {} (is the output on a filesystem every executor shares?)",

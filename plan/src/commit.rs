@@ -11,7 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use crate::sink::WrittenShard;
+use datafusion::arrow::array::{
+    ArrayRef, BinaryArray, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -21,7 +24,6 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{Partitioning, PlanProperties};
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
-use weir_datasets::sink::WrittenFile;
 use weir_datasets::store::ObjectUrl;
 use weir_datasets::DatasetError;
 
@@ -33,6 +35,7 @@ pub fn sink_schema() -> SchemaRef {
         Field::new("records", DataType::UInt64, false),
         Field::new("bytes", DataType::UInt64, false),
         Field::new("sha256", DataType::Utf8, false),
+        Field::new("summary", DataType::Binary, true),
     ]))
 }
 
@@ -65,7 +68,7 @@ pub fn sink_stream<W>(
     write: W,
 ) -> SendableRecordBatchStream
 where
-    W: FnOnce(tokio::sync::mpsc::Receiver<RecordBatch>, &Path) -> DfResult<Vec<(u32, WrittenFile)>>
+    W: FnOnce(tokio::sync::mpsc::Receiver<RecordBatch>, &Path) -> DfResult<Vec<WrittenShard>>
         + Send
         + 'static,
 {
@@ -165,16 +168,16 @@ impl TaskAttempt {
 
     /// Uploads a remote attempt's files (a few at a time, each multipart
     /// when large); a local attempt is already in place.
-    async fn finish(&self, written: &[(u32, WrittenFile)]) -> DfResult<()> {
+    async fn finish(&self, written: &[WrittenShard]) -> DfResult<()> {
         let Self::Remote { root, name, dir } = self else {
             return Ok(());
         };
         let uploads: Vec<(ObjectUrl, PathBuf)> = written
             .iter()
-            .map(|(_, f)| {
+            .map(|w| {
                 (
-                    root.join(&format!("{name}/{}", f.path)),
-                    dir.0.join(&f.path),
+                    root.join(&format!("{name}/{}", w.file.path)),
+                    dir.0.join(&w.file.path),
                 )
             })
             .collect();
@@ -259,23 +262,26 @@ fn nonce() -> u64 {
 
 /// The metadata rows of the shards written by the attempt `attempt` (its
 /// name under the attempt root).
-pub fn report(written: &[(u32, WrittenFile)], attempt: &str) -> DfResult<RecordBatch> {
+pub fn report(written: &[WrittenShard], attempt: &str) -> DfResult<RecordBatch> {
     let prefix = attempt;
     let columns: Vec<ArrayRef> = vec![
         Arc::new(UInt32Array::from_iter_values(
-            written.iter().map(|(s, _)| *s),
+            written.iter().map(|w| w.shard),
         )),
         Arc::new(StringArray::from_iter_values(
-            written.iter().map(|(_, f)| format!("{prefix}/{}", f.path)),
+            written.iter().map(|w| format!("{prefix}/{}", w.file.path)),
         )),
         Arc::new(UInt64Array::from_iter_values(
-            written.iter().map(|(_, f)| f.records),
+            written.iter().map(|w| w.file.records),
         )),
         Arc::new(UInt64Array::from_iter_values(
-            written.iter().map(|(_, f)| f.bytes),
+            written.iter().map(|w| w.file.bytes),
         )),
         Arc::new(StringArray::from_iter_values(
-            written.iter().map(|(_, f)| f.sha256.as_str()),
+            written.iter().map(|w| w.file.sha256.as_str()),
+        )),
+        Arc::new(BinaryArray::from_iter(
+            written.iter().map(|w| w.summary.as_deref()),
         )),
     ];
     Ok(RecordBatch::try_new(sink_schema(), columns)?)

@@ -30,11 +30,23 @@ use crate::error::Result;
 
 /// What one sink task does with its partition's rows, on a blocking
 /// thread: reads batches from the channel, writes shards under the task's
-/// attempt directory, and gives each shard's number and file.
+/// attempt directory, and gives each shard it wrote.
 pub type ShardWrite = Box<
-    dyn FnOnce(tokio::sync::mpsc::Receiver<RecordBatch>, &Path) -> Result<Vec<(u32, WrittenFile)>>
-        + Send,
+    dyn FnOnce(tokio::sync::mpsc::Receiver<RecordBatch>, &Path) -> Result<Vec<WrittenShard>> + Send,
 >;
+
+/// One shard a sink task wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenShard {
+    /// Its number.
+    pub shard: u32,
+    /// The file, relative to the task's attempt directory.
+    pub file: WrittenFile,
+    /// What the kind reports beside the file (ExampleGen: the statistics
+    /// rows the shard reduced, `kinds::split_stats::ShardStats`); the
+    /// driver takes it from the attempt it commits.
+    pub summary: Option<Vec<u8>>,
+}
 
 /// How a sink of one kind writes shards, with its settings.
 pub trait ShardSink: fmt::Debug + Send + Sync {

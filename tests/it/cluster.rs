@@ -409,6 +409,54 @@ fn examplegen_on_a_cluster_is_the_bytes_of_in_process() {
     }
 }
 
+/// `weir examplegen --stats --cluster` computes every split's statistics
+/// in the read that writes the splits, and its whole output, statistics
+/// included, is the bytes of the same plan run in-process (exact and
+/// approximate; CSV to TFRecord and to Parquet; TFX's TFRecord splits).
+#[test]
+fn fused_statistics_on_a_cluster_are_the_bytes_of_the_plan_in_process() {
+    use weir_engine::examplegen::StatsMode;
+    let cluster = LocalCluster::start(LocalClusterOptions::default());
+    let d = tempfile::tempdir().unwrap();
+    let taxi = testdata().join("taxi/examplegen_input");
+    let csv = csv_input(d.path(), 30_000, 3);
+    let tfx = testdata().join("csv_example_gen");
+    type Setup = fn(ExampleGenBuilder) -> ExampleGenBuilder;
+    let cases: Vec<(&str, &Path, Setup)> = vec![
+        ("taxi-exact", &taxi, |b| {
+            b.with_shards(3).with_stats(StatsMode::Exact)
+        }),
+        ("csv-parquet-exact", &csv, |b| {
+            b.with_shards(4)
+                .with_output_format(OutputFormat::Parquet)
+                .with_stats(StatsMode::Exact)
+        }),
+        ("csv-approx", &csv, |b| {
+            b.with_shards(2).with_stats(StatsMode::Approx)
+        }),
+        ("tfx-splits-exact", &tfx, |b| {
+            b.with_split_from_input(true).with_stats(StatsMode::Exact)
+        }),
+    ];
+    for (name, input, setup) in cases {
+        let run = |mode: &str, execution: Execution| {
+            let out = d.path().join(format!("{name}-{mode}"));
+            setup(ExampleGenBuilder::new(input.to_string_lossy(), &out))
+                .with_execution(execution)
+                .with_dataflow(true)
+                .execute()
+                .unwrap_or_else(|e| panic!("{name} {mode}: {e}\n{}", cluster.logs()));
+            out
+        };
+        let local = run("local", Execution::InProcess);
+        let remote = run("cluster", Execution::Cluster(cluster.url.clone()));
+        assert!(local
+            .join("statistics/Split-train/FeatureStats.pb")
+            .exists());
+        assert_same_tree(&local, &remote, name);
+    }
+}
+
 /// `weir transform --cluster` (analyze + apply of TFX's taxi preprocessing
 /// over TFX's ExampleGen splits) and `weir transform apply --cluster` write
 /// the bytes of in-process, artifact included.
@@ -580,8 +628,8 @@ fn transform_survives_an_executor_killed_mid_job() {
 }
 
 /// `weir run` with `cluster = ...` in its config: every component runs on
-/// the cluster (statistics as a distributed pass over the written splits)
-/// and the span's ExampleGen and transform outputs are the in-process bytes.
+/// the cluster (statistics in ExampleGen's distributed read) and the
+/// span's ExampleGen and transform outputs are the in-process bytes.
 #[test]
 fn a_pipeline_on_a_cluster_writes_the_bytes_of_in_process() {
     use weir_engine::pipeline::manifest::SpanStatus;
@@ -631,20 +679,18 @@ fn a_pipeline_on_a_cluster_writes_the_bytes_of_in_process() {
         k
     };
     assert_eq!(kinds(&a), kinds(&b));
-    // In-process, ExampleGen computed the statistics in its read (its
-    // manifest says so); otherwise the same manifest and bytes.
+    // Both computed the statistics in ExampleGen's read (the cluster in
+    // its distributed plan); the same manifest and bytes.
     let rel = "examplegen/span=19724/version=0";
     let manifest = |root: &Path| {
         let path = root.join(rel).join("manifest.json");
-        let mut m: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let stats = m["options"].as_object_mut().unwrap().remove("stats");
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         std::fs::remove_file(&path).unwrap();
-        (m, stats)
+        m
     };
-    let ((ma, sa), (mb, sb)) = (manifest(&local), manifest(&remote));
+    let (ma, mb) = (manifest(&local), manifest(&remote));
     assert_eq!(ma, mb);
-    assert_eq!((sa.unwrap(), sb.unwrap()), ("exact".into(), "off".into()));
+    assert_eq!(ma["options"]["stats"], "exact");
     assert_same_tree(&local.join(rel), &remote.join(rel), "pipeline examplegen");
     let rel = "transform/span=19724/version=0";
     std::fs::remove_file(local.join(rel).join("manifest.json")).unwrap();

@@ -1,7 +1,9 @@
 //! Fault figures (issue 24): `kill -9` an executor of a real local cluster
-//! (a) in the read/map stage of ExampleGen, (b) in the value-count
-//! aggregation of exact statistics, (c) while a sink task writes and
-//! uploads its shard files to an object-store output, with 1 and with 2
+//! (a) in the read/map stage of ExampleGen with fused exact statistics,
+//! (b) in the value-count aggregation of `weir stats`' exact statistics,
+//! (c) while a sink task of ExampleGen with fused statistics reduces its
+//! value counts, writes and uploads its shard files to an object-store
+//! output, with 1 and with 2
 //! task slots per executor, and count the runs that gave the in-process
 //! bytes, a clear error (and no output), a hang, or a different output
 //! (duplicated or lost rows). The goal, asserted: no hang, no different
@@ -233,16 +235,23 @@ fn same_objects(store: &AmazonS3, expected: &[(String, Vec<u8>)], prefix: &str) 
     Some(got == expected)
 }
 
-/// ExampleGen of `input` in 4 shards on the cluster whose URL `url` holds.
+/// ExampleGen with exact statistics (`--stats`: value counts reduced in
+/// the sink tasks) of `input` in 4 shards, run by `execution`.
+fn examplegen(input: &Path, out: &str, execution: Execution) -> weir_engine::Result<()> {
+    ExampleGenBuilder::new(input.to_string_lossy(), PathBuf::from(out))
+        .with_shards(4)
+        .with_stats(weir_engine::examplegen::StatsMode::Exact)
+        .with_dataflow(true)
+        .with_execution(execution)
+        .execute()
+        .map(|_| ())
+}
+
+/// [`examplegen`] on the cluster whose URL `url` holds.
 fn examplegen_job(input: PathBuf, url: Arc<Mutex<String>>) -> Job {
     Box::new(move |out| {
         let cluster = url.lock().unwrap().clone();
-        ExampleGenBuilder::new(input.to_string_lossy(), PathBuf::from(out))
-            .with_shards(4)
-            .with_execution(Execution::Cluster(cluster))
-            .execute()
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        examplegen(&input, &out, Execution::Cluster(cluster)).map_err(|e| e.to_string())
     })
 }
 
@@ -260,10 +269,7 @@ fn executor_kills_in_every_stage_never_hang_or_change_the_output() {
 
     // (a) ExampleGen, killed in its read/map stage.
     let expected = dir.join("eg-local");
-    ExampleGenBuilder::new(csv.to_string_lossy(), &expected)
-        .with_shards(4)
-        .execute()
-        .unwrap();
+    examplegen(&csv, &expected.to_string_lossy(), Execution::InProcess).unwrap();
     let url = Arc::new(Mutex::new(String::new()));
     let map_job = examplegen_job(csv.clone(), url.clone());
     let (d1, e1) = (dir.clone(), expected.clone());
@@ -326,10 +332,7 @@ fn executor_kills_in_every_stage_never_hang_or_change_the_output() {
         let (name, store) = bucket(&s3);
         weir_datasets::store::register(&format!("s3://{name}"), store.clone()).unwrap();
         let local = format!("s3://{name}/local");
-        ExampleGenBuilder::new(csv.to_string_lossy(), PathBuf::from(&local))
-            .with_shards(4)
-            .execute()
-            .unwrap();
+        examplegen(&csv, &local, Execution::InProcess).unwrap();
         let expected = objects(&store, "local");
         let upload_job = examplegen_job(csv.clone(), url.clone());
         let n2 = name.clone();

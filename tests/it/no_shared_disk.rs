@@ -180,13 +180,15 @@ pub(crate) fn files_under(dir: &Path) -> Vec<String> {
 }
 
 /// The arguments of step `name` writing to `out` in `bucket`: ExampleGen
-/// of the taxi CSV, then stats and transform of the in-process ExampleGen
+/// of the taxi CSV with its statistics (fused into its read; one input
+/// file is one part, so the threaded splitter's statistics are the
+/// plan's bytes), then stats and transform of the in-process ExampleGen
 /// output (the same input in both modes).
 fn step(name: &str, bucket: &str, out: &str) -> Vec<String> {
     let url = |rel: &str| format!("s3://{bucket}/{rel}");
     let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/taxi_transform.sql");
     let mut args: Vec<String> = match name {
-        "eg" => vec!["examplegen", "--shards", "3", "--input"]
+        "eg" => vec!["examplegen", "--stats", "--shards", "3", "--input"]
             .into_iter()
             .map(String::from)
             .chain([url("in/data.csv")])

@@ -90,6 +90,73 @@ fn fused_examplegen_statistics_match_tfdv() {
     assert_matches_tfdv(&out.path().join("eg/statistics"));
 }
 
+/// `examplegen --stats` on the cluster's plan (here in-process: map parts
+/// with their own accumulators, value counts reduced in the shards, the
+/// driver merging both) matches TFDV on TFX's splits, and gives every
+/// count, unique and top value of the threaded splitter's statistics, at
+/// 1 and at 7 shards per split (value counts spread over more shards), on
+/// TFX's taxi CSV (one part) and on a 4-file CSV (four parts, whose
+/// partial states merge).
+#[test]
+fn fused_statistics_of_the_cluster_plan_match_tfdv_and_the_threaded_splitter() {
+    use weir_engine::examplegen::StatsMode;
+    let data = testdata();
+    let out = tempfile::tempdir().unwrap();
+    let parts = crate::cluster::csv_input(out.path(), 40_000, 4);
+    let taxi = data.join("taxi/examplegen_input");
+    for (input, tfdv) in [(&taxi, true), (&parts, false)] {
+        let run = |dataflow: bool, shards: usize| {
+            let dir = out.path().join(format!("{tfdv}-{dataflow}-{shards}"));
+            weir_engine::ExampleGenBuilder::new(input.to_string_lossy(), &dir)
+                .with_stats(StatsMode::Exact)
+                .with_shards(shards)
+                .with_dataflow(dataflow)
+                .execute()
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            dir.join("statistics")
+        };
+        let threaded = run(false, 1);
+        for shards in [1, 7] {
+            let plan = run(true, shards);
+            if tfdv {
+                assert_matches_tfdv(&plan);
+            }
+            for split in ["train", "eval"] {
+                let f = format!("Split-{split}/FeatureStats.pb");
+                assert_same_counts(&load(&threaded.join(&f)), &load(&plan.join(&f)), &f);
+            }
+        }
+    }
+}
+
+/// Every count, unique and top value the same; means and deviations
+/// within 1e-12 and 1e-9 relative (sums in another order).
+fn assert_same_counts(a: &DatasetFeatureStatistics, b: &DatasetFeatureStatistics, what: &str) {
+    assert_eq!(a.num_examples, b.num_examples, "{what}");
+    let (a, b) = (by_name(a), by_name(b));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (name, fa) in &a {
+        let fb = b[name];
+        let ctx = format!("{what}/{name}");
+        assert_eq!(fa.common(), fb.common(), "{ctx}: common statistics");
+        match (&fa.stats, &fb.stats) {
+            (Some(Stats::StringStats(x)), Some(Stats::StringStats(y))) => {
+                assert_eq!(x, y, "{ctx}: string statistics")
+            }
+            (Some(Stats::NumStats(x)), Some(Stats::NumStats(y))) => {
+                assert_eq!(
+                    (x.min, x.max, x.num_zeros),
+                    (y.min, y.max, y.num_zeros),
+                    "{ctx}"
+                );
+                assert!(close(x.mean, y.mean, 1e-12), "{ctx}: mean");
+                assert!(close(x.std_dev, y.std_dev, 1e-9), "{ctx}: std_dev");
+            }
+            (x, y) => panic!("{ctx}: kinds differ: {x:?} vs {y:?}"),
+        }
+    }
+}
+
 fn assert_matches_tfdv(dir: &std::path::Path) {
     let data = testdata();
     let eps = 0.01;

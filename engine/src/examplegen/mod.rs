@@ -325,11 +325,6 @@ impl ExampleGenBuilder {
                 .store(input_bytes, std::sync::atomic::Ordering::Relaxed);
         }
         let distributed = self.dataflow || self.execution != Execution::InProcess;
-        if distributed && self.stats != StatsMode::Off {
-            return Err(EngineError::Invalid(
-                "--stats is not yet fused into a cluster run; run `weir stats --cluster` on the output".into(),
-            ));
-        }
         // The dataflow path reads through a table; either way the input is
         // opened (and its schema inferred) once.
         let read = if distributed {
@@ -401,18 +396,20 @@ impl ExampleGenBuilder {
             SplitRead::Plan(table) => table,
         };
         let attempts = weir_plan::attempts::Attempts::create(staged)?;
-        let written = weir_datasets::store::runtime().block_on(distributed::write_splits(
-            &self.execution,
-            table,
-            &plan,
-            &attempts,
-        ))?;
+        let (written, stats) =
+            weir_datasets::store::runtime().block_on(distributed::write_splits(
+                &self.execution,
+                table,
+                &plan,
+                &attempts,
+                self.stats_options(),
+            ))?;
         if let Some(p) = &self.progress {
             let rows = written.iter().map(|(n, _)| n).sum();
             p.add_rows(rows);
             p.set_input_bytes(planned.input_bytes);
         }
-        Ok((written, None))
+        Ok((written, stats))
     }
 
     /// The manifest of a run that wrote `written` (per split: examples and files).

@@ -24,7 +24,7 @@ use crate::error::{EngineError, Result};
 use crate::examplegen::StatsMode;
 use crate::progress::Progress;
 use crate::stats::SplitStatistics;
-use crate::{ExampleGenBuilder, StatsBuilder, TransformBuilder};
+use crate::{ExampleGenBuilder, TransformBuilder};
 use weir_plan::Execution;
 
 /// The components, as named in outputs and timings.
@@ -113,7 +113,6 @@ impl SpanJob<'_> {
     pub fn run(&self, span: &SpanInput, version: u64, record: &mut SpanRecord) -> Result<()> {
         let c = self.config;
         let rel = |component: &str| PipelineRoot::output_rel(component, span.span, version);
-        let in_process = *self.execution == Execution::InProcess;
 
         // ExampleGen, with the statistics of every split from the same read.
         self.stage(span, EXAMPLEGEN);
@@ -124,7 +123,7 @@ impl SpanJob<'_> {
             .with_compression(c.compression().map_err(EngineError::Invalid)?)
             .with_output_format(c.examplegen.output_format)
             .with_execution(self.execution.clone())
-            .with_stats(StatsMode::of(in_process, c.statistics.approx))
+            .with_stats(StatsMode::of(true, c.statistics.approx))
             .with_histograms(c.statistics.histograms)
             .with_stats_written(false);
         if let Some(format) = c.input_format().map_err(EngineError::Invalid)? {
@@ -153,34 +152,16 @@ impl SpanJob<'_> {
             .timings
             .insert(EXAMPLEGEN.into(), started.elapsed().as_secs_f64());
 
-        // Statistics: fused above in-process; a second (distributed) pass
-        // over the written splits on a cluster.
+        // Statistics: computed by ExampleGen above, in the same read (in
+        // process or on the cluster).
         self.stage(span, STATISTICS);
         let started = Instant::now();
-        let statistics: Vec<SplitStatistics> = match eg.statistics {
-            Some(s) => {
-                let staged = StagedDir::create(&self.root.path(&rel(STATISTICS)))?;
-                crate::stats::write_outputs(staged.path(), &s, c.statistics.options())?;
-                staged.commit()?;
-                s
-            }
-            None => {
-                let input = self.root.path(&rel(EXAMPLEGEN));
-                self.runtime
-                    .block_on(
-                        StatsBuilder::new(
-                            input.to_string_lossy(),
-                            self.root.path(&rel(STATISTICS)),
-                        )
-                        .with_splits_from_input(true)
-                        .with_approx(c.statistics.approx)
-                        .with_histograms(c.statistics.histograms)
-                        .with_execution(self.execution.clone())
-                        .execute(),
-                    )?
-                    .splits
-            }
-        };
+        let statistics: Vec<SplitStatistics> = eg.statistics.ok_or_else(|| {
+            EngineError::Internal("ExampleGen ran with statistics and returned none".into())
+        })?;
+        let staged = StagedDir::create(&self.root.path(&rel(STATISTICS)))?;
+        crate::stats::write_outputs(staged.path(), &statistics, c.statistics.options())?;
+        staged.commit()?;
         record.outputs.insert(STATISTICS.into(), rel(STATISTICS));
         record
             .timings

@@ -1,154 +1,106 @@
 //! Statistics computed inside another pass over the data (ExampleGen's):
 //! the same accumulators as the `common_stats` / `numeric_stats` /
-//! `string_stats` aggregates, fed each split's rows as they are routed, so
-//! the input is read once for both splits and statistics.
+//! `string_stats` aggregates (`weir_plan::kinds::split_stats`), fed each
+//! split's rows as they are routed, so the input is read once for both
+//! splits and statistics. In-process the splitter feeds them directly; on
+//! a cluster every map part feeds its own and the driver merges their
+//! partial states and the shards' value counts ([`SplitStatsCollector::merged`]).
 
-use datafusion::arrow::array::{AsArray, StructArray, UInt32Array};
-use datafusion::arrow::compute::take;
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::StructArray;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::ScalarValue;
-use datafusion::logical_expr::Accumulator;
-use weir_datasets::example::FeatureType;
-use weir_udfs::stats::{
-    ApproxStringStatsAccumulator, CommonStatsAccumulator, NumericStatsAccumulator,
-    StringStatsAccumulator, ValencyStatsAccumulator, DEFAULT_KLL_K,
-};
+use weir_plan::kinds::split_stats::{SplitAccumulators, StringMode};
 
-use super::{
-    dataset, feature_stats, stats_columns, FeatureResults, HistogramMode, SplitStatistics,
-    StatsColumn, StatsOptions,
-};
+use super::value_counts::{string_results, ValueCounts};
+use super::{dataset, feature_stats, FeatureResults, HistogramMode, SplitStatistics, StatsOptions};
 use crate::error::{EngineError, Result};
 
-struct ColumnAccumulators {
-    common: CommonStatsAccumulator,
-    levels: Option<ValencyStatsAccumulator>,
-    numeric: Option<NumericStatsAccumulator>,
-    strings: Option<Box<dyn Accumulator>>,
-}
-
-/// Per split, per column statistics accumulators.
+/// Per split, per column statistics accumulators, and with merged partial
+/// states the features' exact value counts.
 pub struct SplitStatsCollector {
-    columns: Vec<StatsColumn>,
-    splits: Vec<Vec<ColumnAccumulators>>,
-    num_examples: Vec<u64>,
+    accumulators: SplitAccumulators,
+    /// `(split, feature)` → uniques and top values, when the string
+    /// accumulators only total (`StringMode::Totals`).
+    counts: Option<BTreeMap<(u32, u32), ValueCounts>>,
     histograms: HistogramMode,
-}
-
-fn as_struct(v: ScalarValue) -> Result<StructArray> {
-    match v {
-        ScalarValue::Struct(s) => Ok(s.as_ref().clone()),
-        other => Err(EngineError::Internal(format!(
-            "statistics accumulator returned {other:?}"
-        ))),
-    }
 }
 
 impl SplitStatsCollector {
     /// Accumulators for `splits` splits of batches of `schema`.
     pub fn new(schema: &SchemaRef, splits: usize, options: StatsOptions) -> Result<Self> {
-        let columns = stats_columns(schema)?;
-        let make = |column: &StatsColumn| ColumnAccumulators {
-            common: CommonStatsAccumulator::default(),
-            levels: (column.levels > 0).then(|| ValencyStatsAccumulator::new(column.levels)),
-            numeric: matches!(column.kind, FeatureType::Int | FeatureType::Float)
-                .then(|| NumericStatsAccumulator::new(DEFAULT_KLL_K)),
-            strings: (column.kind == FeatureType::Bytes).then(|| -> Box<dyn Accumulator> {
-                if options.approx {
-                    Box::new(ApproxStringStatsAccumulator::default())
-                } else {
-                    Box::new(StringStatsAccumulator::default())
-                }
-            }),
+        let mode = match options.approx {
+            true => StringMode::Approx,
+            false => StringMode::Exact,
         };
-        let splits: Vec<Vec<ColumnAccumulators>> = (0..splits)
-            .map(|_| columns.iter().map(make).collect())
-            .collect();
-        let num_examples = vec![0; splits.len()];
         Ok(Self {
-            columns,
-            splits,
-            num_examples,
+            accumulators: SplitAccumulators::new(schema, splits, mode)?,
+            counts: None,
+            histograms: options.histograms,
+        })
+    }
+
+    /// The statistics of a distributed run: partial `states` of every map
+    /// part and, for exact statistics, the merged value counts.
+    pub fn merged(
+        schema: &SchemaRef,
+        splits: usize,
+        options: StatsOptions,
+        states: &[RecordBatch],
+        counts: BTreeMap<(u32, u32), (u64, StructArray)>,
+    ) -> Result<Self> {
+        let mode = match options.approx {
+            true => StringMode::Approx,
+            false => StringMode::Totals,
+        };
+        let mut accumulators = SplitAccumulators::new(schema, splits, mode)?;
+        for s in states {
+            accumulators.merge(s)?;
+        }
+        Ok(Self {
+            accumulators,
+            counts: (!options.approx).then(|| {
+                counts
+                    .into_iter()
+                    .map(|(k, (unique, top))| (k, ValueCounts { unique, top }))
+                    .collect()
+            }),
             histograms: options.histograms,
         })
     }
 
     /// Adds the rows of `batch`; `split_of_row[i]` is row i's split.
     pub fn update(&mut self, batch: &RecordBatch, split_of_row: &[usize]) -> Result<()> {
-        let mut rows: Vec<Vec<u32>> = vec![Vec::new(); self.splits.len()];
-        for (r, &s) in split_of_row.iter().enumerate() {
-            rows[s].push(r as u32);
-        }
-        for (s, idx) in rows.into_iter().enumerate() {
-            if idx.is_empty() {
-                continue;
-            }
-            self.num_examples[s] += idx.len() as u64;
-            let all = idx.len() == batch.num_rows();
-            let idx = UInt32Array::from(idx);
-            for (c, accs) in self.splits[s].iter_mut().enumerate() {
-                let array = self.columns[c].array(batch)?;
-                let column = if all {
-                    array
-                } else {
-                    take(&array, &idx, None).map_err(|e| {
-                        EngineError::from(datafusion::error::DataFusionError::from(e))
-                    })?
-                };
-                let args = [column];
-                accs.common.update_batch(&args).map_err(EngineError::from)?;
-                if let Some(l) = accs.levels.as_mut() {
-                    l.update_batch(&args).map_err(EngineError::from)?;
-                }
-                if let Some(n) = accs.numeric.as_mut() {
-                    n.update_batch(&args).map_err(EngineError::from)?;
-                }
-                if let Some(st) = accs.strings.as_mut() {
-                    st.update_batch(&args).map_err(EngineError::from)?;
-                }
-            }
-        }
-        Ok(())
+        Ok(self
+            .accumulators
+            .update(batch, split_of_row, |_, _, _| Ok(()))?)
     }
 
     /// The statistics of every split, named by `names`.
     pub fn finish(self, names: &[String]) -> Result<Vec<SplitStatistics>> {
-        let mut out = Vec::new();
-        for ((accs, name), num_examples) in
-            self.splits.into_iter().zip(names).zip(self.num_examples)
-        {
-            let mut features = Vec::new();
-            for (mut a, column) in accs.into_iter().zip(&self.columns) {
-                let common = as_struct(a.common.evaluate().map_err(EngineError::from)?)?;
-                let numeric = match a.numeric.as_mut() {
-                    Some(n) => Some(as_struct(n.evaluate().map_err(EngineError::from)?)?),
-                    None => None,
-                };
-                let strings = match a.strings.as_mut() {
-                    Some(s) => Some(as_struct(s.evaluate().map_err(EngineError::from)?)?),
-                    None => None,
-                };
-                let levels = match a.levels.as_mut() {
-                    Some(l) => match l.evaluate().map_err(EngineError::from)? {
-                        ScalarValue::List(list) => Some(list.value(0).as_struct().clone()),
-                        other => {
-                            return Err(EngineError::Internal(format!(
-                                "valency accumulator returned {other:?}"
-                            )))
-                        }
-                    },
-                    None => None,
+        let columns = self.accumulators.columns().to_vec();
+        let results = self.accumulators.evaluate()?;
+        let mut out = Vec::with_capacity(results.len());
+        for (split, (result, name)) in results.into_iter().zip(names).enumerate() {
+            let mut features = Vec::with_capacity(columns.len());
+            for (f, (r, column)) in result.columns.into_iter().zip(&columns).enumerate() {
+                let strings = match (&self.counts, r.strings) {
+                    (Some(counts), Some(totals)) => Some(string_results(
+                        &totals,
+                        counts.get(&(split as u32, f as u32)),
+                    )?),
+                    (_, strings) => strings,
                 };
                 features.push(
                     feature_stats(
                         &column.path,
                         column.kind,
                         FeatureResults {
-                            common: &common,
-                            numeric: numeric.as_ref(),
+                            common: &r.common,
+                            numeric: r.numeric.as_ref(),
                             strings: strings.as_ref(),
-                            levels: levels.as_ref(),
+                            levels: r.levels.as_ref(),
                         },
                         self.histograms,
                     )
@@ -157,7 +109,7 @@ impl SplitStatsCollector {
             }
             out.push(SplitStatistics {
                 split: name.clone(),
-                stats: dataset(name, num_examples, features)?,
+                stats: dataset(name, result.num_examples, features)?,
             });
         }
         Ok(out)

@@ -13,18 +13,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, StructArray};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::{AsArray, StructArray};
 use datafusion::arrow::datatypes::Int64Type;
-use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::HashMap;
-use datafusion::functions::core::expr_fn::get_field;
 use datafusion::functions_aggregate::expr_fn::count;
-use datafusion::logical_expr::{col, lit, AggregateUDF, Expr};
+use datafusion::logical_expr::{lit, AggregateUDF, Expr};
 use datafusion::prelude::SessionContext;
 use prost::Message;
-use weir_datasets::example::{ArrowFeatureType, FeatureType, PayloadFormat};
+use weir_datasets::example::{FeatureType, PayloadFormat};
 use weir_datasets::formats::{DecimalMode, ReadOptions, SourceSpec, StringDecoding};
 use weir_datasets::input::{detect_format, resolve_input, split_folders};
 use weir_datasets::sink::manifest::recorded_payload;
@@ -34,7 +31,6 @@ use weir_tfmd::statistics::{
     DatasetFeatureStatistics, DatasetFeatureStatisticsList, FeatureNameStatistics,
     FeatureStatsType, FieldId,
 };
-use weir_udfs::stats::{is_nested_list, nesting_depth};
 
 pub use fused::SplitStatsCollector;
 pub use report::{print_table, write_parquet};
@@ -45,6 +41,7 @@ pub use to_proto::{
 };
 
 use crate::error::{EngineError, Result};
+use weir_plan::kinds::split_stats::{stats_columns, StatsColumn};
 use weir_plan::scan::SourceTable;
 use weir_plan::Execution;
 
@@ -243,102 +240,6 @@ pub fn write_outputs(dir: &Path, splits: &[SplitStatistics], options: StatsOptio
     )
     .map_err(|e| DatasetError::io(&path, e))?;
     Ok(())
-}
-
-/// One feature whose statistics are computed: a column, or a child of a
-/// struct column (a SequenceExample's `##SEQUENCE##.<feature>`).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct StatsColumn {
-    /// TFDV's path: the column, then the child.
-    pub path: Vec<String>,
-    /// The kind of its values (`Struct` for the struct itself).
-    pub kind: FeatureType,
-    /// Nesting levels of a list of lists, counted by `valency_stats`
-    /// (0: not nested).
-    pub levels: usize,
-}
-
-impl StatsColumn {
-    /// The path as one name (`a.b`), TFDV's serialized path.
-    pub fn name(&self) -> String {
-        self.path.join(".")
-    }
-
-    /// The column as an expression.
-    pub fn expr(&self) -> Expr {
-        let c = col(format!("\"{}\"", self.path[0].replace('"', "\"\"")));
-        self.path[1..]
-            .iter()
-            .fold(c, |e, child| get_field(e, child.as_str()))
-    }
-
-    /// The column's values in `batch`.
-    pub fn array(&self, batch: &RecordBatch) -> Result<ArrayRef> {
-        let missing = || EngineError::Internal(format!("no column {}", self.name()));
-        let mut a = batch
-            .column_by_name(&self.path[0])
-            .ok_or_else(missing)?
-            .clone();
-        for child in &self.path[1..] {
-            a = a
-                .as_struct_opt()
-                .and_then(|s| s.column_by_name(child))
-                .ok_or_else(missing)?
-                .clone();
-        }
-        Ok(a)
-    }
-}
-
-/// The nesting levels of a list of lists (0 for any other column).
-fn nested_levels(dt: &DataType) -> usize {
-    if is_nested_list(dt) {
-        nesting_depth(dt)
-    } else {
-        0
-    }
-}
-
-/// The features of every column of `schema`, in schema order; a struct
-/// column is a feature and so is each of its children.
-pub(crate) fn stats_columns(schema: &SchemaRef) -> Result<Vec<StatsColumn>> {
-    let mut out = Vec::new();
-    for field in schema.fields() {
-        let kind_of = |path: &[String], dt: &DataType| -> Result<FeatureType> {
-            let (kind, _) = FeatureType::of_column(dt).ok_or_else(|| {
-                EngineError::Invalid(format!(
-                    "column '{}' of type {dt} has no statistics",
-                    path.join(".")
-                ))
-            })?;
-            Ok(kind)
-        };
-        let path = vec![field.name().clone()];
-        let kind = kind_of(&path, field.data_type())?;
-        out.push(StatsColumn {
-            path: path.clone(),
-            kind,
-            levels: nested_levels(field.data_type()),
-        });
-        if let DataType::Struct(children) = field.data_type() {
-            for child in children {
-                let path = vec![field.name().clone(), child.name().clone()];
-                let kind = kind_of(&path, child.data_type())?;
-                if kind == FeatureType::Struct {
-                    return Err(EngineError::Invalid(format!(
-                        "column '{}' nests a struct in a struct, which statistics do not read",
-                        path.join(".")
-                    )));
-                }
-                out.push(StatsColumn {
-                    path,
-                    kind,
-                    levels: nested_levels(child.data_type()),
-                });
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// A dataset's statistics from its features: sorted by name, and checked

@@ -32,9 +32,10 @@ use crate::error::{EngineError, Result};
 /// One feature's exact uniques and top values.
 #[derive(Debug, Clone)]
 pub(crate) struct ValueCounts {
-    unique: u64,
+    /// Distinct values.
+    pub unique: u64,
     /// `top_by_count`'s result struct (one row).
-    top: StructArray,
+    pub top: StructArray,
 }
 
 /// Uniques and top values of the features at `paths` of `table`, by the

@@ -6,19 +6,28 @@
 //! marker per shard (`file` = [`MARKER_FILE`], `row` = how many examples
 //! of that shard the part produced), so the sink can prove it received
 //! every row of its shard exactly once.
+//!
+//! With statistics ([`ExampleRouteMap::stats`]) the map also feeds every
+//! split's accumulators (`split_stats`) and emits statistics rows, counted
+//! by the markers like examples: value counts ([`VALUES_FILE`], `row` the
+//! key's hash, in the shard the hash picks) as its combiner fills, and at
+//! the end of the part one partial state per split ([`STATE_FILE`], in
+//! shard 0). Their payload is the [`STATS_COLUMN`].
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
     new_null_array, ArrayRef, BinaryArray, RecordBatch, UInt32Array, UInt64Array,
 };
-use datafusion::arrow::compute::take;
+use datafusion::arrow::compute::{concat_batches, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use weir_datasets::formats::{Source, SourceBatch};
 use weir_datasets::route::{shard_of, ExampleRouter};
 use weir_datasets::sink::OutputFormat;
 use weir_datasets::{DatasetError, SplitConfig};
 
+use super::split_stats::summary::ipc_bytes;
+use super::split_stats::{SplitAccumulators, StringMode, ValueCombiner};
 use crate::error::{PlanError, Result};
 use crate::map::{RowMapper, ScanMap};
 
@@ -31,12 +40,19 @@ pub const SHARD_COLUMN: &str = "__weir_shard";
 pub const FILE_COLUMN: &str = "__weir_file";
 /// Index of the row in its file (for a marker: its count).
 pub const ROW_COLUMN: &str = "__weir_row";
+/// A statistics row's payload (null in example rows).
+pub const STATS_COLUMN: &str = "__weir_stats";
 /// The serialized example (TFRecord output).
 pub const EXAMPLE_COLUMN: &str = "__weir_example";
 /// The `file` of a count marker; sorts after every real file.
 pub const MARKER_FILE: u32 = u32::MAX;
-/// Leading key columns of a map row.
-pub const KEY_COLUMNS: usize = 3;
+/// The `file` of a partial-state row (`row`: its split).
+pub const STATE_FILE: u32 = u32::MAX - 1;
+/// The `file` of a value-count row (`row`: the hash of its key).
+pub const VALUES_FILE: u32 = u32::MAX - 2;
+/// Leading columns of a map row before the payload: the keys and the
+/// statistics payload.
+pub const KEY_COLUMNS: usize = 4;
 
 /// ExampleGen's routing map (kind [`EXAMPLE_MAP`]): its split and shard
 /// settings, and how it turns input batches into routed rows.
@@ -52,6 +68,11 @@ pub struct ExampleRouteMap {
     pub shards: Vec<usize>,
     /// What the payload is.
     pub output_format: OutputFormat,
+    /// Statistics of every split, computed in the same read: how string
+    /// features are measured ([`StringMode::Totals`] with value counts, or
+    /// [`StringMode::Approx`]); `None` for none.
+    #[serde(default)]
+    pub stats: Option<StringMode>,
 }
 
 impl ExampleRouteMap {
@@ -98,6 +119,7 @@ pub fn map_schema(input: &Schema, format: OutputFormat) -> SchemaRef {
         Field::new(SHARD_COLUMN, DataType::UInt32, false),
         Field::new(FILE_COLUMN, DataType::UInt32, false),
         Field::new(ROW_COLUMN, DataType::UInt64, false),
+        Field::new(STATS_COLUMN, DataType::Binary, true),
     ];
     match format {
         OutputFormat::Tfrecord => fields.push(Field::new(EXAMPLE_COLUMN, DataType::Binary, true)),
@@ -118,8 +140,17 @@ pub struct ExampleMapper {
     router: ExampleRouter,
     schema: SchemaRef,
     offsets: Vec<u32>,
-    /// Examples per global shard so far.
+    /// Rows per global shard so far.
     counts: Vec<u64>,
+    /// Statistics, when asked for.
+    stats: Option<MapStats>,
+}
+
+/// A part's statistics: the accumulators, and the value counts' combiner
+/// (exact string statistics).
+struct MapStats {
+    accumulators: SplitAccumulators,
+    combiner: Option<ValueCombiner>,
 }
 
 impl ExampleMapper {
@@ -141,13 +172,112 @@ impl ExampleMapper {
         let offsets = (0..config.shards.len())
             .map(|s| config.global_shard(s, 0) as u32)
             .collect();
+        let stats = match config.stats {
+            Some(mode) => Some(MapStats {
+                accumulators: SplitAccumulators::new(&input, config.shards.len(), mode)?,
+                combiner: (mode == StringMode::Totals).then(ValueCombiner::default),
+            }),
+            None => None,
+        };
         Ok(Self {
             schema: map_schema(&input, config.output_format),
             counts: vec![0; config.total_shards()],
             config,
             router,
             offsets,
+            stats,
         })
+    }
+
+    /// Feeds the statistics with a batch's rows; the value counts when the
+    /// combiner is full.
+    fn measure(&mut self, batch: &SourceBatch, splits: &[usize]) -> Result<Option<RecordBatch>> {
+        let Some(stats) = self.stats.as_mut() else {
+            return Ok(None);
+        };
+        let MapStats {
+            accumulators,
+            combiner,
+        } = stats;
+        let strings: Vec<bool> = accumulators
+            .columns()
+            .iter()
+            .map(|c| c.kind == weir_datasets::example::FeatureType::Bytes)
+            .collect();
+        accumulators.update(
+            &batch.batch,
+            splits,
+            |split, feature, values| match combiner.as_mut() {
+                Some(c) if strings[feature] => c.add_column(split, feature, values),
+                _ => Ok(()),
+            },
+        )?;
+        match combiner.as_mut() {
+            Some(c) if c.is_full() => {
+                let rows = c.drain();
+                self.value_rows(rows).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Map rows of value counts `(hash, payload)`.
+    fn value_rows(&mut self, rows: Vec<(u64, Vec<u8>)>) -> Result<RecordBatch> {
+        let total = self.counts.len() as u64;
+        let shards: Vec<u32> = rows.iter().map(|(h, _)| (h % total) as u32).collect();
+        let hashes: Vec<u64> = rows.iter().map(|(h, _)| *h).collect();
+        let payloads: Vec<&[u8]> = rows.iter().map(|(_, p)| p.as_slice()).collect();
+        self.stats_rows(shards, VALUES_FILE, hashes, payloads)
+    }
+
+    /// Statistics rows (`file` one of the statistics files), counted for
+    /// the markers.
+    fn stats_rows(
+        &mut self,
+        shards: Vec<u32>,
+        file: u32,
+        rows: Vec<u64>,
+        payloads: Vec<&[u8]>,
+    ) -> Result<RecordBatch> {
+        let n = shards.len();
+        for &s in &shards {
+            self.counts[s as usize] += 1;
+        }
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(UInt32Array::from(shards)),
+            Arc::new(UInt32Array::from(vec![file; n])),
+            Arc::new(UInt64Array::from(rows)),
+            Arc::new(BinaryArray::from_iter_values(payloads)),
+        ];
+        for f in self.schema.fields().iter().skip(KEY_COLUMNS) {
+            columns.push(new_null_array(f.data_type(), n));
+        }
+        RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| PlanError::Dataset(DatasetError::from(e)))
+    }
+
+    /// The rows that close the part: the rest of the value counts, every
+    /// split's partial state, and the count markers.
+    pub fn close(mut self) -> Result<RecordBatch> {
+        let mut out = Vec::new();
+        if let Some(mut stats) = self.stats.take() {
+            if let Some(c) = stats.combiner.as_mut() {
+                let rows = c.drain();
+                out.push(self.value_rows(rows)?);
+            }
+            let splits = self.config.shards.len();
+            let states = (0..splits)
+                .map(|s| ipc_bytes(&stats.accumulators.state(s)?))
+                .collect::<Result<Vec<_>>>()?;
+            out.push(self.stats_rows(
+                vec![0; splits],
+                STATE_FILE,
+                (0..splits as u64).collect(),
+                states.iter().map(Vec::as_slice).collect(),
+            )?);
+        }
+        out.push(self.markers()?);
+        concat_batches(&self.schema, &out).map_err(|e| PlanError::Dataset(DatasetError::from(e)))
     }
 
     /// The map rows of one input batch.
@@ -169,13 +299,19 @@ impl ExampleMapper {
             Arc::new(UInt64Array::from_iter_values(
                 (0..n as u64).map(|r| batch.row + r),
             )),
+            new_null_array(&DataType::Binary, n),
         ];
         match self.config.output_format {
             OutputFormat::Tfrecord => columns.push(Arc::new(encoded.examples)),
             OutputFormat::Parquet => columns.extend(batch.batch.columns().iter().cloned()),
         }
-        RecordBatch::try_new(self.schema.clone(), columns)
-            .map_err(|e| PlanError::Dataset(DatasetError::from(e)))
+        let examples = RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| PlanError::Dataset(DatasetError::from(e)))?;
+        match self.measure(batch, &splits)? {
+            Some(values) => concat_batches(&self.schema, &[examples, values])
+                .map_err(|e| PlanError::Dataset(DatasetError::from(e))),
+            None => Ok(examples),
+        }
     }
 
     /// One count marker per global shard: what this part produced.
@@ -185,6 +321,7 @@ impl ExampleMapper {
             Arc::new(UInt32Array::from_iter_values(0..n as u32)),
             Arc::new(UInt32Array::from(vec![MARKER_FILE; n])),
             Arc::new(UInt64Array::from(self.counts.clone())),
+            new_null_array(&DataType::Binary, n),
         ];
         for f in self.schema.fields().iter().skip(KEY_COLUMNS) {
             columns.push(new_null_array(f.data_type(), n));
@@ -200,7 +337,7 @@ impl RowMapper for ExampleMapper {
     }
 
     fn finish(self: Box<Self>) -> Result<Option<RecordBatch>> {
-        self.markers().map(Some)
+        self.close().map(Some)
     }
 }
 

@@ -7,11 +7,16 @@
 //! count markers (every part reported, rows adding up, no row twice), and
 //! returns one metadata row per shard. Nothing is visible until the driver
 //! commits exactly one attempt per shard (`commit::driver`).
+//!
+//! Statistics rows (fused statistics, `split_stats`) arrive after a
+//! shard's examples: value counts in hash order, which the shard reduces
+//! ([`ValueReducer`]), and partial states, which it passes on; both go
+//! into the shard's report as its summary ([`ShardStats`]).
 
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, RecordBatch, UInt32Array, UInt64Array};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, UInt32Array, UInt64Array};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::error::Result as DfResult;
 use datafusion::physical_expr::expressions::Column;
@@ -19,14 +24,17 @@ use datafusion::physical_expr::{
     LexRequirement, OrderingRequirements, PhysicalExpr, PhysicalSortRequirement,
 };
 use datafusion::physical_plan::{Distribution, ExecutionPlan};
-use weir_datasets::sink::{BufferedShardWriter, OutputFormat, WrittenFile};
+use weir_datasets::sink::{BufferedShardWriter, OutputFormat};
 use weir_datasets::Compression;
 
 use super::example_map::{
     example_column, payload_rows, FILE_COLUMN, KEY_COLUMNS, MARKER_FILE, ROW_COLUMN, SHARD_COLUMN,
+    STATE_FILE, VALUES_FILE,
 };
+use super::split_stats::values::counts_batch;
+use super::split_stats::{ShardStats, ValueReducer};
 use crate::error::{PlanError, Result};
-use crate::sink::{ShardSink, ShardTargets, ShardWrite};
+use crate::sink::{ShardSink, ShardTargets, ShardWrite, WrittenShard};
 
 /// ExampleGen's shard sink (kind [`EXAMPLE_SHARDS`]): what it writes and where.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -131,10 +139,14 @@ fn payload_schema(map: &SchemaRef, config: &ExampleShardSink) -> SchemaRef {
 struct OpenShard {
     shard: u32,
     writer: BufferedShardWriter,
+    /// Rows received (examples and statistics rows), checked against the
+    /// markers.
     rows: u64,
     markers: u64,
     reported: u64,
     last: Option<(u32, u64)>,
+    values: Option<ValueReducer>,
+    states: Vec<Vec<u8>>,
 }
 
 impl OpenShard {
@@ -170,6 +182,8 @@ impl OpenShard {
             markers: 0,
             reported: 0,
             last: None,
+            values: None,
+            states: Vec::new(),
         })
     }
 
@@ -183,6 +197,9 @@ impl OpenShard {
     ) -> Result<()> {
         let files = u32_column(batch, 1)?;
         let rows = u64_column(batch, 2)?;
+        let stats = batch.column(3).as_binary_opt::<i32>().ok_or_else(|| {
+            PlanError::Internal("map column 3 is not the statistics payload".into())
+        })?;
         let mut data = Vec::new();
         for i in start..end {
             let (file, row) = (files.value(i), rows.value(i));
@@ -191,16 +208,31 @@ impl OpenShard {
                 self.reported += row;
                 continue;
             }
-            if self.markers > 0 || self.last.is_some_and(|last| last >= (file, row)) {
+            if self.markers > 0 {
                 return Err(PlanError::Internal(format!(
-                    "shard {}: rows out of order or repeated at file {file} row {row} (the shuffle delivered a row twice)",
+                    "shard {}: a row after the count markers at file {file} row {row} (input not sorted)",
                     self.shard
                 )));
             }
-            self.last = Some((file, row));
-            data.push(i as u32);
+            self.rows += 1;
+            match file {
+                VALUES_FILE => self
+                    .values
+                    .get_or_insert_with(ValueReducer::default)
+                    .add(row, stats.value(i))?,
+                STATE_FILE => self.states.push(stats.value(i).to_vec()),
+                _ => {
+                    if self.last.is_some_and(|last| last >= (file, row)) {
+                        return Err(PlanError::Internal(format!(
+                            "shard {}: rows out of order or repeated at file {file} row {row} (the shuffle delivered a row twice)",
+                            self.shard
+                        )));
+                    }
+                    self.last = Some((file, row));
+                    data.push(i as u32);
+                }
+            }
         }
-        self.rows += data.len() as u64;
         if data.is_empty() {
             return Ok(());
         }
@@ -220,15 +252,30 @@ impl OpenShard {
         }
     }
 
-    /// Checks the shard against its markers and closes the file.
-    fn finish(self, config: &ExampleShardSink) -> Result<(u32, WrittenFile)> {
+    /// Checks the shard against its markers, closes the file and
+    /// summarizes its statistics rows.
+    fn finish(self, config: &ExampleShardSink) -> Result<WrittenShard> {
         if self.markers != config.map_parts || self.reported != self.rows {
             return Err(PlanError::Internal(format!(
                 "shard {}: received {} rows and {} of {} count markers reporting {} rows (shuffle data lost or duplicated)",
                 self.shard, self.rows, self.markers, config.map_parts, self.reported
             )));
         }
-        Ok((self.shard, self.writer.finish()?))
+        let stats = ShardStats {
+            counts: match self.values {
+                Some(v) => Some(counts_batch(v.finish())?),
+                None => None,
+            },
+            states: self.states,
+        };
+        Ok(WrittenShard {
+            shard: self.shard,
+            file: self.writer.finish()?,
+            summary: match stats.is_empty() {
+                true => None,
+                false => Some(stats.encode()?),
+            },
+        })
     }
 }
 
@@ -254,7 +301,7 @@ fn write_sorted_shards(
     config: &ExampleShardSink,
     dir: &Path,
     payload: SchemaRef,
-) -> Result<Vec<(u32, WrittenFile)>> {
+) -> Result<Vec<WrittenShard>> {
     let mut done = Vec::new();
     let mut open: Option<OpenShard> = None;
     while let Some(batch) = rx.blocking_recv() {

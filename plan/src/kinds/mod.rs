@@ -11,6 +11,7 @@
 pub mod example_map;
 pub mod example_shards;
 pub mod feature_values;
+pub mod split_stats;
 pub mod transform_parts;
 
 use std::sync::Arc;

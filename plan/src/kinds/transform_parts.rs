@@ -20,7 +20,7 @@ use weir_datasets::Compression;
 
 use crate::error::{PlanError, Result};
 use crate::scan::as_source_scan;
-use crate::sink::{ShardSink, ShardTargets, ShardWrite};
+use crate::sink::{ShardSink, ShardTargets, ShardWrite, WrittenShard};
 
 /// Deflate level of transformed TFRecord shards (zlib's default, as TFT).
 const GZIP_LEVEL: u32 = 6;
@@ -73,7 +73,11 @@ impl ShardSink for TransformPartSink {
         let format = self.output_format;
         Ok(Box::new(move |rx, dir| {
             let file = write_part(rx, format, dir, &relative, schema)?;
-            Ok(vec![(unit as u32, file)])
+            Ok(vec![WrittenShard {
+                shard: unit as u32,
+                file,
+                summary: None,
+            }])
         }))
     }
 }

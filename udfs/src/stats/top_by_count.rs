@@ -110,7 +110,8 @@ pub struct TopByCountAccumulator {
 }
 
 impl TopByCountAccumulator {
-    fn add(&mut self, value: &[u8], count: u64) {
+    /// Adds one distinct value with its count.
+    pub fn add(&mut self, value: &[u8], count: u64) {
         self.kept.push((value.to_vec(), count));
         if self.kept.len() >= 2 * TOP_VALUES_KEPT {
             self.prune();
