@@ -5,7 +5,16 @@
 //! same run; prints the ratio cluster / in-process and checks that both
 //! wrote the same statistics bytes.
 //!
-//! Usage: `cluster_bench [--rows N] [--dir DIR] [--tasks N] [--memory-limit SIZE]`
+//! Then (unless `--no-examplegen`) what `weir run --cluster` does first:
+//! ExampleGen of the same file with every split's statistics, on a fresh
+//! cluster each, (a) as two jobs (ExampleGen, then `weir stats --cluster`
+//! over the written splits: the input read twice, as before fused
+//! statistics ran on a cluster) and (b) fused (`examplegen --stats
+//! --cluster`: one read), with the in-process fused run as the anchor;
+//! prints seconds, the ratios and the executors' peak RSS, and checks that
+//! both cluster runs give the same example counts and exact uniques.
+//!
+//! Usage: `cluster_bench [--rows N] [--dir DIR] [--tasks N] [--memory-limit SIZE] [--no-examplegen]`
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -14,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use weir_benches::arg;
-use weir_engine::StatsBuilder;
+use weir_engine::examplegen::StatsMode;
+use weir_engine::stats::SplitStatistics;
+use weir_engine::{ExampleGenBuilder, StatsBuilder};
 use weir_plan::Execution;
 
 fn free_port() -> Result<u16> {
@@ -162,5 +173,118 @@ fn main() -> Result<()> {
     if !same {
         bail!("the cluster's statistics differ from in-process");
     }
+    if !args.iter().any(|a| a == "--no-examplegen") {
+        examplegen_with_statistics(&dir, &parquet, rows, tasks, limit.as_deref())?;
+    }
+    Ok(())
+}
+
+/// A split's name, examples, and each string feature's exact uniques.
+type SplitCounts = (String, u64, Vec<(String, u64)>);
+
+/// Per split: examples, and exact uniques of string features.
+fn counts(splits: &[SplitStatistics]) -> Vec<SplitCounts> {
+    use weir_tfmd::statistics::Stats;
+    splits
+        .iter()
+        .map(|s| {
+            let uniques = s
+                .stats
+                .features
+                .iter()
+                .filter_map(|f| match &f.stats {
+                    Some(Stats::StringStats(x)) => Some((f.feature_name(), x.unique)),
+                    _ => None,
+                })
+                .collect();
+            (s.split.clone(), s.stats.num_examples, uniques)
+        })
+        .collect()
+}
+
+/// ExampleGen with statistics: two jobs against the fused job, each on a
+/// fresh cluster, and in-process fused (see the module docs).
+fn examplegen_with_statistics(
+    dir: &Path,
+    parquet: &Path,
+    rows: usize,
+    tasks: usize,
+    limit: Option<&str>,
+) -> Result<()> {
+    let eg = |out: &Path| ExampleGenBuilder::new(parquet.to_string_lossy(), out);
+    let executor_rss = |cluster: &Cluster| -> String {
+        cluster.children[1..]
+            .iter()
+            .map(|c| (weir_benches::peak_rss_of(&c.id().to_string()) >> 20).to_string())
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+
+    let cluster = start_cluster(dir, 2, tasks, limit)?;
+    let out = dir.join("cluster-bench-eg-two-jobs");
+    let start = Instant::now();
+    eg(&out)
+        .with_execution(Execution::Cluster(cluster.url.clone()))
+        .execute()?;
+    let written = start.elapsed().as_secs_f64();
+    let two = rt.block_on(
+        StatsBuilder::new(out.to_string_lossy(), out.with_extension("stats"))
+            .with_splits_from_input(true)
+            .with_execution(Execution::Cluster(cluster.url.clone()))
+            .execute(),
+    )?;
+    let two_jobs = start.elapsed().as_secs_f64();
+    let two_rss = executor_rss(&cluster);
+    drop(cluster);
+
+    let cluster = start_cluster(dir, 2, tasks, limit)?;
+    let start = Instant::now();
+    let fused = eg(&dir.join("cluster-bench-eg-fused"))
+        .with_stats(StatsMode::Exact)
+        .with_execution(Execution::Cluster(cluster.url.clone()))
+        .execute()?;
+    let fused_s = start.elapsed().as_secs_f64();
+    let fused_rss = executor_rss(&cluster);
+    drop(cluster);
+
+    let start = Instant::now();
+    eg(&dir.join("cluster-bench-eg-local"))
+        .with_stats(StatsMode::Exact)
+        .execute()?;
+    let local = start.elapsed().as_secs_f64();
+
+    println!("ExampleGen (TFRecord, gzip 6) with exact statistics of the same {rows} rows");
+    println!(
+        "{:<52} {:>9} {:>20}",
+        "run", "seconds", "executors' peak RSS"
+    );
+    println!(
+        "{:<52} {:>9.2} {:>17} MB",
+        format!(
+            "cluster: examplegen, then stats ({written:.2} + {:.2})",
+            two_jobs - written
+        ),
+        two_jobs,
+        two_rss
+    );
+    println!(
+        "{:<52} {:>9.2} {:>17} MB",
+        "cluster: examplegen --stats (fused, one read)", fused_s, fused_rss
+    );
+    println!(
+        "{:<52} {:>9.2}",
+        "in-process: examplegen --stats (threaded)", local
+    );
+    println!(
+        "ratio fused / two jobs = {:.2}; fused cluster / in-process = {:.2}",
+        fused_s / two_jobs,
+        fused_s / local
+    );
+    let fused_counts = counts(fused.statistics.as_deref().unwrap_or_default());
+    if fused_counts != counts(&two.splits) {
+        bail!("fused and two-job statistics differ in examples or uniques");
+    }
+    println!("same examples and exact uniques per split: true");
     Ok(())
 }

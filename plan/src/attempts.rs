@@ -28,9 +28,10 @@ use weir_datasets::sink::{StagedDir, StagedObjects, WrittenFile};
 use weir_datasets::store::ObjectUrl;
 use weir_datasets::DatasetError;
 
+use crate::commit::WrittenShard;
 use crate::error::{PlanError, Result};
 use crate::execution::Execution;
-use crate::sink::{ShardSink, SinkNode, WrittenShard};
+use crate::sink::{ShardSink, SinkNode};
 
 /// The attempt root of one run, outside its staged output (so nothing a
 /// task writes there can be committed by accident); a local one is

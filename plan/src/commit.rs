@@ -11,7 +11,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::sink::WrittenShard;
 use datafusion::arrow::array::{
     ArrayRef, BinaryArray, RecordBatch, StringArray, UInt32Array, UInt64Array,
 };
@@ -24,8 +23,22 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{Partitioning, PlanProperties};
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
+use weir_datasets::sink::WrittenFile;
 use weir_datasets::store::ObjectUrl;
 use weir_datasets::DatasetError;
+
+/// One shard a sink task wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenShard {
+    /// Its number.
+    pub shard: u32,
+    /// The file, relative to the task's attempt directory.
+    pub file: WrittenFile,
+    /// What the kind reports beside the file (ExampleGen: the statistics
+    /// rows the shard reduced, `kinds::split_stats::ShardStats`); the
+    /// driver takes it from the attempt it commits.
+    pub summary: Option<Vec<u8>>,
+}
 
 /// What a sink task reports per shard written.
 pub fn sink_schema() -> SchemaRef {

@@ -23,9 +23,8 @@ use datafusion::physical_expr::{OrderingRequirements, PhysicalExpr};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, PlanProperties,
 };
-use weir_datasets::sink::WrittenFile;
 
-use crate::commit::{sink_properties, sink_schema, sink_stream};
+use crate::commit::{sink_properties, sink_schema, sink_stream, WrittenShard};
 use crate::error::Result;
 
 /// What one sink task does with its partition's rows, on a blocking
@@ -34,19 +33,6 @@ use crate::error::Result;
 pub type ShardWrite = Box<
     dyn FnOnce(tokio::sync::mpsc::Receiver<RecordBatch>, &Path) -> Result<Vec<WrittenShard>> + Send,
 >;
-
-/// One shard a sink task wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WrittenShard {
-    /// Its number.
-    pub shard: u32,
-    /// The file, relative to the task's attempt directory.
-    pub file: WrittenFile,
-    /// What the kind reports beside the file (ExampleGen: the statistics
-    /// rows the shard reduced, `kinds::split_stats::ShardStats`); the
-    /// driver takes it from the attempt it commits.
-    pub summary: Option<Vec<u8>>,
-}
 
 /// How a sink of one kind writes shards, with its settings.
 pub trait ShardSink: fmt::Debug + Send + Sync {

@@ -35,10 +35,11 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use weir_datasets::sink::WrittenFile;
+use weir_plan::commit::WrittenShard;
 use weir_plan::kinds::split_stats::summary::ipc_batches;
 use weir_plan::kinds::split_stats::{merge_counts, ShardStats, StringMode};
 use weir_plan::kinds::{ExampleRouteMap, ExampleShardSink};
-use weir_plan::sink::{ShardTargets, WrittenShard};
+use weir_plan::sink::ShardTargets;
 
 use super::splitter::{SplitPlan, SplitterOutput};
 use crate::error::Result;

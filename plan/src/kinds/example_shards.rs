@@ -33,8 +33,9 @@ use super::example_map::{
 };
 use super::split_stats::values::counts_batch;
 use super::split_stats::{ShardStats, ValueReducer};
+use crate::commit::WrittenShard;
 use crate::error::{PlanError, Result};
-use crate::sink::{ShardSink, ShardTargets, ShardWrite, WrittenShard};
+use crate::sink::{ShardSink, ShardTargets, ShardWrite};
 
 /// ExampleGen's shard sink (kind [`EXAMPLE_SHARDS`]): what it writes and where.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -18,9 +18,10 @@ use weir_datasets::example::ExampleEncoder;
 use weir_datasets::sink::{BufferedShardWriter, OutputFormat, WrittenFile};
 use weir_datasets::Compression;
 
+use crate::commit::WrittenShard;
 use crate::error::{PlanError, Result};
 use crate::scan::as_source_scan;
-use crate::sink::{ShardSink, ShardTargets, ShardWrite, WrittenShard};
+use crate::sink::{ShardSink, ShardTargets, ShardWrite};
 
 /// Deflate level of transformed TFRecord shards (zlib's default, as TFT).
 const GZIP_LEVEL: u32 = 6;
