@@ -67,6 +67,16 @@ fn the_cluster_plan_in_process_writes_the_bytes_of_the_threaded_splitter() {
     let taxi = testdata().join("taxi/examplegen_input");
     let tfx_splits = testdata().join("csv_example_gen");
     let parquet = parquet_with_row_groups(d.path());
+    // One CSV file of ~18 MB: three chunks (`CHUNK_BYTES`), read by three
+    // parts of the plan, each starting at a record the inference pass noted.
+    let large_csv = crate::cluster::csv_input(d.path(), 130_000, 1);
+    let spec = weir_datasets::formats::SourceSpec::new(
+        resolve_input(&large_csv.to_string_lossy()).unwrap(),
+        Format::Csv,
+        ReadOptions::default(),
+    );
+    let parts = weir_plan::scan::SourceTable::open(spec).unwrap().parts();
+    assert!(parts >= 2, "one large CSV file reads as {parts} part(s)");
     type Setup = fn(ExampleGenBuilder) -> ExampleGenBuilder;
     let cases: Vec<(&str, PathBuf, Setup)> = vec![
         ("csv-tfrecord", taxi.clone(), |b| b.with_shards(3)),
@@ -78,6 +88,9 @@ fn the_cluster_plan_in_process_writes_the_bytes_of_the_threaded_splitter() {
                 .with_splits("train=3,eval=1,test=1".parse::<SplitConfig>().unwrap())
         }),
         ("parquet-row-groups", parquet.clone(), |b| b.with_shards(4)),
+        ("csv-one-file-in-chunks", large_csv.clone(), |b| {
+            b.with_shards(3)
+        }),
         ("tfrecord-split-from-input", tfx_splits.clone(), |b| {
             b.with_split_from_input(true).with_shards(2)
         }),

@@ -8,9 +8,16 @@
 //! `int` in int64 range, FLOAT when every cell is a Python `float`, else
 //! BYTES (also for integers outside int64); a column with no values stays
 //! unknown. A `--schema` overrides inference for the columns it declares.
+//!
+//! The inference pass also notes where records start, every
+//! [`CHUNK_BYTES`] by default, in uncompressed files ([`Chunk`]): a reader started
+//! there is at a record boundary (the parser's own, so quoted newlines
+//! cannot mislead it) and knows its first row, so one large file splits
+//! into parts that read in parallel ([`CsvSource::split`]) with the rows
+//! and lines of a whole-file read.
 
 use std::collections::HashMap;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -35,6 +42,8 @@ pub struct CsvOptions {
     pub batch_size: usize,
     /// Types a user schema declares, by column name.
     pub declared: Option<HashMap<String, FeatureType>>,
+    /// Bytes between chunk starts ([`CHUNK_BYTES`]).
+    pub chunk_bytes: u64,
 }
 
 impl Default for CsvOptions {
@@ -43,6 +52,7 @@ impl Default for CsvOptions {
             delimiter: b',',
             batch_size: 8192,
             declared: None,
+            chunk_bytes: CHUNK_BYTES,
         }
     }
 }
@@ -93,12 +103,55 @@ struct Column {
     declared: bool,
 }
 
+/// Bytes between the chunk starts noted by the inference pass.
+pub const CHUNK_BYTES: u64 = 8 << 20;
+
+/// Where a chunk of a file starts: a record's first byte, that record's
+/// row (0-based, header excluded) and line (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk {
+    start: u64,
+    row: u64,
+    line: u64,
+}
+
+/// What one reader of a part reads: a whole file (header included), or
+/// chunk `c` of a file (to the next chunk's start, or the end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Unit {
+    file: usize,
+    chunk: Option<usize>,
+}
+
+/// Whether `path` is read through a decompressor (and so cannot seek).
+fn is_compressed(path: &Path) -> bool {
+    Compression::from_file_name(&path.to_string_lossy()).is_some_and(|c| c != Compression::None)
+}
+
 fn open_csv(path: &Path, delimiter: u8) -> Result<csv::Reader<Box<dyn Read + Send>>> {
-    let file = crate::store::read::open(path)?;
+    open_csv_range(path, delimiter, 0, None)
+}
+
+/// A reader of `path` from byte `start` (of an uncompressed file), for
+/// `len` bytes or to the end.
+fn open_csv_range(
+    path: &Path,
+    delimiter: u8,
+    start: u64,
+    len: Option<u64>,
+) -> Result<csv::Reader<Box<dyn Read + Send>>> {
+    let mut file = crate::store::read::open(path)?;
+    if start > 0 {
+        file.seek(SeekFrom::Start(start))
+            .map_err(|e| DatasetError::io(path, e))?;
+    }
     let buffered = BufReader::with_capacity(1 << 20, file);
-    let inner = Compression::from_file_name(&path.to_string_lossy())
-        .unwrap_or(Compression::None)
-        .reader(buffered);
+    let inner: Box<dyn Read + Send> = match len {
+        Some(n) => Box::new(buffered.take(n)),
+        None => Compression::from_file_name(&path.to_string_lossy())
+            .unwrap_or(Compression::None)
+            .reader(buffered),
+    };
     let inner: Box<dyn Read + Send> = Box::new(super::line_guard::LineGuard::new(
         inner,
         super::line_guard::MAX_LINE_BYTES,
@@ -111,9 +164,9 @@ fn open_csv(path: &Path, delimiter: u8) -> Result<csv::Reader<Box<dyn Read + Sen
         .from_reader(inner))
 }
 
-fn csv_err(path: &Path, row: u64, e: &csv::Error) -> DatasetError {
+fn csv_err(path: &Path, row: u64, e: &csv::Error, lines_before: u64) -> DatasetError {
     // An I/O error has no position: the row's line when rows are one line each.
-    let line = e.position().map_or(row + 1, |p| p.line());
+    let line = e.position().map_or(row + 1, |p| p.line() + lines_before);
     let msg = match e.kind() {
         csv::ErrorKind::Io(io) => format!("read error: {io}"),
         _ => e.to_string(),
@@ -125,7 +178,7 @@ fn read_header(path: &Path, reader: &mut csv::Reader<Box<dyn Read + Send>>) -> R
     let mut rec = csv::ByteRecord::new();
     let got = reader
         .read_byte_record(&mut rec)
-        .map_err(|e| csv_err(path, 0, &e))?;
+        .map_err(|e| csv_err(path, 0, &e, 0))?;
     if !got {
         return Err(DatasetError::file(path, "empty file: no header line"));
     }
@@ -163,8 +216,14 @@ fn read_header(path: &Path, reader: &mut csv::Reader<Box<dyn Read + Send>>) -> R
     Ok(names)
 }
 
-fn wrong_width(path: &Path, row: u64, rec: &csv::ByteRecord, expected: usize) -> DatasetError {
-    let line = rec.position().map_or(0, |p| p.line());
+fn wrong_width(
+    path: &Path,
+    row: u64,
+    rec: &csv::ByteRecord,
+    expected: usize,
+    lines_before: u64,
+) -> DatasetError {
+    let line = rec.position().map_or(0, |p| p.line() + lines_before);
     DatasetError::row(
         path,
         row,
@@ -183,6 +242,10 @@ pub struct CsvSource {
     columns: Vec<Column>,
     schema: SchemaRef,
     options: CsvOptions,
+    /// Per file, where its chunks start (empty: not chunked).
+    chunks: Arc<[Vec<Chunk>]>,
+    /// What this source reads, in order; `None`: every file, whole.
+    units: Option<Vec<Unit>>,
 }
 
 impl CsvSource {
@@ -232,11 +295,12 @@ impl CsvSource {
                 }
             })
             .collect();
+        let mut chunks = vec![Vec::new(); files.len()];
         if columns
             .iter()
             .any(|c| !c.declared || c.ty == ColType::String)
         {
-            infer(&files, &options, &mut columns)?;
+            chunks = infer(&files, &options, &mut columns)?;
         }
         let fields: Vec<Field> = columns
             .iter()
@@ -256,7 +320,51 @@ impl CsvSource {
             columns,
             schema: Arc::new(Schema::new(fields)),
             options,
+            chunks: chunks.into(),
+            units: None,
         })
+    }
+
+    /// `n` parts of the input (part `p`: units p, p+n, …), each with its
+    /// files' indices in the whole input when it keeps only some files.
+    /// With at least `n` files, or files too small to have chunks, the
+    /// units are whole files; else the chunks of each chunked file.
+    pub fn split(&self, n: usize) -> Vec<(CsvSource, Option<Arc<[usize]>>)> {
+        let chunked = self.chunks.iter().any(|c| c.len() > 1);
+        if self.files.len() >= n || !chunked || self.units.is_some() {
+            return super::split_by_files(self, n, |s| s)
+                .into_iter()
+                .map(|(mut part, ids)| {
+                    // A part of whole files never reads by chunks.
+                    if let Some(ids) = &ids {
+                        part.chunks = ids.iter().map(|&i| self.chunks[i].clone()).collect();
+                    }
+                    (part, ids)
+                })
+                .collect();
+        }
+        let units: Vec<Unit> = self
+            .chunks
+            .iter()
+            .enumerate()
+            .flat_map(|(file, chunks)| match chunks.len() {
+                0 | 1 => vec![Unit { file, chunk: None }],
+                k => (0..k)
+                    .map(|c| Unit {
+                        file,
+                        chunk: Some(c),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let n = n.clamp(1, units.len());
+        (0..n)
+            .map(|p| {
+                let mut part = self.clone();
+                part.units = Some(units.iter().skip(p).step_by(n).copied().collect());
+                (part, None)
+            })
+            .collect()
     }
 
     /// Arrow schema of the batches.
@@ -266,33 +374,62 @@ impl CsvSource {
 
     /// The record batches of every file, in order.
     pub fn batches(&self) -> CsvBatches {
+        let units = match &self.units {
+            Some(u) => u.clone(),
+            None => (0..self.files.len())
+                .map(|file| Unit { file, chunk: None })
+                .collect(),
+        };
         CsvBatches {
             source: self.clone(),
-            file: 0,
+            units,
+            unit: 0,
             reader: None,
             row: 0,
+            lines_before: 0,
+            start: 0,
             record: csv::ByteRecord::new(),
         }
     }
 }
 
-/// Pass 1: TFX column type inference over all files (and UTF-8 validity).
-fn infer(files: &[InputFile], options: &CsvOptions, columns: &mut [Column]) -> Result<()> {
+/// Pass 1: TFX column type inference over all files (and UTF-8 validity);
+/// gives where each uncompressed file's chunks start.
+fn infer(
+    files: &[InputFile],
+    options: &CsvOptions,
+    columns: &mut [Column],
+) -> Result<Vec<Vec<Chunk>>> {
     let width = columns.len();
     let mut rec = csv::ByteRecord::new();
+    let mut all_chunks = Vec::with_capacity(files.len());
     for f in files {
         let mut r = open_csv(&f.path, options.delimiter)?;
         read_header(&f.path, &mut r)?;
+        let mut chunks: Vec<Chunk> = Vec::new();
+        let chunked = !is_compressed(&f.path);
         let mut row = 0u64;
         loop {
             row += 1;
             match r.read_byte_record(&mut rec) {
                 Ok(true) => {}
                 Ok(false) => break,
-                Err(e) => return Err(csv_err(&f.path, row, &e)),
+                Err(e) => return Err(csv_err(&f.path, row, &e, 0)),
             }
             if rec.len() != width {
-                return Err(wrong_width(&f.path, row, &rec, width));
+                return Err(wrong_width(&f.path, row, &rec, width, 0));
+            }
+            if let (true, Some(p)) = (chunked, rec.position()) {
+                if chunks
+                    .last()
+                    .is_none_or(|c| p.byte() >= c.start + options.chunk_bytes.max(1))
+                {
+                    chunks.push(Chunk {
+                        start: p.byte(),
+                        row: row - 1,
+                        line: p.line(),
+                    });
+                }
             }
             // One UTF-8 check per record; per field only when it fails.
             let record_utf8 = std::str::from_utf8(rec.as_slice()).is_ok();
@@ -312,8 +449,9 @@ fn infer(files: &[InputFile], options: &CsvOptions, columns: &mut [Column]) -> R
                 }
             }
         }
+        all_chunks.push(chunks);
     }
-    Ok(())
+    Ok(all_chunks)
 }
 
 enum Builder {
@@ -328,31 +466,63 @@ enum Builder {
 /// Iterator over the record batches of a [`CsvSource`].
 pub struct CsvBatches {
     source: CsvSource,
-    file: usize,
+    units: Vec<Unit>,
+    unit: usize,
     reader: Option<csv::Reader<Box<dyn Read + Send>>>,
+    /// Rows of the file before the next record.
     row: u64,
+    /// Lines of the file before the reader's start.
+    lines_before: u64,
+    /// The byte the reader started at.
+    start: u64,
     record: csv::ByteRecord,
 }
 
 impl CsvBatches {
     fn path(&self) -> &Path {
-        &self.source.files[self.file].path
+        &self.source.files[self.units[self.unit].file].path
     }
 
-    fn next_batch(&mut self) -> Result<Option<(usize, RecordBatch, u64)>> {
+    /// Opens the reader of the current unit.
+    fn open_unit(&mut self) -> Result<()> {
+        let unit = self.units[self.unit];
+        let path = self.source.files[unit.file].path.clone();
+        let delimiter = self.source.options.delimiter;
+        match unit.chunk {
+            None => {
+                let mut r = open_csv(&path, delimiter)?;
+                read_header(&path, &mut r)?;
+                self.reader = Some(r);
+                (self.row, self.lines_before, self.start) = (0, 0, 0);
+            }
+            Some(c) => {
+                let chunks = &self.source.chunks[unit.file];
+                let chunk = chunks[c];
+                let end = chunks
+                    .get(c + 1)
+                    .map_or(self.source.files[unit.file].size, |next| next.start);
+                let len = end.saturating_sub(chunk.start);
+                self.reader = Some(open_csv_range(&path, delimiter, chunk.start, Some(len))?);
+                (self.row, self.lines_before, self.start) =
+                    (chunk.row, chunk.line - 1, chunk.start);
+            }
+        }
+        Ok(())
+    }
+
+    /// The next batch: its file, the row in that file of its first row,
+    /// the batch, and how far into the file reading has got.
+    fn next_batch(&mut self) -> Result<Option<(usize, u64, RecordBatch, u64)>> {
         let size = self.source.options.batch_size.max(1);
         let width = self.source.columns.len();
         loop {
-            if self.file >= self.source.files.len() {
+            if self.unit >= self.units.len() {
                 return Ok(None);
             }
             if self.reader.is_none() {
-                let path = self.path().to_path_buf();
-                let mut r = open_csv(&path, self.source.options.delimiter)?;
-                read_header(&path, &mut r)?;
-                self.reader = Some(r);
-                self.row = 0;
+                self.open_unit()?;
             }
+            let first_row = self.row;
             let mut builders: Vec<Builder> = self
                 .source
                 .schema
@@ -369,25 +539,40 @@ impl CsvBatches {
                 })
                 .collect();
             let mut rows = 0usize;
-            let file_index = self.file;
+            let file_index = self.units[self.unit].file;
             let mut position = 0u64;
             while rows < size {
                 self.row += 1;
                 let reader = self.reader.as_mut().expect("reader is open");
                 match reader.read_byte_record(&mut self.record) {
-                    Ok(true) => position = reader.position().byte(),
+                    Ok(true) => position = self.start + reader.position().byte(),
                     Ok(false) => {
-                        position = self.source.files[file_index].size;
+                        position = self.start + reader.position().byte();
+                        if self.units[self.unit].chunk.is_none() {
+                            position = self.source.files[file_index].size;
+                        }
+                        self.row -= 1;
                         self.reader = None;
-                        self.file += 1;
+                        self.unit += 1;
                         break;
                     }
                     Err(e) => {
-                        return Err(csv_err(&self.source.files[file_index].path, self.row, &e))
+                        return Err(csv_err(
+                            &self.source.files[file_index].path,
+                            self.row,
+                            &e,
+                            self.lines_before,
+                        ))
                     }
                 }
                 if self.record.len() != width {
-                    return Err(wrong_width(self.path(), self.row, &self.record, width));
+                    return Err(wrong_width(
+                        self.path(),
+                        self.row,
+                        &self.record,
+                        width,
+                        self.lines_before,
+                    ));
                 }
                 for (c, (b, v)) in builders.iter_mut().zip(self.record.iter()).enumerate() {
                     if v.is_empty() {
@@ -444,7 +629,7 @@ impl CsvBatches {
                 &RecordBatchOptions::new().with_row_count(Some(rows)),
             )?;
             let position = position.min(self.source.files[file_index].size);
-            return Ok(Some((file_index, batch, position)));
+            return Ok(Some((file_index, first_row, batch, position)));
         }
     }
 
@@ -455,7 +640,10 @@ impl CsvBatches {
         } else {
             ""
         };
-        let line = self.record.position().map_or(0, |p| p.line());
+        let line = self
+            .record
+            .position()
+            .map_or(0, |p| p.line() + self.lines_before);
         DatasetError::row(
             self.path(),
             self.row,
@@ -470,18 +658,122 @@ impl CsvBatches {
 }
 
 impl Iterator for CsvBatches {
-    /// The index of the file the batch came from, the batch, and how far
-    /// into that file reading has got (bytes; approximate for `.gz`).
-    type Item = Result<(usize, RecordBatch, u64)>;
+    /// The index of the file the batch came from, the row in that file of
+    /// its first row, the batch, and how far into that file reading has
+    /// got (bytes; approximate for `.gz`).
+    type Item = Result<(usize, u64, RecordBatch, u64)>;
     fn next(&mut self) -> Option<Self::Item> {
         match self.next_batch() {
             Ok(Some(b)) => Some(Ok(b)),
             Ok(None) => None,
             Err(e) => {
                 // Stop after the first error.
-                self.file = self.source.files.len();
+                self.unit = self.units.len();
                 Some(Err(e))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{AsArray, Int64Array};
+    use datafusion::arrow::datatypes::Int64Type;
+
+    fn input(dir: &Path, name: &str, text: &str) -> InputFile {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        InputFile {
+            path,
+            size: text.len() as u64,
+            etag: None,
+        }
+    }
+
+    /// `(file, row, id)` of every row the source's batches give.
+    fn rows(s: &CsvSource) -> Vec<(usize, u64, i64)> {
+        let mut out = Vec::new();
+        for b in s.batches() {
+            let (file, row, batch, _) = b.unwrap();
+            let ids: &Int64Array = batch.column(0).as_primitive::<Int64Type>();
+            out.extend((0..batch.num_rows()).map(|i| (file, row + i as u64, ids.value(i))));
+        }
+        out
+    }
+
+    fn options(chunk_bytes: u64) -> CsvOptions {
+        CsvOptions {
+            batch_size: 7,
+            chunk_bytes,
+            ..Default::default()
+        }
+    }
+
+    /// A file split into chunks at the parser's record starts reads, part
+    /// by part, every row once with its row in the file, quoted newlines
+    /// and blank lines included; a compressed file is not chunked.
+    #[test]
+    fn chunks_of_a_file_read_every_row_once_with_its_row() {
+        let d = tempfile::tempdir().unwrap();
+        let mut text = String::from("id,note\n");
+        for i in 0..500 {
+            match i % 50 {
+                7 => text.push_str(&format!("{i},\"two\nlines, quoted\"\n")),
+                9 => text.push_str(&format!("{i},x\n\n")),
+                _ => text.push_str(&format!("{i},n{i}\n")),
+            }
+        }
+        let small = input(d.path(), "small.csv", "id,note\n1000,a\n1001,b\n");
+        let big = input(d.path(), "big.csv", &text);
+        let whole = CsvSource::open(vec![big.clone(), small.clone()], options(1 << 30)).unwrap();
+        let expected = rows(&whole);
+        assert_eq!(expected.len(), 502);
+        let chunked = CsvSource::open(vec![big, small], options(300)).unwrap();
+        assert!(
+            chunked.chunks[0].len() > 10,
+            "{:?}",
+            chunked.chunks[0].len()
+        );
+        assert_eq!(chunked.chunks[1].len(), 1);
+        let parts = chunked.split(4);
+        assert_eq!(parts.len(), 4);
+        let mut got: Vec<_> = parts.iter().flat_map(|(p, _)| rows(p)).collect();
+        got.sort();
+        assert_eq!(got, expected);
+        // Unsplit, the chunked source reads whole files as before.
+        assert_eq!(rows(&chunked), expected);
+    }
+
+    /// A bad value in a chunk is reported at its row and line in the file.
+    #[test]
+    fn an_error_in_a_chunk_names_the_rows_line_in_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let mut text = String::from("id,note\n");
+        for i in 0..300 {
+            text.push_str(&format!("{i},\"a\nb\"\n"));
+        }
+        text.push_str("oops,z\n");
+        let f = input(d.path(), "f.csv", &text);
+        let declared = HashMap::from([("id".to_string(), FeatureType::Int)]);
+        let source = CsvSource::open(
+            vec![f],
+            CsvOptions {
+                declared: Some(declared),
+                ..options(200)
+            },
+        )
+        .unwrap();
+        let parts = source.split(16);
+        assert!(parts.len() > 1);
+        let err = parts
+            .iter()
+            .flat_map(|(p, _)| p.batches())
+            .find_map(|b| b.err())
+            .expect("the bad value is found")
+            .to_string();
+        // Row 301 of the data starts on line 2 + 300 * 2.
+        assert!(err.contains("301") && err.contains("602"), "{err}");
+        assert!(err.contains("not an INT"), "{err}");
     }
 }

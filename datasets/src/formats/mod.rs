@@ -227,6 +227,7 @@ impl Source {
                     delimiter: options.csv_delimiter,
                     batch_size: bs,
                     declared: options.declared.clone(),
+                    ..Default::default()
                 },
             )?),
             Format::Parquet => {
@@ -275,7 +276,11 @@ impl Source {
                 .into_iter()
                 .map(|p| (SourceKind::Parquet(p), None))
                 .collect(),
-            SourceKind::Csv(s) => split_by_files(s, n, SourceKind::Csv),
+            SourceKind::Csv(s) => s
+                .split(n)
+                .into_iter()
+                .map(|(p, ids)| (SourceKind::Csv(p), ids))
+                .collect(),
             SourceKind::Avro(s) => split_by_files(s, n, SourceKind::Avro),
             SourceKind::Jsonl(s) => split_by_files(s, n, SourceKind::Jsonl),
             SourceKind::Tfrecord(s) => split_by_files(s, n, SourceKind::Tfrecord),
@@ -327,10 +332,15 @@ impl Source {
             }))
         }
         let batches: Box<dyn Iterator<Item = Result<SourceBatch>> + Send> = match &self.kind {
-            SourceKind::Csv(s) => numbered(
-                s.batches()
-                    .map(|r| r.map(|(file, batch, position)| (file, batch, Some(position), None))),
-            ),
+            SourceKind::Csv(s) => Box::new(s.batches().map(|r| {
+                r.map(|(file, row, batch, position)| SourceBatch {
+                    file,
+                    row,
+                    batch,
+                    serialized: None,
+                    position: Some(position),
+                })
+            })),
             SourceKind::Parquet(s) => Box::new(s.batches().map(|r| {
                 r.map(|(file, row, batch)| SourceBatch {
                     file,
@@ -379,7 +389,7 @@ impl Source {
 }
 
 /// A source that reads a list of whole files, and so splits by files.
-trait FileListSource: Clone {
+pub(super) trait FileListSource: Clone {
     /// The input files.
     fn files(&self) -> &[InputFile];
     /// The input files, to replace them in a part.
@@ -408,11 +418,11 @@ file_list_sources!(
 
 /// `source` in `n` parts by files (part `p`: files p, p+n, p+2n…, the
 /// schema unchanged), each with its files' indices in the whole input.
-fn split_by_files<S: FileListSource>(
+pub(super) fn split_by_files<S: FileListSource, K>(
     source: &S,
     n: usize,
-    kind: fn(S) -> SourceKind,
-) -> Vec<(SourceKind, Option<Arc<[usize]>>)> {
+    kind: fn(S) -> K,
+) -> Vec<(K, Option<Arc<[usize]>>)> {
     let files = source.files();
     let n = n.clamp(1, files.len().max(1));
     (0..n)
