@@ -317,8 +317,59 @@ fn column_exprs(
     exprs
 }
 
+/// The example count of the one-row aggregate's result.
+fn examples_of(batch: &RecordBatch) -> Result<u64> {
+    batch
+        .column_by_name("__num_examples")
+        .and_then(|a| a.as_primitive_opt::<Int64Type>())
+        .map(|a| a.value(0) as u64)
+        .ok_or_else(|| EngineError::Internal("the aggregate has no example count".into()))
+}
+
+/// The one-row aggregate (`batch`) and the value counts of the features
+/// `counted` (places in `columns`) agree: the same examples, and each
+/// string feature's values counted once in both.
+fn check_passes_agree(
+    batch: &RecordBatch,
+    columns: &[StatsColumn],
+    counted: &[usize],
+    values: &value_counts::Counted,
+) -> Result<()> {
+    if counted.is_empty() {
+        return Ok(());
+    }
+    let examples = examples_of(batch)?;
+    let mut wrong = Vec::new();
+    if values.rows != examples {
+        wrong.push(format!(
+            "{examples} examples, {} in the value counts",
+            values.rows
+        ));
+    }
+    for (k, &i) in counted.iter().enumerate() {
+        let name = columns[i].name();
+        let totals = batch
+            .column_by_name(&format!("string:{name}"))
+            .and_then(|a| a.as_struct_opt())
+            .and_then(|s| s.column_by_name("num_values"))
+            .and_then(|a| a.as_primitive_opt::<datafusion::arrow::datatypes::UInt64Type>())
+            .ok_or_else(|| EngineError::Internal(format!("no string totals of {name}")))?;
+        let (a, b) = (totals.value(0), values.totals.get(&k).copied().unwrap_or(0));
+        if a != b {
+            wrong.push(format!("'{name}': {a} values, {b} in the value counts"));
+        }
+    }
+    match wrong.is_empty() {
+        true => Ok(()),
+        false => Err(EngineError::Internal(format!(
+            "the statistics passes disagree (shuffle data lost or duplicated): {}",
+            wrong.join("; ")
+        ))),
+    }
+}
+
 /// Statistics of one dataset in one aggregate pass, run by `ctx` (in
-/// process, or on a cluster) and collected by `execution`.
+/// process, or on a cluster) under `execution`'s watchdog.
 pub async fn dataset_statistics(
     execution: &Execution,
     ctx: &SessionContext,
@@ -337,17 +388,6 @@ pub async fn dataset_statistics(
             .filter(|&i| columns[i].kind == FeatureType::Bytes)
             .collect()
     };
-    let counts: HashMap<usize, _> = value_counts::value_counts(
-        execution,
-        ctx,
-        table.clone(),
-        counted.iter().map(|&i| columns[i].path.clone()).collect(),
-    )
-    .await?
-    .into_iter()
-    .map(|(k, v)| (counted[k], v))
-    .collect();
-    let df = ctx.read_table(Arc::new(table)).map_err(EngineError::from)?;
     let udafs: HashMap<String, Arc<AggregateUDF>> = weir_udfs::all_udafs()
         .into_iter()
         .map(|u| (u.name().to_string(), u))
@@ -356,25 +396,36 @@ pub async fn dataset_statistics(
     for column in &columns {
         exprs.extend(column_exprs(&udafs, column, options.approx));
     }
-    let one_row = |b: &[RecordBatch]| match b.iter().map(|b| b.num_rows()).sum::<usize>() {
-        1 => Ok(()),
-        n => Err(format!("an aggregate without groups returned {n} rows")),
-    };
-    let batches = execution
-        .collect(
-            df.aggregate(vec![], exprs).map_err(EngineError::from)?,
-            one_row,
-        )
+    let paths: Vec<Vec<String>> = counted.iter().map(|&i| columns[i].path.clone()).collect();
+    // Both passes under one watchdog, accepted only when they agree on the
+    // examples and on every string feature's values (Ballista has given
+    // duplicated shuffle data after an executor died); a disagreement on a
+    // cluster resubmits both.
+    let (batch, counted_values) = execution
+        .watched(|| async {
+            let df = ctx.read_table(Arc::new(table.clone()))?;
+            let batches = df.aggregate(vec![], exprs.clone())?.collect().await?;
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            let batch = match batches.into_iter().find(|b| b.num_rows() > 0) {
+                Some(b) if rows == 1 => b,
+                _ => {
+                    return Err(EngineError::Internal(format!(
+                        "an aggregate without groups returned {rows} rows"
+                    )))
+                }
+            };
+            let values = value_counts::value_counts(ctx, table.clone(), paths.clone()).await?;
+            check_passes_agree(&batch, &columns, &counted, &values)?;
+            Ok((batch, values))
+        })
         .await?;
-    let batch = batches
-        .iter()
-        .find(|b| b.num_rows() > 0)
-        .ok_or_else(|| EngineError::Internal("aggregate returned no row".into()))?;
-    let num_examples = batch
-        .column_by_name("__num_examples")
-        .expect("count column")
-        .as_primitive::<Int64Type>()
-        .value(0) as u64;
+    let counts: HashMap<usize, _> = counted_values
+        .features
+        .into_iter()
+        .map(|(k, v)| (counted[k], v))
+        .collect();
+    let batch = &batch;
+    let num_examples = examples_of(batch)?;
     let get = |n: String| -> Option<StructArray> {
         batch.column_by_name(&n).map(|a| a.as_struct().slice(0, 1))
     };
@@ -407,4 +458,56 @@ pub async fn dataset_statistics(
         );
     }
     dataset(name, num_examples, features)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{ArrayRef, Int64Array, UInt64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Fields};
+
+    fn one_row(examples: i64, values: u64) -> RecordBatch {
+        let totals = StructArray::new(
+            Fields::from(vec![Field::new("num_values", DataType::UInt64, false)]),
+            vec![Arc::new(UInt64Array::from(vec![values])) as ArrayRef],
+            None,
+        );
+        RecordBatch::try_from_iter([
+            (
+                "__num_examples",
+                Arc::new(Int64Array::from(vec![examples])) as ArrayRef,
+            ),
+            ("string:s", Arc::new(totals) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    /// Regression (fault figures, 1 run in 10 with 2 task slots): after an
+    /// executor was killed, `weir stats --cluster` wrote statistics that
+    /// differed from in-process. The two passes now have to agree.
+    #[test]
+    fn passes_that_disagree_on_examples_or_values_are_refused() {
+        let columns = vec![StatsColumn {
+            path: vec!["s".into()],
+            kind: FeatureType::Bytes,
+            levels: 0,
+        }];
+        let counted = |rows: u64, total: u64| value_counts::Counted {
+            rows,
+            totals: std::collections::HashMap::from([(0, total)]),
+            ..Default::default()
+        };
+        let batch = one_row(3, 5);
+        assert!(check_passes_agree(&batch, &columns, &[0], &counted(3, 5)).is_ok());
+        let err = check_passes_agree(&batch, &columns, &[0], &counted(6, 5))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("3 examples, 6 in the value counts"), "{err}");
+        let err = check_passes_agree(&batch, &columns, &[0], &counted(3, 10))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'s': 5 values, 10"), "{err}");
+        // Approximate statistics count no values: nothing to compare.
+        assert!(check_passes_agree(&batch, &columns, &[], &counted(0, 0)).is_ok());
+    }
 }

@@ -17,14 +17,13 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     new_empty_array, Array, ArrayRef, AsArray, RecordBatch, StructArray, UInt64Array,
 };
-use datafusion::arrow::datatypes::{DataType, Int64Type, UInt32Type};
+use datafusion::arrow::datatypes::{DataType, Int64Type, UInt32Type, UInt64Type};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::{col, lit, AggregateUDF};
 use datafusion::prelude::SessionContext;
-use weir_plan::kinds::feature_values::{COUNT_COLUMN, FEATURE_COLUMN, VALUE_COLUMN};
+use weir_plan::kinds::feature_values::{COUNT_COLUMN, FEATURE_COLUMN, ROWS_FEATURE, VALUE_COLUMN};
 use weir_plan::kinds::FeatureValuesMap;
 use weir_plan::scan::SourceTable;
-use weir_plan::Execution;
 use weir_udfs::stats::{StringStatsUdaf, TopByCountUdaf};
 
 use crate::error::{EngineError, Result};
@@ -38,16 +37,27 @@ pub(crate) struct ValueCounts {
     pub top: StructArray,
 }
 
-/// Uniques and top values of the features at `paths` of `table`, by the
-/// feature's place in `paths` (a feature without values has no entry).
+/// What the value-count aggregation gave.
+#[derive(Debug, Default)]
+pub(crate) struct Counted {
+    /// Per feature (its place in the `paths` counted), uniques and top
+    /// values (a feature without values has no entry).
+    pub features: HashMap<usize, ValueCounts>,
+    /// Per feature, the values counted.
+    pub totals: HashMap<usize, u64>,
+    /// Examples counted.
+    pub rows: u64,
+}
+
+/// Uniques and top values of the features at `paths` of `table`, run by
+/// `ctx` (the caller's watchdog resubmits it).
 pub(crate) async fn value_counts(
-    execution: &Execution,
     ctx: &SessionContext,
     table: SourceTable,
     paths: Vec<Vec<String>>,
-) -> Result<HashMap<usize, ValueCounts>> {
+) -> Result<Counted> {
     if paths.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(Counted::default());
     }
     let table = table.with_map(Arc::new(FeatureValuesMap { features: paths }));
     let top = AggregateUDF::from(TopByCountUdaf::new());
@@ -61,19 +71,20 @@ pub(crate) async fn value_counts(
             vec![col(FEATURE_COLUMN)],
             vec![
                 count(lit(1)).alias("unique"),
+                sum(col(COUNT_COLUMN)).alias("total"),
                 top.call(vec![col(VALUE_COLUMN), col(COUNT_COLUMN)])
                     .alias("top"),
             ],
         )?;
-    let batches = execution.collect(df, |_| Ok(())).await?;
-    let mut out = HashMap::new();
+    let batches = df.collect().await?;
+    let mut out = Counted::default();
     for b in &batches {
         read_rows(b, &mut out)?;
     }
     Ok(out)
 }
 
-fn read_rows(b: &RecordBatch, out: &mut HashMap<usize, ValueCounts>) -> Result<()> {
+fn read_rows(b: &RecordBatch, out: &mut Counted) -> Result<()> {
     let bad = || EngineError::Internal("the value-count aggregate has unexpected columns".into());
     let feature = b
         .column_by_name(FEATURE_COLUMN)
@@ -83,22 +94,31 @@ fn read_rows(b: &RecordBatch, out: &mut HashMap<usize, ValueCounts>) -> Result<(
         .column_by_name("unique")
         .and_then(|a| a.as_primitive_opt::<Int64Type>())
         .ok_or_else(bad)?;
+    let total = b
+        .column_by_name("total")
+        .and_then(|a| a.as_primitive_opt::<UInt64Type>())
+        .ok_or_else(bad)?;
     let top = b
         .column_by_name("top")
         .and_then(|a| a.as_struct_opt())
         .ok_or_else(bad)?;
     for row in 0..b.num_rows() {
-        let previous = out.insert(
-            feature.value(row) as usize,
+        let f = feature.value(row);
+        if f == ROWS_FEATURE {
+            out.rows += total.value(row);
+            continue;
+        }
+        let previous = out.features.insert(
+            f as usize,
             ValueCounts {
                 unique: unique.value(row) as u64,
                 top: top.slice(row, 1),
             },
         );
+        out.totals.insert(f as usize, total.value(row));
         if previous.is_some() {
             return Err(EngineError::Internal(format!(
-                "feature {} counted in two groups",
-                feature.value(row)
+                "feature {f} counted in two groups"
             )));
         }
     }

@@ -5,6 +5,11 @@
 //! own aggregation, which hash-partitions the groups across tasks (and
 //! executors) and spills them under a memory limit, these give every
 //! feature's exact value counts without one process holding them all.
+//!
+//! Each batch also gives one row of feature [`ROWS_FEATURE`] (an empty
+//! value, counted by the batch's rows), so the aggregation's result says
+//! how many examples it counted: the driver checks it, and every feature's
+//! total, against the statistics' other pass.
 
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
@@ -27,6 +32,8 @@ pub const FEATURE_COLUMN: &str = "feature";
 pub const VALUE_COLUMN: &str = "value";
 /// How often the value occurs in the batch.
 pub const COUNT_COLUMN: &str = "n";
+/// The feature number of the rows counted (not a feature).
+pub const ROWS_FEATURE: u32 = u32::MAX;
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
@@ -110,6 +117,9 @@ impl RowMapper for FeatureValuesMapper {
                 })
                 .map_err(PlanError::from)?;
         }
+        features.append_value(ROWS_FEATURE);
+        values.append_value(b"");
+        counts.append_value(batch.batch.num_rows() as u64);
         RecordBatch::try_new(
             SCHEMA.clone(),
             vec![
@@ -210,6 +220,7 @@ mod tests {
             ((2, "y".into()), 1),
             ((3, "s".into()), 2),
             ((3, "t".into()), 1),
+            ((ROWS_FEATURE, "".into()), 3),
         ];
         assert_eq!(sums.into_iter().collect::<Vec<_>>(), expected);
         // The dictionary column comes counted by key: one row per value.
