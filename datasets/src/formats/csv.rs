@@ -52,7 +52,7 @@ impl Default for CsvOptions {
             delimiter: b',',
             batch_size: 8192,
             declared: None,
-            chunk_bytes: CHUNK_BYTES,
+            chunk_bytes: chunk_bytes_setting(),
         }
     }
 }
@@ -105,6 +105,16 @@ struct Column {
 
 /// Bytes between the chunk starts noted by the inference pass.
 pub const CHUNK_BYTES: u64 = 8 << 20;
+
+/// `WEIR_CSV_CHUNK_BYTES` (bytes; `0`: every file one part, as before
+/// chunks existed, for comparisons), else [`CHUNK_BYTES`].
+fn chunk_bytes_setting() -> u64 {
+    match std::env::var("WEIR_CSV_CHUNK_BYTES").map(|v| v.trim().parse::<u64>()) {
+        Ok(Ok(0)) => u64::MAX,
+        Ok(Ok(n)) => n,
+        _ => CHUNK_BYTES,
+    }
+}
 
 /// Where a chunk of a file starts: a record's first byte, that record's
 /// row (0-based, header excluded) and line (1-based).
@@ -422,7 +432,7 @@ fn infer(
             if let (true, Some(p)) = (chunked, rec.position()) {
                 if chunks
                     .last()
-                    .is_none_or(|c| p.byte() >= c.start + options.chunk_bytes.max(1))
+                    .is_none_or(|c| p.byte() >= c.start.saturating_add(options.chunk_bytes.max(1)))
                 {
                     chunks.push(Chunk {
                         start: p.byte(),
