@@ -5,10 +5,11 @@ rows as its Parquet file, the first --csv-rows (default 1M) as CSV. Then
 times, alternating job by job for --runs rounds (default 3), each job a
 process of its own (wall seconds and peak RSS from wait4):
 
-- statistics of the CSV and of the Parquet file: weir stats (exact and
-  --approx), DuckDB SUMMARIZE, Polars describe, and a Polars read-only pass;
-- ExampleGen of the CSV (TFRecord, gzip level 6: TFX's default) against
-  DataFusion's CSV -> Parquet at gzip(6) (bench_job).
+- statistics of the CSV and of the Parquet file: weir's statistics (exact
+  and --approx, `bench_job stats`: StatsBuilder as `weir stats` runs it),
+  DuckDB SUMMARIZE, Polars describe, and a Polars read-only pass;
+- ExampleGen of the CSV (TFRecord, gzip level 6: TFX's default, `bench_job
+  examplegen`) against DataFusion's CSV -> Parquet at gzip(6).
 
 Prints the medians and the ratios weir / anchor as Markdown tables (the
 README's performance section) and writes them to bench-out/anchors.json.
@@ -91,15 +92,15 @@ def jobs(args, csv, parquet):
     for kind, path in (("csv", csv), ("parquet", parquet)):
         o = os.path.join(tmp, f"stats-{kind}")
         out += [
-            (f"stats {kind}", "weir exact", [args.weir, "stats", "--input", path, "--output", o], o),
-            (f"stats {kind}", "weir --approx", [args.weir, "stats", "--approx", "--input", path, "--output", o], o),
+            (f"stats {kind}", "weir exact", [args.job, "stats", path, o], o),
+            (f"stats {kind}", "weir --approx", [args.job, "stats", path, o, "--approx"], o),
             (f"stats {kind}", "DuckDB SUMMARIZE", [py, "-c", DUCKDB, path], o),
             (f"stats {kind}", "Polars describe", [py, "-c", POLARS, path, "describe"], o),
             (f"stats {kind}", "Polars read only", [py, "-c", POLARS, path, "read"], o),
         ]
     o = os.path.join(tmp, "examplegen")
     out += [
-        ("examplegen csv", "weir examplegen", [args.weir, "examplegen", "--input", csv, "--output", o], o),
+        ("examplegen csv", "weir examplegen", [args.job, "examplegen", csv, o], o),
         ("examplegen csv", "DataFusion CSV->Parquet gzip(6)", [args.job, "csv-to-parquet", csv, o, "gzip(6)"], o),
     ]
     return out
@@ -107,7 +108,6 @@ def jobs(args, csv, parquet):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--weir", required=True)
     p.add_argument("--job", required=True)
     p.add_argument("--dir", default="bench-out")
     p.add_argument("--sf", default="1")

@@ -14,6 +14,5 @@ if ! "$venv/bin/python" -c "import duckdb, polars" 2>/dev/null || [ ! -x "$venv/
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet tpchgen-cli duckdb polars
 fi
-cargo build --locked --release -p weir-cli -p weir-benches
-exec "$venv/bin/python" benches/anchors.py \
-  --weir "$CARGO_TARGET_DIR/release/weir" --job "$CARGO_TARGET_DIR/release/bench_job" "$@"
+cargo build --locked --release -p weir-benches -p weir-scheduler -p weir-executor
+exec "$venv/bin/python" benches/anchors.py --job "$CARGO_TARGET_DIR/release/bench_job" "$@"

@@ -1,27 +1,47 @@
-//! Anchor jobs for `benches/anchors.sh` that need DataFusion itself (the
-//! script times each job as a process of its own):
+//! The jobs `benches/anchors.sh` times, each as a process of its own:
 //!
-//! `bench_job csv-to-parquet INPUT.csv OUTPUT_DIR CODEC` writes the CSV as
-//! Parquet with DataFusion's own reader and writer, `CODEC` as DataFusion
-//! spells it (`gzip(6)`: TFX's default deflate level, what ExampleGen's
-//! TFRecord.gz is compared with; `zstd(3)`, `snappy`).
+//! - `bench_job stats INPUT OUTPUT_DIR [--approx]`: weir's statistics, as
+//!   `weir stats` runs them (`StatsBuilder`, default options);
+//! - `bench_job examplegen INPUT OUTPUT_DIR`: weir's ExampleGen, as `weir
+//!   examplegen` runs it (TFRecord, gzip level 6);
+//! - `bench_job csv-to-parquet INPUT.csv OUTPUT_DIR CODEC` writes the CSV as
+//!   Parquet with DataFusion's own reader and writer, `CODEC` as DataFusion
+//!   spells it (`gzip(6)`: TFX's default deflate level, what ExampleGen's
+//!   TFRecord.gz is compared with; `zstd(3)`, `snappy`).
+//!
+//! (A binary of the benchmark crate rather than the `weir` CLI, so the
+//! benchmarks build with the release artifacts they already share.)
 
 use anyhow::{bail, Context, Result};
 use datafusion::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::{CsvReadOptions, SessionContext};
 
+const USAGE: &str = "usage: bench_job stats INPUT OUTPUT [--approx] | examplegen INPUT OUTPUT | csv-to-parquet INPUT.csv OUTPUT CODEC";
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [job, input, output, codec] = args.as_slice() else {
-        bail!("usage: bench_job csv-to-parquet INPUT.csv OUTPUT_DIR CODEC");
-    };
-    if job != "csv-to-parquet" {
-        bail!("unknown job {job} (known: csv-to-parquet)");
-    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let (job, input, output, codec) = match args.as_slice() {
+        [job, input, output, rest @ ..] if job == "stats" => {
+            rt.block_on(
+                weir_engine::StatsBuilder::new(input.as_str(), output)
+                    .with_approx(rest.iter().any(|a| a == "--approx"))
+                    .execute(),
+            )?;
+            return Ok(());
+        }
+        [job, input, output] if job == "examplegen" => {
+            drop(rt);
+            weir_engine::ExampleGenBuilder::new(input.as_str(), output).execute()?;
+            return Ok(());
+        }
+        [job, input, output, codec] if job == "csv-to-parquet" => (job, input, output, codec),
+        _ => bail!("{USAGE}"),
+    };
+    let _ = job;
     rt.block_on(async {
         let ctx = SessionContext::new();
         let df = ctx.read_csv(input.as_str(), CsvReadOptions::new()).await?;

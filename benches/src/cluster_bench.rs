@@ -182,10 +182,10 @@ fn main() -> Result<()> {
 /// A split's name, examples, and each string feature's exact uniques.
 type SplitCounts = (String, u64, Vec<(String, u64)>);
 
-/// Per split: examples, and exact uniques of string features.
+/// Per split (by name): examples, and exact uniques of string features.
 fn counts(splits: &[SplitStatistics]) -> Vec<SplitCounts> {
     use weir_tfmd::statistics::Stats;
-    splits
+    let mut out: Vec<SplitCounts> = splits
         .iter()
         .map(|s| {
             let uniques = s
@@ -199,7 +199,9 @@ fn counts(splits: &[SplitStatistics]) -> Vec<SplitCounts> {
                 .collect();
             (s.split.clone(), s.stats.num_examples, uniques)
         })
-        .collect()
+        .collect();
+    out.sort();
+    out
 }
 
 /// ExampleGen with statistics: two jobs against the fused job, each on a
@@ -282,8 +284,9 @@ fn examplegen_with_statistics(
         fused_s / local
     );
     let fused_counts = counts(fused.statistics.as_deref().unwrap_or_default());
-    if fused_counts != counts(&two.splits) {
-        bail!("fused and two-job statistics differ in examples or uniques");
+    let two_counts = counts(&two.splits);
+    if fused_counts != two_counts {
+        bail!("fused and two-job statistics differ in examples or uniques:\n{fused_counts:?}\n{two_counts:?}");
     }
     println!("same examples and exact uniques per split: true");
     Ok(())
