@@ -386,19 +386,38 @@ fn examplegen_on_a_cluster_is_the_bytes_of_in_process() {
     let taxi = testdata().join("taxi/examplegen_input");
     let csv = csv_input(d.path(), 30_000, 3);
     let tfx = testdata().join("csv_example_gen");
-    type Setup = fn(ExampleGenBuilder) -> ExampleGenBuilder;
-    let cases: Vec<(&str, &Path, Setup)> = vec![
+    let cases: ExampleGenCases = vec![
         ("taxi-tfrecord", &taxi, |b| b.with_shards(3)),
         ("csv-parquet", &csv, |b| {
             b.with_shards(4).with_output_format(OutputFormat::Parquet)
         }),
         ("tfx-splits", &tfx, |b| b.with_split_from_input(true)),
     ];
+    examplegen_cases_match(&cluster, d.path(), cases, false);
+}
+
+/// ExampleGen setups of named inputs.
+type ExampleGenCases<'a> = Vec<(
+    &'a str,
+    &'a Path,
+    fn(ExampleGenBuilder) -> ExampleGenBuilder,
+)>;
+
+/// Runs each case in-process (the threaded splitter, or with `dataflow`
+/// the cluster's plan) and on `cluster` under `dir`, and asserts that the
+/// two outputs are the same files and bytes.
+fn examplegen_cases_match(
+    cluster: &LocalCluster,
+    dir: &Path,
+    cases: ExampleGenCases<'_>,
+    dataflow: bool,
+) {
     for (name, input, setup) in cases {
         let run = |mode: &str, execution: Execution| {
-            let out = d.path().join(format!("{name}-{mode}"));
+            let out = dir.join(format!("{name}-{mode}"));
             setup(ExampleGenBuilder::new(input.to_string_lossy(), &out))
                 .with_execution(execution)
+                .with_dataflow(dataflow)
                 .execute()
                 .unwrap_or_else(|e| panic!("{name} {mode}: {e}\n{}", cluster.logs()));
             out
@@ -421,8 +440,7 @@ fn fused_statistics_on_a_cluster_are_the_bytes_of_the_plan_in_process() {
     let taxi = testdata().join("taxi/examplegen_input");
     let csv = csv_input(d.path(), 30_000, 3);
     let tfx = testdata().join("csv_example_gen");
-    type Setup = fn(ExampleGenBuilder) -> ExampleGenBuilder;
-    let cases: Vec<(&str, &Path, Setup)> = vec![
+    let cases: ExampleGenCases = vec![
         ("taxi-exact", &taxi, |b| {
             b.with_shards(3).with_stats(StatsMode::Exact)
         }),
@@ -438,22 +456,11 @@ fn fused_statistics_on_a_cluster_are_the_bytes_of_the_plan_in_process() {
             b.with_split_from_input(true).with_stats(StatsMode::Exact)
         }),
     ];
-    for (name, input, setup) in cases {
-        let run = |mode: &str, execution: Execution| {
-            let out = d.path().join(format!("{name}-{mode}"));
-            setup(ExampleGenBuilder::new(input.to_string_lossy(), &out))
-                .with_execution(execution)
-                .with_dataflow(true)
-                .execute()
-                .unwrap_or_else(|e| panic!("{name} {mode}: {e}\n{}", cluster.logs()));
-            out
-        };
-        let local = run("local", Execution::InProcess);
-        let remote = run("cluster", Execution::Cluster(cluster.url.clone()));
-        assert!(local
-            .join("statistics/Split-train/FeatureStats.pb")
-            .exists());
-        assert_same_tree(&local, &remote, name);
+    let names: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    examplegen_cases_match(&cluster, d.path(), cases, true);
+    for name in names {
+        let stats = d.path().join(format!("{name}-cluster/statistics"));
+        assert!(stats.join("Split-train/FeatureStats.pb").exists(), "{name}");
     }
 }
 
