@@ -59,7 +59,7 @@ impl Default for CsvOptions {
 
 /// The inferred TFX column type; the order is TFX's type hierarchy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum ColType {
+pub(super) enum ColType {
     Unknown,
     Int,
     Float,
@@ -67,7 +67,7 @@ enum ColType {
 }
 
 impl ColType {
-    fn of_value(v: &[u8]) -> ColType {
+    pub(super) fn of_value(v: &[u8]) -> ColType {
         if v.is_empty() {
             return ColType::Unknown;
         }
@@ -95,12 +95,12 @@ impl ColType {
 }
 
 #[derive(Debug, Clone)]
-struct Column {
-    name: String,
-    ty: ColType,
+pub(super) struct Column {
+    pub(super) name: String,
+    pub(super) ty: ColType,
     /// Every value is valid UTF-8 (strings become Utf8, else Binary).
-    utf8: bool,
-    declared: bool,
+    pub(super) utf8: bool,
+    pub(super) declared: bool,
 }
 
 /// Bytes between the chunk starts noted by the inference pass.
@@ -120,9 +120,9 @@ fn chunk_bytes_setting() -> u64 {
 /// row (0-based, header excluded) and line (1-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chunk {
-    start: u64,
-    row: u64,
-    line: u64,
+    pub(super) start: u64,
+    pub(super) row: u64,
+    pub(super) line: u64,
 }
 
 /// What one reader of a part reads: a whole file (header included), or
@@ -134,17 +134,17 @@ struct Unit {
 }
 
 /// Whether `path` is read through a decompressor (and so cannot seek).
-fn is_compressed(path: &Path) -> bool {
+pub(super) fn is_compressed(path: &Path) -> bool {
     Compression::from_file_name(&path.to_string_lossy()).is_some_and(|c| c != Compression::None)
 }
 
-fn open_csv(path: &Path, delimiter: u8) -> Result<csv::Reader<Box<dyn Read + Send>>> {
+pub(super) fn open_csv(path: &Path, delimiter: u8) -> Result<csv::Reader<Box<dyn Read + Send>>> {
     open_csv_range(path, delimiter, 0, None)
 }
 
 /// A reader of `path` from byte `start` (of an uncompressed file), for
 /// `len` bytes or to the end.
-fn open_csv_range(
+pub(super) fn open_csv_range(
     path: &Path,
     delimiter: u8,
     start: u64,
@@ -174,7 +174,7 @@ fn open_csv_range(
         .from_reader(inner))
 }
 
-fn csv_err(path: &Path, row: u64, e: &csv::Error, lines_before: u64) -> DatasetError {
+pub(super) fn csv_err(path: &Path, row: u64, e: &csv::Error, lines_before: u64) -> DatasetError {
     // An I/O error has no position: the row's line when rows are one line each.
     let line = e.position().map_or(row + 1, |p| p.line() + lines_before);
     let msg = match e.kind() {
@@ -184,7 +184,10 @@ fn csv_err(path: &Path, row: u64, e: &csv::Error, lines_before: u64) -> DatasetE
     DatasetError::row(path, row, line, msg)
 }
 
-fn read_header(path: &Path, reader: &mut csv::Reader<Box<dyn Read + Send>>) -> Result<Vec<String>> {
+pub(super) fn read_header(
+    path: &Path,
+    reader: &mut csv::Reader<Box<dyn Read + Send>>,
+) -> Result<Vec<String>> {
     let mut rec = csv::ByteRecord::new();
     let got = reader
         .read_byte_record(&mut rec)
@@ -226,7 +229,7 @@ fn read_header(path: &Path, reader: &mut csv::Reader<Box<dyn Read + Send>>) -> R
     Ok(names)
 }
 
-fn wrong_width(
+pub(super) fn wrong_width(
     path: &Path,
     row: u64,
     rec: &csv::ByteRecord,
@@ -310,7 +313,7 @@ impl CsvSource {
             .iter()
             .any(|c| !c.declared || c.ty == ColType::String)
         {
-            chunks = infer(&files, &options, &mut columns)?;
+            chunks = super::csv_infer::infer(&files, &options, &mut columns)?;
         }
         let fields: Vec<Field> = columns
             .iter()
@@ -401,67 +404,6 @@ impl CsvSource {
             record: csv::ByteRecord::new(),
         }
     }
-}
-
-/// Pass 1: TFX column type inference over all files (and UTF-8 validity);
-/// gives where each uncompressed file's chunks start.
-fn infer(
-    files: &[InputFile],
-    options: &CsvOptions,
-    columns: &mut [Column],
-) -> Result<Vec<Vec<Chunk>>> {
-    let width = columns.len();
-    let mut rec = csv::ByteRecord::new();
-    let mut all_chunks = Vec::with_capacity(files.len());
-    for f in files {
-        let mut r = open_csv(&f.path, options.delimiter)?;
-        read_header(&f.path, &mut r)?;
-        let mut chunks: Vec<Chunk> = Vec::new();
-        let chunked = !is_compressed(&f.path);
-        let mut row = 0u64;
-        loop {
-            row += 1;
-            match r.read_byte_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(csv_err(&f.path, row, &e, 0)),
-            }
-            if rec.len() != width {
-                return Err(wrong_width(&f.path, row, &rec, width, 0));
-            }
-            if let (true, Some(p)) = (chunked, rec.position()) {
-                if chunks
-                    .last()
-                    .is_none_or(|c| p.byte() >= c.start.saturating_add(options.chunk_bytes.max(1)))
-                {
-                    chunks.push(Chunk {
-                        start: p.byte(),
-                        row: row - 1,
-                        line: p.line(),
-                    });
-                }
-            }
-            // One UTF-8 check per record; per field only when it fails.
-            let record_utf8 = std::str::from_utf8(rec.as_slice()).is_ok();
-            for (c, v) in columns.iter_mut().zip(rec.iter()) {
-                if c.ty == ColType::String || (c.declared && !v.is_empty()) {
-                    if c.utf8 && !record_utf8 && std::str::from_utf8(v).is_err() {
-                        c.utf8 = false;
-                    }
-                    continue;
-                }
-                let t = ColType::of_value(v);
-                if t > c.ty {
-                    c.ty = t;
-                }
-                if c.ty == ColType::String && !record_utf8 && std::str::from_utf8(v).is_err() {
-                    c.utf8 = false;
-                }
-            }
-        }
-        all_chunks.push(chunks);
-    }
-    Ok(all_chunks)
 }
 
 enum Builder {

@@ -3,6 +3,7 @@
 
 pub mod avro;
 pub mod csv;
+mod csv_infer;
 pub mod jsonl;
 pub mod line_guard;
 pub mod parquet;

@@ -1,0 +1,369 @@
+//! The CSV type-inference pass (TFX's `_InferValueType` over every value,
+//! and UTF-8 validity), which also notes where chunks start (see the `csv`
+//! module).
+//!
+//! A large uncompressed file is scanned in parallel byte ranges. Each
+//! range after the first starts after a newline, a guess that is wrong
+//! when the newline is inside a quoted field; so each range also parses on
+//! to the first record at or after its end, and the pass accepts the
+//! ranges only when that record is where the next range's first record
+//! is (the previous range's parse being right, by induction from the
+//! file's start, proves the next one's). Types merge exactly (each value's
+//! type depends on the value alone; the column's is the highest, and UTF-8
+//! validity holds for all). Any mismatch or error falls back to one
+//! sequential scan of the file, which reports errors at their rows and lines.
+
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::csv::{
+    csv_err, is_compressed, open_csv, open_csv_range, read_header, wrong_width, Chunk, ColType,
+    Column, CsvOptions,
+};
+use crate::error::{DatasetError, Result};
+use crate::input::InputFile;
+
+/// Bytes each parallel range should at least have.
+const MIN_RANGE_BYTES: u64 = 4 << 20;
+
+/// What scanning one range of a file learned.
+struct RangeScan {
+    columns: Vec<Column>,
+    /// Chunk starts: absolute bytes, rows from the range's first record,
+    /// lines of the range's reader (1-based at its start).
+    chunks: Vec<Chunk>,
+    /// Records in the range.
+    records: u64,
+    /// The range's first record: absolute byte and reader line.
+    first: Option<(u64, u64)>,
+    /// The first record at or after the range's end (absolute byte,
+    /// reader line); `None` at the end of the file.
+    boundary: Option<(u64, u64)>,
+}
+
+/// Type inference over all files; gives where each uncompressed file's
+/// chunks start.
+pub(super) fn infer(
+    files: &[InputFile],
+    options: &CsvOptions,
+    columns: &mut [Column],
+) -> Result<Vec<Vec<Chunk>>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let mut all_chunks = Vec::with_capacity(files.len());
+    for f in files {
+        let ranges = threads.min(f.size / MIN_RANGE_BYTES).max(1);
+        let parallel = match (ranges > 1, is_compressed(&f.path)) {
+            (true, false) => infer_in_ranges(f, options, columns, ranges)?,
+            _ => None,
+        };
+        let (merged, chunks) = match parallel {
+            Some(found) => found,
+            None => {
+                let mut r = open_csv(&f.path, options.delimiter)?;
+                read_header(&f.path, &mut r)?;
+                let scan = scan_range(&f.path, &mut r, 0, None, options, columns.to_vec())?;
+                let chunks = match is_compressed(&f.path) {
+                    true => Vec::new(),
+                    false => scan.chunks,
+                };
+                (scan.columns, chunks)
+            }
+        };
+        columns.clone_from_slice(&merged);
+        all_chunks.push(chunks);
+    }
+    Ok(all_chunks)
+}
+
+/// Scans the records of `r` (a reader started at absolute byte `start`)
+/// up to the first record starting at or after `end` (`None`: to the end),
+/// inferring `columns`.
+fn scan_range(
+    path: &Path,
+    r: &mut csv::Reader<Box<dyn Read + Send>>,
+    start: u64,
+    end: Option<u64>,
+    options: &CsvOptions,
+    mut columns: Vec<Column>,
+) -> Result<RangeScan> {
+    let width = columns.len();
+    let mut rec = csv::ByteRecord::new();
+    let mut scan = RangeScan {
+        columns: Vec::new(),
+        chunks: Vec::new(),
+        records: 0,
+        first: None,
+        boundary: None,
+    };
+    let mut row = 0u64;
+    loop {
+        row += 1;
+        match r.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_err(path, row, &e, 0)),
+        }
+        let (byte, line) = rec
+            .position()
+            .map_or((0, 0), |p| (start + p.byte(), p.line()));
+        if end.is_some_and(|end| byte >= end) {
+            scan.boundary = Some((byte, line));
+            break;
+        }
+        if rec.len() != width {
+            return Err(wrong_width(path, row, &rec, width, 0));
+        }
+        if scan.first.is_none() {
+            scan.first = Some((byte, line));
+        }
+        if scan
+            .chunks
+            .last()
+            .is_none_or(|c| byte >= c.start.saturating_add(options.chunk_bytes.max(1)))
+        {
+            scan.chunks.push(Chunk {
+                start: byte,
+                row: row - 1,
+                line,
+            });
+        }
+        scan.records += 1;
+        // One UTF-8 check per record; per field only when it fails.
+        let record_utf8 = std::str::from_utf8(rec.as_slice()).is_ok();
+        for (c, v) in columns.iter_mut().zip(rec.iter()) {
+            if c.ty == ColType::String || (c.declared && !v.is_empty()) {
+                if c.utf8 && !record_utf8 && std::str::from_utf8(v).is_err() {
+                    c.utf8 = false;
+                }
+                continue;
+            }
+            let t = ColType::of_value(v);
+            if t > c.ty {
+                c.ty = t;
+            }
+            if c.ty == ColType::String && !record_utf8 && std::str::from_utf8(v).is_err() {
+                c.utf8 = false;
+            }
+        }
+    }
+    scan.columns = columns;
+    Ok(scan)
+}
+
+/// The first byte after the first newline at or after `offset` (the
+/// file's size when there is none).
+fn next_line_start(f: &InputFile, offset: u64) -> Result<u64> {
+    let mut file = crate::store::read::open(&f.path)?;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| DatasetError::io(&f.path, e))?;
+    let mut line = Vec::new();
+    let n = BufReader::with_capacity(64 << 10, file)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| DatasetError::io(&f.path, e))?;
+    Ok((offset + n as u64).min(f.size))
+}
+
+/// Infers `columns` over `f` in `ranges` parallel ranges: the merged
+/// columns and the file's chunks, or `None` when the ranges cannot be
+/// proven to start at records (or one has an error), for a sequential scan.
+fn infer_in_ranges(
+    f: &InputFile,
+    options: &CsvOptions,
+    columns: &[Column],
+    ranges: u64,
+) -> Result<Option<(Vec<Column>, Vec<Chunk>)>> {
+    let mut starts = vec![0u64];
+    for k in 1..ranges {
+        let s = next_line_start(f, k * f.size / ranges)?;
+        if s < f.size && s > *starts.last().expect("one start") {
+            starts.push(s);
+        }
+    }
+    let scans: Vec<std::result::Result<RangeScan, ()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = starts
+            .iter()
+            .enumerate()
+            .map(|(k, &start)| {
+                let end = starts.get(k + 1).copied();
+                let columns = columns.to_vec();
+                scope.spawn(move || {
+                    let mut r =
+                        open_csv_range(&f.path, options.delimiter, start, None).map_err(|_| ())?;
+                    if k == 0 {
+                        read_header(&f.path, &mut r).map_err(|_| ())?;
+                    }
+                    scan_range(&f.path, &mut r, start, end, options, columns).map_err(|_| ())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Err(())))
+            .collect()
+    });
+    let Ok(scans) = scans
+        .into_iter()
+        .collect::<std::result::Result<Vec<_>, ()>>()
+    else {
+        return Ok(None);
+    };
+    // Each range's boundary must be the next range's first record.
+    for pair in scans.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.boundary.map(|x| x.0) != b.first.map(|x| x.0) {
+            return Ok(None);
+        }
+    }
+    let mut merged = columns.to_vec();
+    let mut chunks = Vec::new();
+    let (mut rows_before, mut lines_before) = (0u64, 0u64);
+    for (k, scan) in scans.iter().enumerate() {
+        if k > 0 {
+            // The previous range's boundary record is this range's first.
+            let (_, boundary_line) = scans[k - 1].boundary.expect("checked above");
+            let (_, first_line) = scan.first.expect("checked above");
+            lines_before = lines_before + boundary_line - first_line;
+        }
+        for (m, c) in merged.iter_mut().zip(&scan.columns) {
+            m.ty = m.ty.max(c.ty);
+            m.utf8 &= c.utf8;
+        }
+        chunks.extend(scan.chunks.iter().map(|c| Chunk {
+            start: c.start,
+            row: rows_before + c.row,
+            line: lines_before + c.line,
+        }));
+        rows_before += scan.records;
+    }
+    Ok(Some((merged, chunks)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn input(dir: &Path, text: &[u8]) -> InputFile {
+        let path = dir.join("f.csv");
+        std::fs::write(&path, text).unwrap();
+        InputFile {
+            path,
+            size: text.len() as u64,
+            etag: None,
+        }
+    }
+
+    fn unknown(names: &[&str]) -> Vec<Column> {
+        names
+            .iter()
+            .map(|n| Column {
+                name: n.to_string(),
+                ty: ColType::Unknown,
+                utf8: true,
+                declared: false,
+            })
+            .collect()
+    }
+
+    /// Every record's start byte → (row, line), by one sequential parse.
+    fn record_starts(f: &InputFile) -> HashMap<u64, (u64, u64)> {
+        let mut r = open_csv(&f.path, b',').unwrap();
+        read_header(&f.path, &mut r).unwrap();
+        let mut rec = csv::ByteRecord::new();
+        let mut out = HashMap::new();
+        let mut row = 0;
+        while r.read_byte_record(&mut rec).unwrap() {
+            let p = rec.position().unwrap();
+            out.insert(p.byte(), (row, p.line()));
+            row += 1;
+        }
+        out
+    }
+
+    /// Parallel ranges infer the types and UTF-8 validity one scan infers
+    /// (a FLOAT only in the last range, bytes that are not UTF-8 only in
+    /// the middle, quoted newlines and blank lines throughout), and every
+    /// chunk they note is a record start with its row and line.
+    #[test]
+    fn parallel_ranges_infer_what_one_scan_infers() {
+        let d = tempfile::tempdir().unwrap();
+        let mut text = b"n,s,q\n".to_vec();
+        for i in 0..3000 {
+            let n = if i == 2990 {
+                "1.5".to_string()
+            } else {
+                i.to_string()
+            };
+            let s: &[u8] = if i == 1500 { b"\xff\xfe" } else { b"ok" };
+            text.extend_from_slice(format!("{n},").as_bytes());
+            text.extend_from_slice(s);
+            text.extend_from_slice(if i % 97 == 0 {
+                b",\"a\nb\"\n\n"
+            } else {
+                b",z\n"
+            });
+        }
+        let f = input(d.path(), &text);
+        let options = CsvOptions {
+            chunk_bytes: 700,
+            ..Default::default()
+        };
+        let columns = unknown(&["n", "s", "q"]);
+        let mut r = open_csv(&f.path, b',').unwrap();
+        read_header(&f.path, &mut r).unwrap();
+        let one = scan_range(&f.path, &mut r, 0, None, &options, columns.clone()).unwrap();
+        let starts = record_starts(&f);
+        let mut accepted = 0;
+        for ranges in 2..=8 {
+            // A guess inside a quoted field is refused (the other test);
+            // the ranges that are accepted must agree with one scan.
+            let Some((merged, chunks)) = infer_in_ranges(&f, &options, &columns, ranges).unwrap()
+            else {
+                continue;
+            };
+            accepted += 1;
+            let types: Vec<_> = merged.iter().map(|c| (c.ty, c.utf8)).collect();
+            let want: Vec<_> = one.columns.iter().map(|c| (c.ty, c.utf8)).collect();
+            assert_eq!(types, want, "{ranges} ranges");
+            assert_eq!(types[0], (ColType::Float, true));
+            assert_eq!(types[1], (ColType::String, false));
+            assert!(chunks.len() > 10);
+            for c in &chunks {
+                assert_eq!(
+                    starts.get(&c.start),
+                    Some(&(c.row, c.line)),
+                    "{ranges}: {c:?}"
+                );
+            }
+        }
+        assert!(accepted >= 4, "only {accepted} of 7 range counts accepted");
+    }
+
+    /// A guessed start inside a quoted field is found out (the previous
+    /// range's parse does not land there), and the file is scanned once.
+    #[test]
+    fn a_range_starting_inside_quotes_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let mut text = b"id,text\n".to_vec();
+        for i in 0..200 {
+            text.extend_from_slice(format!("{i},\"").as_bytes());
+            for _ in 0..40 {
+                text.extend_from_slice(b"a line inside quotes\n");
+            }
+            text.extend_from_slice(b"\"\n");
+        }
+        let f = input(d.path(), &text);
+        let options = CsvOptions::default();
+        let columns = unknown(&["id", "text"]);
+        assert!(infer_in_ranges(&f, &options, &columns, 4)
+            .unwrap()
+            .is_none());
+        let mut columns = unknown(&["id", "text"]);
+        let chunks = infer(std::slice::from_ref(&f), &options, &mut columns).unwrap();
+        assert_eq!(chunks[0].len(), 1);
+        assert_eq!(
+            (columns[0].ty, columns[1].ty),
+            (ColType::Int, ColType::String)
+        );
+    }
+}
