@@ -383,9 +383,7 @@ pub(crate) fn csv_input(dir: &Path, rows: usize, files: usize) -> PathBuf {
 fn examplegen_on_a_cluster_is_the_bytes_of_in_process() {
     let cluster = LocalCluster::start(LocalClusterOptions::default());
     let d = tempfile::tempdir().unwrap();
-    let taxi = testdata().join("taxi/examplegen_input");
-    let csv = csv_input(d.path(), 30_000, 3);
-    let tfx = testdata().join("csv_example_gen");
+    let (taxi, csv, tfx) = examplegen_inputs(d.path());
     let cases: ExampleGenCases = vec![
         ("taxi-tfrecord", &taxi, |b| b.with_shards(3)),
         ("csv-parquet", &csv, |b| {
@@ -394,6 +392,16 @@ fn examplegen_on_a_cluster_is_the_bytes_of_in_process() {
         ("tfx-splits", &tfx, |b| b.with_split_from_input(true)),
     ];
     examplegen_cases_match(&cluster, d.path(), cases, false);
+}
+
+/// The inputs of the ExampleGen comparisons: TFX's taxi CSV, a 3-file
+/// CSV of 30k rows (made under `dir`) and TFX's TFRecord splits.
+fn examplegen_inputs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    (
+        testdata().join("taxi/examplegen_input"),
+        csv_input(dir, 30_000, 3),
+        testdata().join("csv_example_gen"),
+    )
 }
 
 /// ExampleGen setups of named inputs.
@@ -437,9 +445,7 @@ fn fused_statistics_on_a_cluster_are_the_bytes_of_the_plan_in_process() {
     use weir_engine::examplegen::StatsMode;
     let cluster = LocalCluster::start(LocalClusterOptions::default());
     let d = tempfile::tempdir().unwrap();
-    let taxi = testdata().join("taxi/examplegen_input");
-    let csv = csv_input(d.path(), 30_000, 3);
-    let tfx = testdata().join("csv_example_gen");
+    let (taxi, csv, tfx) = examplegen_inputs(d.path());
     let cases: ExampleGenCases = vec![
         ("taxi-exact", &taxi, |b| {
             b.with_shards(3).with_stats(StatsMode::Exact)
