@@ -52,6 +52,17 @@ struct Cluster {
     url: String,
 }
 
+impl Cluster {
+    /// The executors' peak RSS so far, in MB, as `a / b`.
+    fn executor_rss_mb(&self) -> String {
+        self.children[1..]
+            .iter()
+            .map(|c| (weir_benches::peak_rss_of(&c.id().to_string()) >> 20).to_string())
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         for c in &mut self.children {
@@ -132,10 +143,7 @@ fn main() -> Result<()> {
     let local_rss = weir_benches::peak_rss();
     let cluster = start_cluster(&dir, 2, tasks, limit.as_deref())?;
     let (remote, remote_out) = run(Execution::Cluster(cluster.url.clone()), "cluster")?;
-    let executor_rss: Vec<u64> = cluster.children[1..]
-        .iter()
-        .map(|c| weir_benches::peak_rss_of(&c.id().to_string()))
-        .collect();
+    let executor_rss = cluster.executor_rss_mb();
     drop(cluster);
     let pb = |d: &Path| std::fs::read(d.join("Split-all/FeatureStats.pb"));
     let same = pb(&local_out)? == pb(&remote_out)?;
@@ -163,11 +171,7 @@ fn main() -> Result<()> {
     println!(
         "peak RSS: in-process {} MB (this process, which also made the file); executors {} MB; memory limit {}",
         local_rss >> 20,
-        executor_rss
-            .iter()
-            .map(|r| (r >> 20).to_string())
-            .collect::<Vec<_>>()
-            .join(" / "),
+        executor_rss,
         limit.as_deref().unwrap_or("default (half of RAM)")
     );
     if !same {
@@ -214,13 +218,6 @@ fn examplegen_with_statistics(
     limit: Option<&str>,
 ) -> Result<()> {
     let eg = |out: &Path| ExampleGenBuilder::new(parquet.to_string_lossy(), out);
-    let executor_rss = |cluster: &Cluster| -> String {
-        cluster.children[1..]
-            .iter()
-            .map(|c| (weir_benches::peak_rss_of(&c.id().to_string()) >> 20).to_string())
-            .collect::<Vec<_>>()
-            .join(" / ")
-    };
     let rt = tokio::runtime::Runtime::new()?;
 
     let cluster = start_cluster(dir, 2, tasks, limit)?;
@@ -237,7 +234,7 @@ fn examplegen_with_statistics(
             .execute(),
     )?;
     let two_jobs = start.elapsed().as_secs_f64();
-    let two_rss = executor_rss(&cluster);
+    let two_rss = cluster.executor_rss_mb();
     drop(cluster);
 
     let cluster = start_cluster(dir, 2, tasks, limit)?;
@@ -247,7 +244,7 @@ fn examplegen_with_statistics(
         .with_execution(Execution::Cluster(cluster.url.clone()))
         .execute()?;
     let fused_s = start.elapsed().as_secs_f64();
-    let fused_rss = executor_rss(&cluster);
+    let fused_rss = cluster.executor_rss_mb();
     drop(cluster);
 
     let start = Instant::now();

@@ -344,11 +344,11 @@ impl CsvSource {
     /// units are whole files; else the chunks of each chunked file.
     pub fn split(&self, n: usize) -> Vec<(CsvSource, Option<Arc<[usize]>>)> {
         let chunked = self.chunks.iter().any(|c| c.len() > 1);
-        if self.files.len() >= n || !chunked || self.units.is_some() {
+        if self.units.is_none() && (self.files.len() >= n || !chunked) {
             return super::split_by_files(self, n, |s| s)
                 .into_iter()
                 .map(|(mut part, ids)| {
-                    // A part of whole files never reads by chunks.
+                    // Each part's chunks stay in line with its files.
                     if let Some(ids) = &ids {
                         part.chunks = ids.iter().map(|&i| self.chunks[i].clone()).collect();
                     }
@@ -356,21 +356,25 @@ impl CsvSource {
                 })
                 .collect();
         }
-        let units: Vec<Unit> = self
-            .chunks
-            .iter()
-            .enumerate()
-            .flat_map(|(file, chunks)| match chunks.len() {
-                0 | 1 => vec![Unit { file, chunk: None }],
-                k => (0..k)
-                    .map(|c| Unit {
-                        file,
-                        chunk: Some(c),
-                    })
-                    .collect(),
-            })
-            .collect();
-        let n = n.clamp(1, units.len());
+        // The units (a part of a part splits its own units further).
+        let units: Vec<Unit> = match &self.units {
+            Some(units) => units.clone(),
+            None => self
+                .chunks
+                .iter()
+                .enumerate()
+                .flat_map(|(file, chunks)| match chunks.len() {
+                    0 | 1 => vec![Unit { file, chunk: None }],
+                    k => (0..k)
+                        .map(|c| Unit {
+                            file,
+                            chunk: Some(c),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        let n = n.clamp(1, units.len().max(1));
         (0..n)
             .map(|p| {
                 let mut part = self.clone();
@@ -695,6 +699,14 @@ mod tests {
         assert_eq!(got, expected);
         // Unsplit, the chunked source reads whole files as before.
         assert_eq!(rows(&chunked), expected);
+        // A part split again reads its own rows, each once.
+        let first = &parts[0].0;
+        let mut again: Vec<_> = first.split(3).iter().flat_map(|(p, _)| rows(p)).collect();
+        let mut once = rows(first);
+        again.sort();
+        once.sort();
+        assert!(!once.is_empty());
+        assert_eq!(again, once);
     }
 
     /// A bad value in a chunk is reported at its row and line in the file.

@@ -52,7 +52,8 @@ pub(super) fn infer(
     let mut all_chunks = Vec::with_capacity(files.len());
     for f in files {
         let ranges = threads.min(f.size / MIN_RANGE_BYTES).max(1);
-        let parallel = match (ranges > 1, is_compressed(&f.path)) {
+        let compressed = is_compressed(&f.path);
+        let parallel = match (ranges > 1, compressed) {
             (true, false) => infer_in_ranges(f, options, columns, ranges)?,
             _ => None,
         };
@@ -62,7 +63,8 @@ pub(super) fn infer(
                 let mut r = open_csv(&f.path, options.delimiter)?;
                 read_header(&f.path, &mut r)?;
                 let scan = scan_range(&f.path, &mut r, 0, None, options, columns.to_vec())?;
-                let chunks = match is_compressed(&f.path) {
+                // A compressed file cannot be read from a chunk's start.
+                let chunks = match compressed {
                     true => Vec::new(),
                     false => scan.chunks,
                 };

@@ -151,6 +151,24 @@ pub struct ExampleMapper {
 struct MapStats {
     accumulators: SplitAccumulators,
     combiner: Option<ValueCombiner>,
+    /// Per feature, whether its values are counted (string features).
+    counted: Vec<bool>,
+}
+
+impl MapStats {
+    fn new(input: &SchemaRef, splits: usize, mode: StringMode) -> Result<Self> {
+        let accumulators = SplitAccumulators::new(input, splits, mode)?;
+        let counted = accumulators
+            .columns()
+            .iter()
+            .map(|c| c.kind == weir_datasets::example::FeatureType::Bytes)
+            .collect();
+        Ok(Self {
+            accumulators,
+            combiner: (mode == StringMode::Totals).then(ValueCombiner::default),
+            counted,
+        })
+    }
 }
 
 impl ExampleMapper {
@@ -173,10 +191,7 @@ impl ExampleMapper {
             .map(|s| config.global_shard(s, 0) as u32)
             .collect();
         let stats = match config.stats {
-            Some(mode) => Some(MapStats {
-                accumulators: SplitAccumulators::new(&input, config.shards.len(), mode)?,
-                combiner: (mode == StringMode::Totals).then(ValueCombiner::default),
-            }),
+            Some(mode) => Some(MapStats::new(&input, config.shards.len(), mode)?),
             None => None,
         };
         Ok(Self {
@@ -198,17 +213,13 @@ impl ExampleMapper {
         let MapStats {
             accumulators,
             combiner,
+            counted,
         } = stats;
-        let strings: Vec<bool> = accumulators
-            .columns()
-            .iter()
-            .map(|c| c.kind == weir_datasets::example::FeatureType::Bytes)
-            .collect();
         accumulators.update(
             &batch.batch,
             splits,
             |split, feature, values| match combiner.as_mut() {
-                Some(c) if strings[feature] => c.add_column(split, feature, values),
+                Some(c) if counted[feature] => c.add_column(split, feature, values),
                 _ => Ok(()),
             },
         )?;

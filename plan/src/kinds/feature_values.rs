@@ -14,12 +14,13 @@
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{ArrayRef, AsArray, BinaryBuilder, UInt32Builder, UInt64Builder};
+use datafusion::arrow::array::{BinaryBuilder, UInt32Builder, UInt64Builder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use weir_datasets::formats::{Source, SourceBatch};
 use weir_udfs::stats::FeatureColumn;
 
+use super::split_stats::columns::column_at;
 use crate::error::{PlanError, Result};
 use crate::map::{RowMapper, ScanMap};
 
@@ -76,27 +77,6 @@ struct FeatureValuesMapper {
     features: Vec<Vec<String>>,
 }
 
-/// The column at `path` in `batch`.
-fn column_at(batch: &RecordBatch, path: &[String]) -> Result<ArrayRef> {
-    let missing = || {
-        PlanError::Invalid(format!(
-            "feature '{}' is not a column of the input",
-            path.join(".")
-        ))
-    };
-    let (first, rest) = path.split_first().ok_or_else(missing)?;
-    let mut array = batch.column_by_name(first).ok_or_else(missing)?.clone();
-    for name in rest {
-        let child = array
-            .as_struct_opt()
-            .and_then(|s| s.column_by_name(name))
-            .ok_or_else(missing)?
-            .clone();
-        array = child;
-    }
-    Ok(array)
-}
-
 impl RowMapper for FeatureValuesMapper {
     fn map(&mut self, batch: &SourceBatch) -> Result<RecordBatch> {
         let mut features = UInt32Builder::new();
@@ -140,7 +120,7 @@ impl RowMapper for FeatureValuesMapper {
 mod tests {
     use super::*;
     use datafusion::arrow::array::{
-        DictionaryArray, ListBuilder, StringArray, StringBuilder, StructArray,
+        ArrayRef, AsArray, DictionaryArray, ListBuilder, StringArray, StringBuilder, StructArray,
     };
     use datafusion::arrow::datatypes::{Int32Type, UInt32Type, UInt64Type};
 

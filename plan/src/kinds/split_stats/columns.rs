@@ -42,20 +42,29 @@ impl StatsColumn {
 
     /// The column's values in `batch`.
     pub fn array(&self, batch: &RecordBatch) -> Result<ArrayRef> {
-        let missing = || PlanError::Internal(format!("no column {}", self.name()));
-        let mut a = batch
-            .column_by_name(&self.path[0])
+        column_at(batch, &self.path)
+    }
+}
+
+/// The column at `path` in `batch`.
+pub fn column_at(batch: &RecordBatch, path: &[String]) -> Result<ArrayRef> {
+    let missing = || {
+        PlanError::Invalid(format!(
+            "feature '{}' is not a column of the input",
+            path.join(".")
+        ))
+    };
+    let (first, rest) = path.split_first().ok_or_else(missing)?;
+    let mut array = batch.column_by_name(first).ok_or_else(missing)?.clone();
+    for name in rest {
+        let child = array
+            .as_struct_opt()
+            .and_then(|s| s.column_by_name(name))
             .ok_or_else(missing)?
             .clone();
-        for child in &self.path[1..] {
-            a = a
-                .as_struct_opt()
-                .and_then(|s| s.column_by_name(child))
-                .ok_or_else(missing)?
-                .clone();
-        }
-        Ok(a)
+        array = child;
     }
+    Ok(array)
 }
 
 /// The nesting levels of a list of lists (0 for any other column).

@@ -56,22 +56,29 @@ pub fn value_row(key: &[u8], n: u64) -> Vec<u8> {
     out
 }
 
-/// A count row's `(split, feature, value, count)`.
-pub fn parse_value_row(row: &[u8]) -> Result<(u32, u32, &[u8], u64)> {
+/// A count row's key and count.
+fn split_row(row: &[u8]) -> Result<(&[u8], u64)> {
     if row.len() < 16 {
         return Err(PlanError::Internal(format!(
             "a value-count row of {} bytes",
             row.len()
         )));
     }
-    let word = |at: usize| u32::from_le_bytes(row[at..at + 4].try_into().expect("4 bytes"));
     let (key, n) = row.split_at(row.len() - 8);
-    Ok((
-        word(0),
-        word(4),
-        &key[8..],
-        u64::from_le_bytes(n.try_into().expect("8 bytes")),
-    ))
+    Ok((key, u64::from_le_bytes(n.try_into().expect("8 bytes"))))
+}
+
+/// A key's `(split, feature, value)` (a key of at least 8 bytes).
+fn key_parts(key: &[u8]) -> (u32, u32, &[u8]) {
+    let word = |at: usize| u32::from_le_bytes(key[at..at + 4].try_into().expect("4 bytes"));
+    (word(0), word(4), &key[8..])
+}
+
+/// A count row's `(split, feature, value, count)`.
+pub fn parse_value_row(row: &[u8]) -> Result<(u32, u32, &[u8], u64)> {
+    let (key, n) = split_row(row)?;
+    let (split, feature, value) = key_parts(key);
+    Ok((split, feature, value, n))
 }
 
 /// A part's bounded table of `(split, feature, value)` counts.
@@ -144,12 +151,8 @@ impl ValueReducer {
             self.flush();
             self.run_hash = Some(hash);
         }
-        parse_value_row(row)?;
-        let (key, n) = row.split_at(row.len() - 8);
-        self.run.push((
-            key.to_vec(),
-            u64::from_le_bytes(n.try_into().expect("8 bytes")),
-        ));
+        let (key, n) = split_row(row)?;
+        self.run.push((key.to_vec(), n));
         Ok(())
     }
 
@@ -165,10 +168,10 @@ impl ValueReducer {
                 n += self.run[j].1;
                 j += 1;
             }
-            let word = |at: usize| u32::from_le_bytes(key[at..at + 4].try_into().expect("4"));
-            let f = self.features.entry((word(0), word(4))).or_default();
+            let (split, feature, value) = key_parts(key);
+            let f = self.features.entry((split, feature)).or_default();
             f.unique += 1;
-            f.top.add(&key[8..], n);
+            f.top.add(value, n);
             i = j;
         }
         self.run.clear();
