@@ -1,10 +1,19 @@
 //! Compression of TFRecord files: none, GZIP and ZLIB, as TensorFlow names them.
+//!
+//! GZIP is written as a series of gzip members, one per
+//! [`GZIP_MEMBER_BYTES`] of uncompressed input, each compressed whole by
+//! libdeflate (RFC 1952 allows members back to back; TensorFlow's
+//! `ZlibInputStream`, Python's `gzip` and flate2's `MultiGzDecoder` read them
+//! as one stream). A whole-buffer compressor at the same level is about a
+//! third faster than streaming zlib, for files about 1% larger. Member
+//! boundaries depend only on the byte count, never on how the caller's writes
+//! are cut, so the same records give the same file bytes.
 
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::str::FromStr;
 
-use flate2::write::{GzEncoder, ZlibEncoder};
+use flate2::write::ZlibEncoder;
 
 use crate::error::DatasetError;
 
@@ -50,12 +59,13 @@ impl Compression {
         inner: W,
         level: u32,
     ) -> Box<dyn FinishWrite<W>> {
-        let level = flate2::Compression::new(level.min(9));
+        let level = level.min(9);
         match self {
             Compression::None => Box::new(PlainWriter(inner)),
-            // mtime 0 and no file name in the header: reruns give identical bytes.
-            Compression::Gzip => Box::new(flate2::GzBuilder::new().mtime(0).write(inner, level)),
-            Compression::Zlib => Box::new(ZlibEncoder::new(inner, level)),
+            Compression::Gzip => Box::new(GzipMembers::new(inner, level)),
+            Compression::Zlib => {
+                Box::new(ZlibEncoder::new(inner, flate2::Compression::new(level)))
+            }
         }
     }
 
@@ -116,14 +126,125 @@ impl<W: Write + Send> FinishWrite<W> for PlainWriter<W> {
     }
 }
 
-impl<W: Write + Send> FinishWrite<W> for GzEncoder<W> {
-    fn finish_into(self: Box<Self>) -> std::io::Result<W> {
-        (*self).finish()
+/// Uncompressed bytes in each gzip member but the last: large enough that
+/// the member's own header and fresh dictionary cost well under 1%, small
+/// enough that an open shard holds little (this buffer and its output).
+pub const GZIP_MEMBER_BYTES: usize = 1 << 20;
+
+/// Gzip as members of [`GZIP_MEMBER_BYTES`] input bytes, each compressed
+/// whole by libdeflate. Its header has mtime 0 and no file name, so reruns
+/// give identical bytes. An empty input still gives one (empty) member.
+struct GzipMembers<W> {
+    inner: W,
+    compressor: libdeflater::Compressor,
+    pending: Vec<u8>,
+    compressed: Vec<u8>,
+    members: u64,
+}
+
+impl<W: Write> GzipMembers<W> {
+    fn new(inner: W, level: u32) -> Self {
+        // libdeflate's levels run 0..=12; 0-9 mean what zlib's do.
+        let level = libdeflater::CompressionLvl::new(level.min(9) as i32)
+            .unwrap_or_else(|_| libdeflater::CompressionLvl::default());
+        let mut compressor = libdeflater::Compressor::new(level);
+        let bound = compressor.gzip_compress_bound(GZIP_MEMBER_BYTES);
+        Self {
+            inner,
+            compressor,
+            pending: Vec::with_capacity(GZIP_MEMBER_BYTES),
+            compressed: vec![0; bound],
+            members: 0,
+        }
+    }
+
+    /// Compresses what is pending as one member and writes it.
+    fn emit(&mut self) -> io::Result<()> {
+        let n = self
+            .compressor
+            .gzip_compress(&self.pending, &mut self.compressed)
+            .map_err(|e| io::Error::other(format!("gzip member: {e:?}")))?;
+        self.inner.write_all(&self.compressed[..n])?;
+        self.pending.clear();
+        self.members += 1;
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for GzipMembers<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let take = buf.len().min(GZIP_MEMBER_BYTES - self.pending.len());
+        self.pending.extend_from_slice(&buf[..take]);
+        if self.pending.len() == GZIP_MEMBER_BYTES {
+            self.emit()?;
+        }
+        Ok(take)
+    }
+
+    /// Flushes what is already compressed; the pending member stays open
+    /// (cutting it here would make the bytes depend on when flush is called).
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write + Send> FinishWrite<W> for GzipMembers<W> {
+    fn finish_into(mut self: Box<Self>) -> std::io::Result<W> {
+        if !self.pending.is_empty() || self.members == 0 {
+            self.emit()?;
+        }
+        Ok(self.inner)
     }
 }
 
 impl<W: Write + Send> FinishWrite<W> for ZlibEncoder<W> {
     fn finish_into(self: Box<Self>) -> std::io::Result<W> {
         (*self).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gzip(data: &[u8], cut: usize) -> Vec<u8> {
+        let mut w = Compression::Gzip.writer(Vec::new(), 6);
+        for part in data.chunks(cut.max(1)) {
+            w.write_all(part).expect("write");
+        }
+        w.finish_into().expect("finish")
+    }
+
+    fn gunzip(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        Compression::Gzip
+            .reader(bytes)
+            .read_to_end(&mut out)
+            .expect("valid gzip");
+        out
+    }
+
+    #[test]
+    fn gzip_members_read_back_and_do_not_depend_on_how_writes_are_cut() {
+        // 2.5 members of text-like bytes.
+        let data: Vec<u8> = (0..GZIP_MEMBER_BYTES * 5 / 2)
+            .map(|i| b"weir tfrecord "[i % 14] ^ ((i / 977) % 3) as u8)
+            .collect();
+        let whole = gzip(&data, data.len());
+        assert_eq!(gunzip(&whole), data);
+        assert_eq!(gzip(&data, 4096), whole, "4 KiB writes");
+        assert_eq!(gzip(&data, 999_983), whole, "writes across member ends");
+        // Three members, each a complete gzip stream (magic, mtime 0).
+        let magic = whole.windows(4).filter(|w| w == &[0x1f, 0x8b, 8, 0]).count();
+        assert!(magic >= 3, "{magic} member headers");
+        assert_eq!(&whole[4..8], &[0, 0, 0, 0], "mtime 0");
+        assert!(whole.len() < data.len() / 10, "compresses");
+    }
+
+    #[test]
+    fn empty_gzip_is_one_valid_empty_member() {
+        let empty = gzip(&[], 1);
+        assert_eq!(&empty[..2], &[0x1f, 0x8b]);
+        assert!(gunzip(&empty).is_empty());
     }
 }
