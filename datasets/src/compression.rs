@@ -63,9 +63,7 @@ impl Compression {
         match self {
             Compression::None => Box::new(PlainWriter(inner)),
             Compression::Gzip => Box::new(GzipMembers::new(inner, level)),
-            Compression::Zlib => {
-                Box::new(ZlibEncoder::new(inner, flate2::Compression::new(level)))
-            }
+            Compression::Zlib => Box::new(ZlibEncoder::new(inner, flate2::Compression::new(level))),
         }
     }
 
@@ -235,7 +233,10 @@ mod tests {
         assert_eq!(gzip(&data, 4096), whole, "4 KiB writes");
         assert_eq!(gzip(&data, 999_983), whole, "writes across member ends");
         // Three members, each a complete gzip stream (magic, mtime 0).
-        let magic = whole.windows(4).filter(|w| w == &[0x1f, 0x8b, 8, 0]).count();
+        let magic = whole
+            .windows(4)
+            .filter(|w| w == &[0x1f, 0x8b, 8, 0])
+            .count();
         assert!(magic >= 3, "{magic} member headers");
         assert_eq!(&whole[4..8], &[0, 0, 0, 0], "mtime 0");
         assert!(whole.len() < data.len() / 10, "compresses");

@@ -25,6 +25,12 @@ pub trait ScanMap: fmt::Debug + Send + Sync {
     /// A mapper for one part of `source` (the whole input, which names the
     /// `files`).
     fn mapper(&self, source: &Source, files: Vec<PathBuf>) -> Result<Box<dyn RowMapper>>;
+    /// The top-level input columns its mapper reads, when not all: a scan
+    /// may then leave the others unread ([`Source::with_columns`]), and
+    /// the mapper's batches hold only these. `None` (the default): all.
+    fn columns(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// Maps the batches of one part of the input, on the part's reading thread.

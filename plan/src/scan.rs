@@ -422,6 +422,10 @@ impl FileOpener for SourceUnitOpener {
             }
             None => None,
         };
+        let source = match self.map.as_ref().and_then(|m| m.columns()) {
+            Some(columns) => source.with_columns(&columns),
+            None => source,
+        };
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::task::spawn_blocking(move || {
             let sender = tx.clone();

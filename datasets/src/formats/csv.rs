@@ -259,6 +259,10 @@ pub struct CsvSource {
     chunks: Arc<[Vec<Chunk>]>,
     /// What this source reads, in order; `None`: every file, whole.
     units: Option<Vec<Unit>>,
+    /// The columns whose values are converted into the batches (indices
+    /// into `schema`); `None`: all. The others are still tokenized (a
+    /// record's fields are found in one pass), never parsed.
+    projection: Option<Vec<usize>>,
 }
 
 impl CsvSource {
@@ -335,7 +339,20 @@ impl CsvSource {
             options,
             chunks: chunks.into(),
             units: None,
+            projection: None,
         })
+    }
+
+    /// This source converting only the columns named in `names` (unknown
+    /// names are ignored); its batches hold those, in the schema's order.
+    pub fn with_columns(&self, names: &[String]) -> CsvSource {
+        let keep = (0..self.schema.fields().len())
+            .filter(|&i| names.contains(self.schema.field(i).name()))
+            .collect();
+        CsvSource {
+            projection: Some(keep),
+            ..self.clone()
+        }
     }
 
     /// `n` parts of the input (part `p`: units p, p+n, …), each with its
@@ -386,7 +403,14 @@ impl CsvSource {
 
     /// Arrow schema of the batches.
     pub fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        match &self.projection {
+            Some(keep) => Arc::new(
+                self.schema
+                    .project(keep)
+                    .expect("projection indices come from the schema"),
+            ),
+            None => self.schema.clone(),
+        }
     }
 
     /// The record batches of every file, in order.
@@ -398,6 +422,7 @@ impl CsvSource {
                 .collect(),
         };
         CsvBatches {
+            schema: self.schema(),
             source: self.clone(),
             units,
             unit: 0,
@@ -411,6 +436,8 @@ impl CsvSource {
 }
 
 enum Builder {
+    /// A column not in the projection: its values are not looked at.
+    Skip,
     Null,
     Int(Int64Builder),
     Float(Float32Builder),
@@ -421,6 +448,8 @@ enum Builder {
 
 /// Iterator over the record batches of a [`CsvSource`].
 pub struct CsvBatches {
+    /// The batches' schema (the source's projected one).
+    schema: SchemaRef,
     source: CsvSource,
     units: Vec<Unit>,
     unit: usize,
@@ -484,7 +513,16 @@ impl CsvBatches {
                 .schema
                 .fields()
                 .iter()
-                .map(|f| match f.data_type() {
+                .enumerate()
+                .map(|(i, f)| match f.data_type() {
+                    _ if self
+                        .source
+                        .projection
+                        .as_ref()
+                        .is_some_and(|keep| !keep.contains(&i)) =>
+                    {
+                        Builder::Skip
+                    }
                     DataType::Int64 => Builder::Int(Int64Builder::with_capacity(size)),
                     DataType::Float32 => Builder::Float(Float32Builder::with_capacity(size)),
                     DataType::Utf8 => Builder::Utf8(BinaryBuilder::with_capacity(size, size * 16)),
@@ -533,7 +571,7 @@ impl CsvBatches {
                 for (c, (b, v)) in builders.iter_mut().zip(self.record.iter()).enumerate() {
                     if v.is_empty() {
                         match b {
-                            Builder::Null => {}
+                            Builder::Skip | Builder::Null => {}
                             Builder::Int(b) => b.append_null(),
                             Builder::Float(b) => b.append_null(),
                             Builder::Utf8(b) => b.append_null(),
@@ -542,6 +580,7 @@ impl CsvBatches {
                         continue;
                     }
                     match b {
+                        Builder::Skip => {}
                         Builder::Int(b) => match parse_py_int(v) {
                             Ok(Some(i)) => b.append_value(i),
                             _ => return Err(self.bad_value(c, v, "an INT")),
@@ -568,9 +607,10 @@ impl CsvBatches {
             }
             let arrays: Vec<ArrayRef> = builders
                 .into_iter()
+                .filter(|b| !matches!(b, Builder::Skip))
                 .map(|b| -> Result<ArrayRef> {
                     Ok(match b {
-                        Builder::Null => Arc::new(NullArray::new(rows)),
+                        Builder::Skip | Builder::Null => Arc::new(NullArray::new(rows)),
                         Builder::Int(mut b) => Arc::new(b.finish()),
                         Builder::Float(mut b) => Arc::new(b.finish()),
                         // The inference pass found every value valid UTF-8.
@@ -580,7 +620,7 @@ impl CsvBatches {
                 })
                 .collect::<Result<_>>()?;
             let batch = RecordBatch::try_new_with_options(
-                self.source.schema.clone(),
+                self.schema.clone(),
                 arrays,
                 &RecordBatchOptions::new().with_row_count(Some(rows)),
             )?;
@@ -739,5 +779,42 @@ mod tests {
         // Row 301 of the data starts on line 2 + 300 * 2.
         assert!(err.contains("301") && err.contains("602"), "{err}");
         assert!(err.contains("not an INT"), "{err}");
+    }
+
+    /// A source with columns converts only those, in schema order, and its
+    /// chunked parts keep the projection.
+    #[test]
+    fn a_source_with_columns_builds_only_those() {
+        let d = tempfile::tempdir().unwrap();
+        let mut text = String::from("id,price,note\n");
+        for i in 0..400 {
+            text.push_str(&format!("{i},{}.5,n{}\n", i * 2, i % 9));
+        }
+        let f = input(d.path(), "f.csv", &text);
+        let source = CsvSource::open(vec![f], options(300)).unwrap();
+        let some = source.with_columns(&["note".to_string(), "id".to_string()]);
+        let names: Vec<_> = some
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["id", "note"]);
+        let mut seen = 0;
+        for (part, _) in some.split(3) {
+            assert_eq!(part.schema(), some.schema());
+            for b in part.batches() {
+                let (_, row, batch, _) = b.unwrap();
+                assert_eq!(batch.schema(), some.schema());
+                let ids = batch.column(0).as_primitive::<Int64Type>();
+                let notes = batch.column(1).as_string::<i32>();
+                for i in 0..batch.num_rows() {
+                    assert_eq!(ids.value(i), (row + i as u64) as i64);
+                    assert_eq!(notes.value(i), format!("n{}", ids.value(i) % 9));
+                }
+                seen += batch.num_rows();
+            }
+        }
+        assert_eq!(seen, 400);
     }
 }

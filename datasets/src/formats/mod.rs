@@ -301,6 +301,25 @@ impl Source {
             .collect()
     }
 
+    /// This source reading only the top-level columns named in `names`
+    /// where its format can leave the others out: Parquet leaves their
+    /// pages undecoded, CSV their values unparsed; batches and
+    /// [`Source::schema`] then hold only those, in the schema's order. The
+    /// other formats decode whole records anyway and keep every column.
+    pub fn with_columns(&self, names: &[String]) -> Source {
+        let kind = match &self.kind {
+            SourceKind::Parquet(p) => SourceKind::Parquet(p.with_columns(names)),
+            SourceKind::Csv(c) => SourceKind::Csv(c.with_columns(names)),
+            _ => return self.clone(),
+        };
+        Source {
+            schema: self.decimals.read_schema(&kind.schema()),
+            kind,
+            decimals: self.decimals,
+            file_ids: self.file_ids.clone(),
+        }
+    }
+
     /// True when batches carry the serialized examples as read.
     pub fn is_serialized(&self) -> bool {
         matches!(self.kind, SourceKind::Tfrecord(_))

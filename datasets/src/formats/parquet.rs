@@ -8,6 +8,10 @@
 //! dictionary, each distinct string decoded once per row group, and any
 //! other string column to a view array, whose values point into the
 //! decoded pages instead of being copied.
+//!
+//! A reader that needs only some columns ([`ParquetSource::with_columns`])
+//! decodes only those: the others' pages are neither decompressed nor
+//! decoded.
 
 use crate::store::read::InputReader;
 
@@ -18,6 +22,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::{
     ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
+use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::basic::{Encoding, PageType};
 use datafusion::parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
 
@@ -121,6 +126,9 @@ pub struct ParquetSource {
     units: Vec<(usize, Option<Vec<usize>>)>,
     /// Row groups of each file.
     row_groups: Vec<usize>,
+    /// The top-level columns read (indices into `schema`), in order;
+    /// `None`: all of them.
+    projection: Option<Vec<usize>>,
 }
 
 /// Runs `read` on the Parquet file at `path`, turning a panic of the
@@ -191,7 +199,20 @@ impl ParquetSource {
             schema: read,
             batch_size,
             row_groups,
+            projection: None,
         })
+    }
+
+    /// This source reading only the top-level columns named in `names`
+    /// (unknown names are ignored), in the schema's order.
+    pub fn with_columns(&self, names: &[String]) -> ParquetSource {
+        let keep = (0..self.schema.fields().len())
+            .filter(|&i| names.contains(self.schema.field(i).name()))
+            .collect();
+        ParquetSource {
+            projection: Some(keep),
+            ..self.clone()
+        }
     }
 
     /// Splits the input into at most `n` sources over disjoint row groups
@@ -219,7 +240,14 @@ impl ParquetSource {
 
     /// Arrow schema of the batches.
     pub fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        match &self.projection {
+            Some(keep) => Arc::new(
+                self.schema
+                    .project(keep)
+                    .expect("projection indices come from the schema"),
+            ),
+            None => self.schema.clone(),
+        }
     }
 
     /// Batches of every unit in order, with the index of their file and the
@@ -230,6 +258,7 @@ impl ParquetSource {
         let files = self.files.clone();
         let batch_size = self.batch_size;
         let schema = self.retyped.then(|| self.schema.clone());
+        let projection = self.projection.clone();
         self.units.clone().into_iter().flat_map(move |(i, groups)| {
             let f = files[i].clone();
             let reader = guard_parquet(&f.path, || builder(&f, schema.clone())).and_then(|b| {
@@ -243,6 +272,13 @@ impl ParquetSource {
                 };
                 let b = match groups {
                     Some(g) => b.with_row_groups(g),
+                    None => b,
+                };
+                let b = match &projection {
+                    Some(keep) => {
+                        let mask = ProjectionMask::roots(b.parquet_schema(), keep.iter().copied());
+                        b.with_projection(mask)
+                    }
                     None => b,
                 };
                 guard_parquet(&f.path, || {
@@ -285,5 +321,72 @@ impl ParquetSource {
                 };
             iter
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, StringArray};
+    use datafusion::parquet::arrow::ArrowWriter;
+
+    #[test]
+    fn a_source_with_columns_decodes_only_those_in_schema_order() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("t.parquet");
+        let n = 1000;
+        let a: ArrayRef = Arc::new(Int64Array::from_iter_values(0..n));
+        let b: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..n).map(|i| format!("b{}", i % 7)),
+        ));
+        let c: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..n).map(|i| format!("c{i}")),
+        ));
+        let batch = RecordBatch::try_from_iter(vec![("a", a), ("b", b), ("c", c)]).unwrap();
+        // Row groups of 300 rows, so the source splits into parts.
+        let props = datafusion::parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(300))
+            .build();
+        let mut w = ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            batch.schema(),
+            Some(props),
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let size = std::fs::metadata(&path).unwrap().len();
+        let file = InputFile {
+            path,
+            size,
+            etag: None,
+        };
+        for strings in [StringDecoding::Plain, StringDecoding::AsStored] {
+            let all = ParquetSource::open(vec![file.clone()], 300, strings).unwrap();
+            let some = all.with_columns(&["c".to_string(), "b".to_string(), "zz".to_string()]);
+            let names: Vec<_> = some
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            assert_eq!(names, ["b", "c"], "schema order, unknown names ignored");
+            let mut rows = 0u64;
+            for part in some.split(2) {
+                assert_eq!(part.schema(), some.schema(), "parts keep the projection");
+                for r in part.batches() {
+                    let (_, row, got) = r.unwrap();
+                    assert_eq!(got.schema(), some.schema());
+                    let c =
+                        datafusion::arrow::compute::cast(got.column(1), &DataType::Utf8).unwrap();
+                    let c = c.as_string::<i32>();
+                    for k in 0..got.num_rows() {
+                        assert_eq!(c.value(k), format!("c{}", row as usize + k));
+                    }
+                    rows += got.num_rows() as u64;
+                }
+            }
+            assert_eq!(rows, n as u64, "{strings:?}");
+        }
     }
 }

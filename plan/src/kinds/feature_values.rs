@@ -1,10 +1,21 @@
 //! The scan map of exact string statistics ([`FeatureValuesMap`], kind
 //! [`FEATURE_VALUES`]): each input batch becomes rows of
-//! `(feature, value, count)`: one per value of each string feature, or
-//! per distinct value where the column is dictionary-encoded. Grouped by `(feature, value)` with DataFusion's
-//! own aggregation, which hash-partitions the groups across tasks (and
-//! executors) and spills them under a memory limit, these give every
-//! feature's exact value counts without one process holding them all.
+//! `(feature, value, count)`. Grouped by `(feature, value)` with
+//! DataFusion's own aggregation, which hash-partitions the groups across
+//! tasks (and executors) and spills them under a memory limit, these give
+//! every feature's exact value counts without one process holding them all.
+//!
+//! A feature with few distinct values in a batch (flags, modes, categories:
+//! most string features) is counted here, one row per distinct value of the
+//! batch, so the aggregation sees a handful of rows instead of one per
+//! example. Once a batch shows more than [`BATCH_DISTINCT`] distinct values
+//! the rest of it goes out one row per value, and so do the next
+//! [`RETRY_AFTER`] batches of that feature: a high-cardinality feature costs
+//! the counter a few hundred values now and then. Its rows are then mostly
+//! distinct, so DataFusion's partial aggregation, seeing that it reduces
+//! nothing, passes them on (`skip_partial_aggregation_probe_*`) instead of
+//! holding a second copy of every distinct value. Which rows carry which
+//! counts never changes the sums the aggregation gives.
 //!
 //! Each batch also gives one row of feature [`ROWS_FEATURE`] (an empty
 //! value, counted by the batch's rows), so the aggregation's result says
@@ -18,7 +29,7 @@ use datafusion::arrow::array::{BinaryBuilder, UInt32Builder, UInt64Builder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use weir_datasets::formats::{Source, SourceBatch};
-use weir_udfs::stats::FeatureColumn;
+use weir_udfs::stats::{FeatureColumn, ValueCounts};
 
 use super::split_stats::columns::column_at;
 use crate::error::{PlanError, Result};
@@ -35,6 +46,11 @@ pub const VALUE_COLUMN: &str = "value";
 pub const COUNT_COLUMN: &str = "n";
 /// The feature number of the rows counted (not a feature).
 pub const ROWS_FEATURE: u32 = u32::MAX;
+/// Distinct values of one feature a batch is counted for, at most.
+pub const BATCH_DISTINCT: usize = 256;
+/// Batches of a feature that overflowed [`BATCH_DISTINCT`] that then go out
+/// one row per value before counting is tried again.
+pub const RETRY_AFTER: u32 = 64;
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
@@ -67,14 +83,38 @@ impl ScanMap for FeatureValuesMap {
     }
 
     fn mapper(&self, _source: &Source, _files: Vec<PathBuf>) -> Result<Box<dyn RowMapper>> {
-        Ok(Box::new(FeatureValuesMapper {
-            features: self.features.clone(),
-        }))
+        Ok(Box::new(FeatureValuesMapper::new(self.features.clone())))
+    }
+
+    /// The columns of the counted features (a struct child's path starts
+    /// at its top-level column).
+    fn columns(&self) -> Option<Vec<String>> {
+        let mut names: Vec<String> = Vec::new();
+        for name in self.features.iter().filter_map(|p| p.first()) {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        Some(names)
     }
 }
 
 struct FeatureValuesMapper {
     features: Vec<Vec<String>>,
+    /// One batch's counts of the feature being mapped.
+    counter: ValueCounts,
+    /// Per feature, the batches left before counting is tried again.
+    uncounted: Vec<u32>,
+}
+
+impl FeatureValuesMapper {
+    fn new(features: Vec<Vec<String>>) -> Self {
+        Self {
+            uncounted: vec![0; features.len()],
+            features,
+            counter: ValueCounts::default(),
+        }
+    }
 }
 
 impl RowMapper for FeatureValuesMapper {
@@ -85,17 +125,32 @@ impl RowMapper for FeatureValuesMapper {
         for (i, path) in self.features.iter().enumerate() {
             let array = column_at(&batch.batch, path)?;
             let column = FeatureColumn::new(&array).map_err(PlanError::from)?;
-            // A dictionary-encoded column comes counted by key (each
-            // distinct value once per batch); the other values go one row
-            // each into DataFusion's partial aggregation, which hashes
-            // them faster than a map here would.
+            let feature = i as u32;
+            let mut counting = self.uncounted[i] == 0;
+            self.uncounted[i] = self.uncounted[i].saturating_sub(1);
+            let counter = &mut self.counter;
+            counter.clear();
+            // A dictionary-encoded column comes counted by key already.
             column
                 .for_each_bytes_counted(|v, n| {
-                    features.append_value(i as u32);
-                    values.append_value(v.bytes());
-                    counts.append_value(n);
+                    if counting {
+                        counter.add(v.bytes(), n);
+                        counting = counter.len() <= BATCH_DISTINCT;
+                    } else {
+                        features.append_value(feature);
+                        values.append_value(v.bytes());
+                        counts.append_value(n);
+                    }
                 })
                 .map_err(PlanError::from)?;
+            if counter.len() > BATCH_DISTINCT {
+                self.uncounted[i] = RETRY_AFTER;
+            }
+            for (v, n) in counter.iter() {
+                features.append_value(feature);
+                values.append_value(v);
+                counts.append_value(n);
+            }
         }
         features.append_value(ROWS_FEATURE);
         values.append_value(b"");
@@ -177,14 +232,12 @@ mod tests {
             position: None,
         };
         let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let mut mapper = FeatureValuesMapper {
-            features: vec![
-                path(&["plain"]),
-                path(&["list"]),
-                path(&["dict"]),
-                path(&["seq", "tokens"]),
-            ],
-        };
+        let mut mapper = FeatureValuesMapper::new(vec![
+            path(&["plain"]),
+            path(&["list"]),
+            path(&["dict"]),
+            path(&["seq", "tokens"]),
+        ]);
         let out = mapper.map(&source).unwrap();
         assert_eq!(out.schema(), *SCHEMA);
         // Summed per (feature, value), as the plan's GROUP BY sums them.
@@ -206,10 +259,65 @@ mod tests {
         // The dictionary column comes counted by key: one row per value.
         assert_eq!(rows(&out).iter().filter(|r| r.0 == 2).count(), 2);
 
-        let mut missing = FeatureValuesMapper {
-            features: vec![path(&["seq", "nope"])],
-        };
+        let mut missing = FeatureValuesMapper::new(vec![path(&["seq", "nope"])]);
         let err = missing.map(&source).unwrap_err().to_string();
         assert!(err.contains("feature 'seq.nope' is not a column"), "{err}");
+    }
+
+    #[test]
+    fn few_distinct_values_are_counted_per_batch_and_many_go_out_one_row_each() {
+        let n = BATCH_DISTINCT + 1;
+        // "lo": 3 values; "fits": BATCH_DISTINCT values; "many": one more
+        // than that. Each value 4 times.
+        let column = |distinct: usize| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(
+                (0..4 * n).map(|r| format!("v{}", r % distinct)),
+            ))
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("lo", DataType::Utf8, false),
+            Field::new("fits", DataType::Utf8, false),
+            Field::new("many", DataType::Utf8, false),
+        ]));
+        let batch =
+            RecordBatch::try_new(schema, vec![column(3), column(BATCH_DISTINCT), column(n)])
+                .unwrap();
+        let source = SourceBatch {
+            file: 0,
+            row: 0,
+            batch,
+            serialized: None,
+            position: None,
+        };
+        let mut mapper = FeatureValuesMapper::new(vec![
+            vec!["lo".to_string()],
+            vec!["fits".to_string()],
+            vec!["many".to_string()],
+        ]);
+        let per_feature = |out: &RecordBatch, f: u32| -> (usize, u64, usize) {
+            let rows: Vec<_> = rows(out).into_iter().filter(|r| r.0 == f).collect();
+            let total = rows.iter().map(|r| r.2).sum();
+            let distinct: std::collections::BTreeSet<_> = rows.iter().map(|r| &r.1).collect();
+            (rows.len(), total, distinct.len())
+        };
+        for b in 0..=RETRY_AFTER + 1 {
+            let out = mapper.map(&source).unwrap();
+            let values = (4 * n) as u64;
+            assert_eq!(per_feature(&out, 0), (3, values, 3), "batch {b}");
+            assert_eq!(
+                per_feature(&out, 1),
+                (BATCH_DISTINCT, values, BATCH_DISTINCT),
+                "batch {b}"
+            );
+            let (rows, total, distinct) = per_feature(&out, 2);
+            assert_eq!((total, distinct), (values, n), "batch {b}");
+            let counted = b == 0 || b == RETRY_AFTER + 1;
+            if counted {
+                // The first n values counted, the other 3n one row each.
+                assert_eq!(rows, n + 3 * n, "batch {b}");
+            } else {
+                assert_eq!(rows, 4 * n, "batch {b}: one row per value");
+            }
+        }
     }
 }

@@ -11,6 +11,8 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::{exec_err, Result};
 
+use super::view_counts::each_view_counted;
+
 /// A feature column flattened into its values and per-example value ranges.
 pub struct FeatureColumn {
     /// Values of every example, concatenated.
@@ -211,7 +213,28 @@ impl FeatureColumn {
     /// each distinct value is looked at once per batch rather than once per
     /// example. A value may be reported more than once (a dictionary may
     /// repeat a value, and other columns report each occurrence).
+    ///
+    /// A view column (`Utf8View`, `BinaryView`) is counted by its views
+    /// ([`super::view_counts`]): a column decoded from a Parquet dictionary
+    /// is again reported about once per distinct value.
     pub fn for_each_bytes_counted(&self, mut f: impl FnMut(ByteValue<'_>, u64)) -> Result<()> {
+        match self.values.data_type() {
+            DataType::Utf8View => {
+                let a = self.values.as_string_view();
+                each_view_counted(a.views(), a.nulls(), |i, n| {
+                    f(ByteValue::Str(a.value(i)), n)
+                });
+                return Ok(());
+            }
+            DataType::BinaryView => {
+                let a = self.values.as_binary_view();
+                each_view_counted(a.views(), a.nulls(), |i, n| {
+                    f(ByteValue::Bytes(a.value(i)), n)
+                });
+                return Ok(());
+            }
+            _ => {}
+        }
         let Some(dict) = self.values.as_dictionary_opt::<Int32Type>() else {
             return each_bytes(&self.values, |_, b| f(b, 1));
         };

@@ -22,6 +22,7 @@ mod string_totals;
 mod top_by_count;
 mod valency_stats;
 mod value_counts;
+mod view_counts;
 
 pub use common_stats::{CommonStatsAccumulator, CommonStatsUdaf};
 pub use exact_counts::ExactCounts;
@@ -35,3 +36,4 @@ pub use string_stats_approx::{
 pub use string_totals::{StringTotalsAccumulator, StringTotalsUdaf};
 pub use top_by_count::{TopByCountAccumulator, TopByCountUdaf};
 pub use valency_stats::{nesting_depth, ValencyStatsAccumulator, ValencyStatsUdaf};
+pub use value_counts::ValueCounts;

@@ -84,9 +84,20 @@ impl ValueCounts {
         *self = kept;
     }
 
+    /// Forgets every value, keeping the table's and the arena's capacity.
+    pub fn clear(&mut self) {
+        self.table.clear();
+        self.arena.clear();
+    }
+
     /// Distinct values.
     pub fn len(&self) -> usize {
         self.table.len()
+    }
+
+    /// True when no value is counted.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
     }
 
     /// Every distinct value with its count, in no particular order.
