@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use weir_datasets::sink::manifest::ExampleGenManifest;
+use weir_datasets::input::InputFile;
+use weir_datasets::sink::manifest::{fingerprint, ExampleGenManifest};
 use weir_datasets::{Compression, SplitConfig};
 use weir_engine::{ExampleGenBuilder, OutputFormat};
 use weir_tests::{decode, multiset, read_records, testdata, Values};
@@ -66,6 +67,16 @@ fn layout_and_manifest_follow_tfx() {
     assert_eq!(m.total_examples, 15000);
     assert_eq!(m.inputs.len(), 1);
     assert!(m.inputs[0].bytes > 0 && m.inputs[0].crc32c.as_ref().map(String::len) == Some(8));
+    // The CRC was taken by the type-inference read; a read of its own agrees.
+    let input = InputFile {
+        path: m.inputs[0].path.clone().into(),
+        size: m.inputs[0].bytes,
+        etag: None,
+    };
+    assert_eq!(
+        fingerprint(&input, None).unwrap().crc32c,
+        m.inputs[0].crc32c
+    );
     assert_eq!(m.schema.len(), 18);
     let fare = m.schema.iter().find(|f| f.name == "fare").unwrap();
     assert_eq!(fare.kind, "FLOAT");

@@ -27,6 +27,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
+use super::crc_tap::CrcTap;
 use super::pynum::{parse_py_float, parse_py_int};
 use crate::compression::Compression;
 use crate::error::{DatasetError, Result};
@@ -139,22 +140,28 @@ pub(super) fn is_compressed(path: &Path) -> bool {
 }
 
 pub(super) fn open_csv(path: &Path, delimiter: u8) -> Result<csv::Reader<Box<dyn Read + Send>>> {
-    open_csv_range(path, delimiter, 0, None)
+    open_csv_range(path, delimiter, 0, None, None)
 }
 
 /// A reader of `path` from byte `start` (of an uncompressed file), for
-/// `len` bytes or to the end.
+/// `len` bytes or to the end; `tap` takes the CRC32C of the file's bytes
+/// as read (its first `.1` bytes, or all).
 pub(super) fn open_csv_range(
     path: &Path,
     delimiter: u8,
     start: u64,
     len: Option<u64>,
+    tap: Option<(&CrcTap, Option<u64>)>,
 ) -> Result<csv::Reader<Box<dyn Read + Send>>> {
     let mut file = crate::store::read::open(path)?;
     if start > 0 {
         file.seek(SeekFrom::Start(start))
             .map_err(|e| DatasetError::io(path, e))?;
     }
+    let file: Box<dyn Read + Send> = match tap {
+        Some((tap, limit)) => Box::new(tap.wrap(file, limit)),
+        None => Box::new(file),
+    };
     let buffered = BufReader::with_capacity(1 << 20, file);
     let inner: Box<dyn Read + Send> = match len {
         Some(n) => Box::new(buffered.take(n)),
@@ -257,6 +264,9 @@ pub struct CsvSource {
     options: CsvOptions,
     /// Per file, where its chunks start (empty: not chunked).
     chunks: Arc<[Vec<Chunk>]>,
+    /// Per file, the CRC32C of its bytes where type inference read them
+    /// all (see [`CsvSource::read_crc32c`]).
+    crc32c: Arc<[Option<u32>]>,
     /// What this source reads, in order; `None`: every file, whole.
     units: Option<Vec<Unit>>,
     /// The columns whose values are converted into the batches (indices
@@ -313,11 +323,13 @@ impl CsvSource {
             })
             .collect();
         let mut chunks = vec![Vec::new(); files.len()];
+        let mut crc32c = vec![None; files.len()];
         if columns
             .iter()
             .any(|c| !c.declared || c.ty == ColType::String)
         {
-            chunks = super::csv_infer::infer(&files, &options, &mut columns)?;
+            let scans = super::csv_infer::infer(&files, &options, &mut columns)?;
+            (chunks, crc32c) = scans.into_iter().map(|s| (s.chunks, s.crc32c)).unzip();
         }
         let fields: Vec<Field> = columns
             .iter()
@@ -338,9 +350,17 @@ impl CsvSource {
             schema: Arc::new(Schema::new(fields)),
             options,
             chunks: chunks.into(),
+            crc32c: crc32c.into(),
             units: None,
             projection: None,
         })
+    }
+
+    /// Per file, the CRC32C of its bytes, where opening the source read
+    /// them all (type inference, unless a schema declared every column);
+    /// so a caller fingerprinting the input need not read it again.
+    pub fn read_crc32c(&self) -> &[Option<u32>] {
+        &self.crc32c
     }
 
     /// This source converting only the columns named in `names` (unknown
@@ -365,9 +385,10 @@ impl CsvSource {
             return super::split_by_files(self, n, |s| s)
                 .into_iter()
                 .map(|(mut part, ids)| {
-                    // Each part's chunks stay in line with its files.
+                    // Each part's chunks and CRCs stay in line with its files.
                     if let Some(ids) = &ids {
                         part.chunks = ids.iter().map(|&i| self.chunks[i].clone()).collect();
+                        part.crc32c = ids.iter().map(|&i| self.crc32c[i]).collect();
                     }
                     (part, ids)
                 })
@@ -487,7 +508,13 @@ impl CsvBatches {
                     .get(c + 1)
                     .map_or(self.source.files[unit.file].size, |next| next.start);
                 let len = end.saturating_sub(chunk.start);
-                self.reader = Some(open_csv_range(&path, delimiter, chunk.start, Some(len))?);
+                self.reader = Some(open_csv_range(
+                    &path,
+                    delimiter,
+                    chunk.start,
+                    Some(len),
+                    None,
+                )?);
                 (self.row, self.lines_before, self.start) =
                     (chunk.row, chunk.line - 1, chunk.start);
             }

@@ -12,13 +12,18 @@
 //! type depends on the value alone; the column's is the highest, and UTF-8
 //! validity holds for all). Any mismatch or error falls back to one
 //! sequential scan of the file, which reports errors at their rows and lines.
+//!
+//! The pass reads every byte of the file, so it also takes the file's
+//! CRC32C on the way (each range its own bytes, up to the next range's
+//! start, combined): the input's fingerprint without another read.
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use super::crc_tap::{combine, CrcTap};
 use super::csv::{
-    csv_err, is_compressed, open_csv, open_csv_range, read_header, wrong_width, Chunk, ColType,
-    Column, CsvOptions,
+    csv_err, is_compressed, open_csv_range, read_header, wrong_width, Chunk, ColType, Column,
+    CsvOptions,
 };
 use crate::error::{DatasetError, Result};
 use crate::input::InputFile;
@@ -41,13 +46,22 @@ struct RangeScan {
     boundary: Option<(u64, u64)>,
 }
 
+/// What the pass learned about one file besides its types.
+pub(super) struct FileScan {
+    /// Where its chunks start (empty for a compressed file).
+    pub chunks: Vec<Chunk>,
+    /// The CRC32C of its bytes as read, when the pass read exactly the
+    /// file's listed size.
+    pub crc32c: Option<u32>,
+}
+
 /// Type inference over all files; gives where each uncompressed file's
-/// chunks start.
+/// chunks start and its CRC32C.
 pub(super) fn infer(
     files: &[InputFile],
     options: &CsvOptions,
     columns: &mut [Column],
-) -> Result<Vec<Vec<Chunk>>> {
+) -> Result<Vec<FileScan>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let mut all_chunks = Vec::with_capacity(files.len());
     for f in files {
@@ -57,10 +71,12 @@ pub(super) fn infer(
             (true, false) => infer_in_ranges(f, options, columns, ranges)?,
             _ => None,
         };
-        let (merged, chunks) = match parallel {
+        let (merged, file_scan) = match parallel {
             Some(found) => found,
             None => {
-                let mut r = open_csv(&f.path, options.delimiter)?;
+                let tap = CrcTap::default();
+                let mut r =
+                    open_csv_range(&f.path, options.delimiter, 0, None, Some((&tap, None)))?;
                 read_header(&f.path, &mut r)?;
                 let scan = scan_range(&f.path, &mut r, 0, None, options, columns.to_vec())?;
                 // A compressed file cannot be read from a chunk's start.
@@ -68,11 +84,12 @@ pub(super) fn infer(
                     true => Vec::new(),
                     false => scan.chunks,
                 };
-                (scan.columns, chunks)
+                let crc32c = tap.crc_of(f.size);
+                (scan.columns, FileScan { chunks, crc32c })
             }
         };
         columns.clone_from_slice(&merged);
-        all_chunks.push(chunks);
+        all_chunks.push(file_scan);
     }
     Ok(all_chunks)
 }
@@ -166,14 +183,15 @@ fn next_line_start(f: &InputFile, offset: u64) -> Result<u64> {
 }
 
 /// Infers `columns` over `f` in `ranges` parallel ranges: the merged
-/// columns and the file's chunks, or `None` when the ranges cannot be
-/// proven to start at records (or one has an error), for a sequential scan.
+/// columns and the file's chunks and CRC, or `None` when the ranges cannot
+/// be proven to start at records (or one has an error), for a sequential
+/// scan.
 fn infer_in_ranges(
     f: &InputFile,
     options: &CsvOptions,
     columns: &[Column],
     ranges: u64,
-) -> Result<Option<(Vec<Column>, Vec<Chunk>)>> {
+) -> Result<Option<(Vec<Column>, FileScan)>> {
     let mut starts = vec![0u64];
     for k in 1..ranges {
         let s = next_line_start(f, k * f.size / ranges)?;
@@ -181,6 +199,13 @@ fn infer_in_ranges(
             starts.push(s);
         }
     }
+    // Each range's own bytes: from its start to the next range's.
+    let lengths: Vec<u64> = starts
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| starts.get(k + 1).copied().unwrap_or(f.size) - s)
+        .collect();
+    let taps: Vec<CrcTap> = starts.iter().map(|_| CrcTap::default()).collect();
     let scans: Vec<std::result::Result<RangeScan, ()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = starts
             .iter()
@@ -188,9 +213,10 @@ fn infer_in_ranges(
             .map(|(k, &start)| {
                 let end = starts.get(k + 1).copied();
                 let columns = columns.to_vec();
+                let tap = (&taps[k], end.map(|e| e - start));
                 scope.spawn(move || {
-                    let mut r =
-                        open_csv_range(&f.path, options.delimiter, start, None).map_err(|_| ())?;
+                    let mut r = open_csv_range(&f.path, options.delimiter, start, None, Some(tap))
+                        .map_err(|_| ())?;
                     if k == 0 {
                         read_header(&f.path, &mut r).map_err(|_| ())?;
                     }
@@ -237,11 +263,18 @@ fn infer_in_ranges(
         }));
         rows_before += scan.records;
     }
-    Ok(Some((merged, chunks)))
+    let crcs: Option<Vec<(u32, u64)>> = taps
+        .iter()
+        .zip(&lengths)
+        .map(|(tap, &len)| tap.crc_of(len).map(|c| (c, len)))
+        .collect();
+    let crc32c = crcs.map(combine);
+    Ok(Some((merged, FileScan { chunks, crc32c })))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::csv::open_csv;
     use super::*;
     use std::collections::HashMap;
 
@@ -319,11 +352,14 @@ mod tests {
         for ranges in 2..=8 {
             // A guess inside a quoted field is refused (the other test);
             // the ranges that are accepted must agree with one scan.
-            let Some((merged, chunks)) = infer_in_ranges(&f, &options, &columns, ranges).unwrap()
+            let Some((merged, scan)) = infer_in_ranges(&f, &options, &columns, ranges).unwrap()
             else {
                 continue;
             };
             accepted += 1;
+            // The ranges' CRCs combine into the file's.
+            assert_eq!(scan.crc32c, Some(crc32c::crc32c(&text)), "{ranges}");
+            let chunks = scan.chunks;
             let types: Vec<_> = merged.iter().map(|c| (c.ty, c.utf8)).collect();
             let want: Vec<_> = one.columns.iter().map(|c| (c.ty, c.utf8)).collect();
             assert_eq!(types, want, "{ranges} ranges");
@@ -361,8 +397,9 @@ mod tests {
             .unwrap()
             .is_none());
         let mut columns = unknown(&["id", "text"]);
-        let chunks = infer(std::slice::from_ref(&f), &options, &mut columns).unwrap();
-        assert_eq!(chunks[0].len(), 1);
+        let scans = infer(std::slice::from_ref(&f), &options, &mut columns).unwrap();
+        assert_eq!(scans[0].chunks.len(), 1);
+        assert_eq!(scans[0].crc32c, Some(crc32c::crc32c(&text)));
         assert_eq!(
             (columns[0].ty, columns[1].ty),
             (ColType::Int, ColType::String)

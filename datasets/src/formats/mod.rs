@@ -2,6 +2,7 @@
 //! any of them behind one interface yielding Arrow record batches.
 
 pub mod avro;
+mod crc_tap;
 pub mod csv;
 mod csv_infer;
 pub mod jsonl;
@@ -263,6 +264,16 @@ impl Source {
     /// Arrow schema of the batches.
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
+    }
+
+    /// The CRC32C of the bytes of this source's file `file`, where opening
+    /// the source read them all (CSV type inference), else `None`: a
+    /// caller fingerprinting the input need not read that file again.
+    pub fn read_crc32c(&self, file: usize) -> Option<u32> {
+        match &self.kind {
+            SourceKind::Csv(s) => s.read_crc32c().get(file).copied().flatten(),
+            _ => None,
+        }
     }
 
     /// Splits the input into at most `n` sources that together read every

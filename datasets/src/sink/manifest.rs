@@ -99,8 +99,10 @@ impl ExampleGenManifest {
 
 /// A fingerprint of an input: an object's ETag and size as listed, or the
 /// CRC32C of a local file's content (hardware-accelerated; a fingerprint,
-/// not a security hash).
-pub fn fingerprint(file: &InputFile) -> Result<InputRecord> {
+/// not a security hash). `read_crc32c` is that CRC when a pass that read
+/// the whole file already took it (see `Source::read_crc32c`); otherwise
+/// the file is read for it.
+pub fn fingerprint(file: &InputFile, read_crc32c: Option<u32>) -> Result<InputRecord> {
     let path = file.path.as_path();
     if let Some(etag) = &file.etag {
         return Ok(InputRecord {
@@ -108,6 +110,14 @@ pub fn fingerprint(file: &InputFile) -> Result<InputRecord> {
             bytes: file.size,
             crc32c: None,
             etag: Some(etag.clone()),
+        });
+    }
+    if let Some(crc) = read_crc32c {
+        return Ok(InputRecord {
+            path: path.display().to_string(),
+            bytes: file.size,
+            crc32c: Some(format!("{crc:08x}")),
+            etag: None,
         });
     }
     let mut f = crate::store::read::open(path)?;

@@ -318,7 +318,6 @@ impl ExampleGenBuilder {
             tfrecord_payload: self.payload,
             ..Default::default()
         };
-        let inputs: Vec<_> = files.iter().map(fingerprint).collect::<Result<_, _>>()?;
         let input_bytes: u64 = files.iter().map(|f| f.size).sum();
         if let Some(p) = &self.progress {
             p.total_bytes
@@ -333,10 +332,17 @@ impl ExampleGenBuilder {
         } else {
             SplitRead::Threads(Source::open(files.clone(), format, &options)?)
         };
-        let schema = match &read {
-            SplitRead::Threads(source) => source.schema(),
-            SplitRead::Plan(table) => table.source().schema(),
+        let source = match &read {
+            SplitRead::Threads(source) => source,
+            SplitRead::Plan(table) => table.source(),
         };
+        let schema = source.schema();
+        // A CSV input's type inference read it whole and took its CRC.
+        let inputs: Vec<_> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| fingerprint(f, source.read_crc32c(i)))
+            .collect::<Result<_, _>>()?;
         check_declared_types(&schema, options.declared.as_ref())?;
         let shards = match self.shards {
             Some(0) => return Err(EngineError::Invalid("--shards must be at least 1".into())),

@@ -316,7 +316,7 @@ fn cached<'a>(
     let files = span
         .files
         .iter()
-        .map(fingerprint)
+        .map(|f| fingerprint(f, None))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let input = InputFingerprint::new(span.glob.clone(), files);
     Ok((input.fingerprint == current.input.fingerprint).then(|| (run.clone(), current, input)))
