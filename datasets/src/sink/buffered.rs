@@ -1,6 +1,5 @@
-//! Shard writers on their own threads, so framing, CRCs and compression
-//! (the costly part of writing TFRecord.gz) run in parallel with reading
-//! and encoding, and the
+//! Shard writers on their own threads, so compression (the costly part of
+//! writing TFRecord.gz) runs in parallel with reading and encoding, and the
 //! buffers that decide how a shard's rows reach its writer. Those depend on
 //! the shard's rows alone (never on how they arrived), so a shard written
 //! in-process and one written by a cluster's sink are the same bytes.
@@ -13,7 +12,6 @@ use super::{ParquetShardWriter, TfRecordShardWriter, WrittenFile};
 use crate::error::{DatasetError, Result};
 use crate::tfrecord::frame_record;
 use crate::Compression;
-use datafusion::arrow::array::BinaryArray;
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -215,10 +213,8 @@ impl BufferedShardWriter {
 
 /// Work for a shard thread.
 pub enum ShardInput {
-    /// Serialized examples for a TFRecord shard: the array's values at
-    /// these indices, in order. The shard's thread frames them (length,
-    /// CRCs) and compresses them, off the reading thread.
-    Examples(BinaryArray, Vec<u32>),
+    /// Framed TFRecord bytes holding this many records.
+    Framed(Vec<u8>, u64),
     /// Rows for a Parquet shard.
     Rows(RecordBatch),
 }
@@ -237,13 +233,11 @@ impl ShardWorker {
         compression: Compression,
         level: u32,
     ) -> Result<Self> {
-        let mut writer = BufferedShardWriter::tfrecord(root, &relative, compression, level)?;
+        let mut writer = TfRecordShardWriter::create(root, &relative, compression, level)?;
         Ok(Self::spawn(move |rx| {
             for msg in rx {
-                if let ShardInput::Examples(examples, rows) = msg {
-                    for r in rows {
-                        writer.push_example(examples.value(r as usize))?;
-                    }
+                if let ShardInput::Framed(bytes, n) = msg {
+                    writer.write_framed(&bytes, n)?;
                 }
             }
             writer.finish()

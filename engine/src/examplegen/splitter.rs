@@ -18,7 +18,7 @@ use super::OutputFormat;
 use crate::error::{EngineError, Result};
 use crate::stats::{HistogramMode, SplitStatsCollector, StatsOptions};
 use weir_datasets::route::{shard_of, ExampleRouter};
-use weir_datasets::sink::{RowChunker, ShardInput, ShardWorker};
+use weir_datasets::sink::{FramedBuffer, RowChunker, ShardInput, ShardWorker};
 
 /// Everything the splitter needs to know about the output.
 pub struct SplitPlan {
@@ -142,6 +142,7 @@ pub struct Splitter {
     plan: SplitPlan,
     router: ExampleRouter,
     workers: Vec<Vec<ShardWorker>>,
+    framed: Vec<Vec<FramedBuffer>>,
     chunkers: Vec<Vec<RowChunker>>,
     counts: Vec<u64>,
 }
@@ -191,6 +192,11 @@ impl Splitter {
             }
             workers.push(shards);
         }
+        let framed = plan
+            .shards
+            .iter()
+            .map(|&n| (0..n).map(|_| FramedBuffer::default()).collect())
+            .collect();
         let chunkers = plan
             .shards
             .iter()
@@ -202,6 +208,7 @@ impl Splitter {
             plan,
             router,
             workers,
+            framed,
             chunkers,
         })
     }
@@ -218,28 +225,23 @@ impl Splitter {
         }
     }
 
-    /// Hands each shard its rows of the batch's examples (one message per
-    /// shard with rows), to be framed on its thread.
     fn write_framed(
         &mut self,
         batch: &SourceBatch,
         examples: &BinaryArray,
         splits: &[usize],
     ) -> Result<()> {
-        let mut rows = self.rows_by_shard(batch, splits);
-        for (s, shards) in rows.iter_mut().enumerate() {
-            for (shard, idx) in shards.iter_mut().enumerate() {
-                if !idx.is_empty() {
-                    let idx = std::mem::take(idx);
-                    self.workers[s][shard].send(ShardInput::Examples(examples.clone(), idx))?;
-                }
+        for (r, &s) in splits.iter().enumerate() {
+            let shard = shard_of(batch.file, batch.row + r as u64, self.plan.shards[s]);
+            self.counts[s] += 1;
+            if let Some((bytes, n)) = self.framed[s][shard].push(examples.value(r)) {
+                self.workers[s][shard].send(ShardInput::Framed(bytes, n))?;
             }
         }
         Ok(())
     }
 
-    /// The batch's row indices per split and shard, in input order.
-    fn rows_by_shard(&mut self, batch: &SourceBatch, splits: &[usize]) -> Vec<Vec<Vec<u32>>> {
+    fn write_rows(&mut self, batch: &SourceBatch, splits: &[usize]) -> Result<()> {
         let mut indices: Vec<Vec<Vec<u32>>> = self
             .plan
             .shards
@@ -251,11 +253,6 @@ impl Splitter {
             self.counts[s] += 1;
             indices[s][shard].push(r as u32);
         }
-        indices
-    }
-
-    fn write_rows(&mut self, batch: &SourceBatch, splits: &[usize]) -> Result<()> {
-        let indices = self.rows_by_shard(batch, splits);
         for (s, shards) in indices.into_iter().enumerate() {
             for (shard, idx) in shards.into_iter().enumerate() {
                 if idx.is_empty() {
@@ -280,6 +277,9 @@ impl Splitter {
         };
         for (s, workers) in self.workers.iter_mut().enumerate() {
             for (shard, w) in workers.iter_mut().enumerate() {
+                if let Some((bytes, n)) = self.framed[s][shard].finish() {
+                    w.send(ShardInput::Framed(bytes, n))?;
+                }
                 if let Some(rows) = self.chunkers[s][shard].finish()? {
                     w.send(ShardInput::Rows(rows))?;
                 }
