@@ -63,7 +63,7 @@ pub(super) fn infer(
     columns: &mut [Column],
 ) -> Result<Vec<FileScan>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-    let mut all_chunks = Vec::with_capacity(files.len());
+    let mut scans = Vec::with_capacity(files.len());
     for f in files {
         let ranges = threads.min(f.size / MIN_RANGE_BYTES).max(1);
         let compressed = is_compressed(&f.path);
@@ -89,9 +89,9 @@ pub(super) fn infer(
             }
         };
         columns.clone_from_slice(&merged);
-        all_chunks.push(file_scan);
+        scans.push(file_scan);
     }
-    Ok(all_chunks)
+    Ok(scans)
 }
 
 /// Scans the records of `r` (a reader started at absolute byte `start`)

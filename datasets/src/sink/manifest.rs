@@ -112,14 +112,20 @@ pub fn fingerprint(file: &InputFile, read_crc32c: Option<u32>) -> Result<InputRe
             etag: Some(etag.clone()),
         });
     }
-    if let Some(crc) = read_crc32c {
-        return Ok(InputRecord {
-            path: path.display().to_string(),
-            bytes: file.size,
-            crc32c: Some(format!("{crc:08x}")),
-            etag: None,
-        });
-    }
+    let (crc, bytes) = match read_crc32c {
+        Some(crc) => (crc, file.size),
+        None => crc32c_of_file(path)?,
+    };
+    Ok(InputRecord {
+        path: path.display().to_string(),
+        bytes,
+        crc32c: Some(format!("{crc:08x}")),
+        etag: None,
+    })
+}
+
+/// The CRC32C of a file's content and its length in bytes, by reading it.
+fn crc32c_of_file(path: &Path) -> Result<(u32, u64)> {
     let mut f = crate::store::read::open(path)?;
     let mut buf = vec![0u8; 1 << 20];
     let mut crc = 0u32;
@@ -127,17 +133,11 @@ pub fn fingerprint(file: &InputFile, read_crc32c: Option<u32>) -> Result<InputRe
     loop {
         let n = f.read(&mut buf).map_err(|e| DatasetError::io(path, e))?;
         if n == 0 {
-            break;
+            return Ok((crc, bytes));
         }
         crc = crc32c::crc32c_append(crc, &buf[..n]);
         bytes += n as u64;
     }
-    Ok(InputRecord {
-        path: path.display().to_string(),
-        bytes,
-        crc32c: Some(format!("{crc:08x}")),
-        etag: None,
-    })
 }
 
 /// The payload format an ExampleGen output records, for a later command
