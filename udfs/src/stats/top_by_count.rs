@@ -107,11 +107,21 @@ impl AggregateUDFImpl for TopByCountUdaf {
 #[derive(Debug, Default)]
 pub struct TopByCountAccumulator {
     kept: Vec<(Vec<u8>, u64)>,
+    /// Once a pruning has kept [`TOP_VALUES_KEPT`] values, the last of
+    /// them: a value ranked after it can never be in the top, so it is
+    /// passed over without being copied (a feature of millions of distinct
+    /// values, most seen once, costs one comparison of counts a value).
+    floor: Option<(Vec<u8>, u64)>,
 }
 
 impl TopByCountAccumulator {
     /// Adds one distinct value with its count.
     pub fn add(&mut self, value: &[u8], count: u64) {
+        if let Some((v, c)) = &self.floor {
+            if count < *c || (count == *c && value < v.as_slice()) {
+                return;
+            }
+        }
         self.kept.push((value.to_vec(), count));
         if self.kept.len() >= 2 * TOP_VALUES_KEPT {
             self.prune();
@@ -126,6 +136,9 @@ impl TopByCountAccumulator {
             .map(|(v, c)| (v.to_vec(), c))
             .collect();
         self.kept = top;
+        if self.kept.len() == TOP_VALUES_KEPT {
+            self.floor = self.kept.last().cloned();
+        }
     }
 
     fn add_pairs(&mut self, values: &ArrayRef, counts: &ArrayRef) -> Result<()> {
@@ -241,5 +254,43 @@ mod tests {
         assert_eq!(top(&mut whole), expected);
         assert_eq!(top(&mut merged), expected);
         assert_eq!(expected[0], ("v04997".to_string(), 6));
+    }
+
+    /// Values ranked after the floor are passed over, and the result is
+    /// still exactly the top: ties on the floor's count are decided by the
+    /// value, however the values arrive.
+    #[test]
+    fn values_below_the_floor_are_passed_over_without_changing_the_top() {
+        // Many values seen once, a few seen more often, arriving
+        // interleaved, ascending and descending.
+        let pairs: Vec<(String, u64)> = (0..20_000u64)
+            .map(|i| {
+                (
+                    format!("v{:05}", (i * 7919) % 20_000),
+                    1 + u64::from(i % 97 == 0),
+                )
+            })
+            .collect();
+        let expected = {
+            let mut all = pairs.clone();
+            all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+            all.truncate(TOP_VALUES_KEPT);
+            all
+        };
+        for order in [0, 1, 2] {
+            let mut ps = pairs.clone();
+            match order {
+                1 => ps.sort(),
+                2 => ps.sort_by(|a, b| b.cmp(a)),
+                _ => {}
+            }
+            let mut acc = TopByCountAccumulator::default();
+            for (v, c) in &ps {
+                acc.add(v.as_bytes(), *c);
+            }
+            assert!(acc.floor.is_some(), "order {order}: a floor was set");
+            assert!(acc.kept.len() < 2 * TOP_VALUES_KEPT);
+            assert_eq!(top(&mut acc), expected, "order {order}");
+        }
     }
 }
