@@ -41,7 +41,10 @@ pub use to_proto::{
 };
 
 use crate::error::{EngineError, Result};
-use weir_plan::kinds::split_stats::{stats_columns, StatsColumn};
+use weir_plan::kinds::split_stats::summary::ipc_batches;
+use weir_plan::kinds::split_stats::{
+    stats_columns, ColumnResults, SplitAccumulators, StatsColumn, StringMode,
+};
 use weir_plan::scan::SourceTable;
 use weir_plan::Execution;
 
@@ -276,12 +279,9 @@ pub(crate) fn dataset(
     })
 }
 
-/// The aggregate expressions for one feature, with `udafs` by name.
-fn column_exprs(
-    udafs: &HashMap<String, Arc<AggregateUDF>>,
-    column: &StatsColumn,
-    approx: bool,
-) -> Vec<Expr> {
+/// The aggregate expressions of one feature's approximate statistics,
+/// with `udafs` by name.
+fn column_exprs(udafs: &HashMap<String, Arc<AggregateUDF>>, column: &StatsColumn) -> Vec<Expr> {
     let udf = |n: &str| udafs.get(n).expect("registered statistics function");
     let name = column.name();
     let c = column.expr();
@@ -301,16 +301,11 @@ fn column_exprs(
                 .call(vec![c])
                 .alias(format!("numeric:{name}")),
         ),
-        FeatureType::Bytes => {
-            // Exact uniques and top values come from the value-count
-            // aggregation (`value_counts`), the rest from `string_totals`.
-            let f = if approx {
-                "string_stats_approx"
-            } else {
-                "string_totals"
-            };
-            exprs.push(udf(f).call(vec![c]).alias(format!("string:{name}")))
-        }
+        FeatureType::Bytes => exprs.push(
+            udf("string_stats_approx")
+                .call(vec![c])
+                .alias(format!("string:{name}")),
+        ),
         // A struct's children are features of their own.
         FeatureType::Unknown | FeatureType::Struct => {}
     }
@@ -326,19 +321,17 @@ fn examples_of(batch: &RecordBatch) -> Result<u64> {
         .ok_or_else(|| EngineError::Internal("the aggregate has no example count".into()))
 }
 
-/// The one-row aggregate (`batch`) and the value counts of the features
+/// The statistics accumulators and the value counts of the features
 /// `counted` (places in `columns`) agree: the same examples, and each
-/// string feature's values counted once in both.
+/// string feature's values counted once in both. `examples` and
+/// `num_values(i)` (feature i's values) are the accumulators'.
 fn check_passes_agree(
-    batch: &RecordBatch,
+    examples: u64,
+    num_values: impl Fn(usize) -> Result<u64>,
     columns: &[StatsColumn],
     counted: &[usize],
     values: &value_counts::Counted,
 ) -> Result<()> {
-    if counted.is_empty() {
-        return Ok(());
-    }
-    let examples = examples_of(batch)?;
     let mut wrong = Vec::new();
     if values.rows != examples {
         wrong.push(format!(
@@ -348,13 +341,7 @@ fn check_passes_agree(
     }
     for (k, &i) in counted.iter().enumerate() {
         let name = columns[i].name();
-        let totals = batch
-            .column_by_name(&format!("string:{name}"))
-            .and_then(|a| a.as_struct_opt())
-            .and_then(|s| s.column_by_name("num_values"))
-            .and_then(|a| a.as_primitive_opt::<datafusion::arrow::datatypes::UInt64Type>())
-            .ok_or_else(|| EngineError::Internal(format!("no string totals of {name}")))?;
-        let (a, b) = (totals.value(0), values.totals.get(&k).copied().unwrap_or(0));
+        let (a, b) = (num_values(i)?, values.totals.get(&k).copied().unwrap_or(0));
         if a != b {
             wrong.push(format!("'{name}': {a} values, {b} in the value counts"));
         }
@@ -368,8 +355,19 @@ fn check_passes_agree(
     }
 }
 
-/// Statistics of one dataset in one aggregate pass, run by `ctx` (in
-/// process, or on a cluster) under `execution`'s watchdog.
+/// The `num_values` of a string totals struct.
+fn num_values_of(totals: Option<&StructArray>, name: &str) -> Result<u64> {
+    totals
+        .and_then(|s| s.column_by_name("num_values"))
+        .and_then(|a| a.as_primitive_opt::<datafusion::arrow::datatypes::UInt64Type>())
+        .map(|a| a.value(0))
+        .ok_or_else(|| EngineError::Internal(format!("no string totals of {name}")))
+}
+
+/// Statistics of one dataset in one read of the input, run by `ctx` (in
+/// process, or on a cluster) under `execution`'s watchdog: approximate
+/// statistics in one aggregate, exact ones in the value-count plan whose
+/// scan also feeds the accumulators ([`value_counts`]).
 pub async fn dataset_statistics(
     execution: &Execution,
     ctx: &SessionContext,
@@ -379,78 +377,21 @@ pub async fn dataset_statistics(
 ) -> Result<DatasetFeatureStatistics> {
     let schema = table.source().schema();
     let columns = stats_columns(&schema)?;
-    // Exact string statistics: the (feature, value) counts, by the
-    // feature's place in `columns`.
-    let counted: Vec<usize> = if options.approx {
-        Vec::new()
-    } else {
-        (0..columns.len())
-            .filter(|&i| columns[i].kind == FeatureType::Bytes)
-            .collect()
+    let (num_examples, results) = match options.approx {
+        true => approx_results(execution, ctx, table, &columns).await?,
+        false => exact_results(execution, ctx, table, &columns).await?,
     };
-    let udafs: HashMap<String, Arc<AggregateUDF>> = weir_udfs::all_udafs()
-        .into_iter()
-        .map(|u| (u.name().to_string(), u))
-        .collect();
-    let mut exprs = vec![count(lit(1)).alias("__num_examples")];
-    for column in &columns {
-        exprs.extend(column_exprs(&udafs, column, options.approx));
-    }
-    let paths: Vec<Vec<String>> = counted.iter().map(|&i| columns[i].path.clone()).collect();
-    // Both passes under one watchdog, accepted only when they agree on the
-    // examples and on every string feature's values (Ballista has given
-    // duplicated shuffle data after an executor died); a disagreement on a
-    // cluster resubmits both.
-    let (batch, counted_values) = execution
-        .watched(|| async {
-            let df = ctx.read_table(Arc::new(table.clone()))?;
-            let batches = df.aggregate(vec![], exprs.clone())?.collect().await?;
-            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            let batch = match batches.into_iter().find(|b| b.num_rows() > 0) {
-                Some(b) if rows == 1 => b,
-                _ => {
-                    return Err(EngineError::Internal(format!(
-                        "an aggregate without groups returned {rows} rows"
-                    )))
-                }
-            };
-            let values = value_counts::value_counts(ctx, table.clone(), paths.clone()).await?;
-            check_passes_agree(&batch, &columns, &counted, &values)?;
-            Ok((batch, values))
-        })
-        .await?;
-    let counts: HashMap<usize, _> = counted_values
-        .features
-        .into_iter()
-        .map(|(k, v)| (counted[k], v))
-        .collect();
-    let batch = &batch;
-    let num_examples = examples_of(batch)?;
-    let get = |n: String| -> Option<StructArray> {
-        batch.column_by_name(&n).map(|a| a.as_struct().slice(0, 1))
-    };
-    let mut features = Vec::new();
-    for (i, column) in columns.into_iter().enumerate() {
-        let fname = column.name();
-        let common = get(format!("common:{fname}")).expect("common stats column");
-        let numeric = get(format!("numeric:{fname}"));
-        let mut strings = get(format!("string:{fname}"));
-        if let (false, Some(totals)) = (options.approx, &strings) {
-            // `string_totals`' result, joined with the feature's counts.
-            strings = Some(value_counts::string_results(totals, counts.get(&i))?);
-        }
-        let levels = batch
-            .column_by_name(&format!("levels:{fname}"))
-            .map(|a| a.as_list::<i32>().value(0).as_struct().clone());
+    let mut features = Vec::with_capacity(columns.len());
+    for (column, r) in columns.into_iter().zip(&results) {
         features.push(
             feature_stats(
                 &column.path,
                 column.kind,
                 FeatureResults {
-                    common: &common,
-                    numeric: numeric.as_ref(),
-                    strings: strings.as_ref(),
-                    levels: levels.as_ref(),
+                    common: &r.common,
+                    numeric: r.numeric.as_ref(),
+                    strings: r.strings.as_ref(),
+                    levels: r.levels.as_ref(),
                 },
                 options.histograms,
             )
@@ -460,31 +401,122 @@ pub async fn dataset_statistics(
     dataset(name, num_examples, features)
 }
 
+/// Approximate statistics: every feature's aggregates in one aggregate
+/// without groups.
+async fn approx_results(
+    execution: &Execution,
+    ctx: &SessionContext,
+    table: SourceTable,
+    columns: &[StatsColumn],
+) -> Result<(u64, Vec<ColumnResults>)> {
+    let udafs: HashMap<String, Arc<AggregateUDF>> = weir_udfs::all_udafs()
+        .into_iter()
+        .map(|u| (u.name().to_string(), u))
+        .collect();
+    let mut exprs = vec![count(lit(1)).alias("__num_examples")];
+    for column in columns {
+        exprs.extend(column_exprs(&udafs, column));
+    }
+    let batch = execution
+        .watched(|| async {
+            let df = ctx.read_table(Arc::new(table.clone()))?;
+            let batches = df.aggregate(vec![], exprs.clone())?.collect().await?;
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            match batches.into_iter().find(|b| b.num_rows() > 0) {
+                Some(b) if rows == 1 => Ok(b),
+                _ => Err(EngineError::Internal(format!(
+                    "an aggregate without groups returned {rows} rows"
+                ))),
+            }
+        })
+        .await?;
+    let get = |n: String| -> Option<StructArray> {
+        batch.column_by_name(&n).map(|a| a.as_struct().slice(0, 1))
+    };
+    let mut results = Vec::with_capacity(columns.len());
+    for column in columns {
+        let fname = column.name();
+        results.push(ColumnResults {
+            common: get(format!("common:{fname}"))
+                .ok_or_else(|| EngineError::Internal(format!("no common statistics of {fname}")))?,
+            numeric: get(format!("numeric:{fname}")),
+            strings: get(format!("string:{fname}")),
+            levels: batch
+                .column_by_name(&format!("levels:{fname}"))
+                .map(|a| a.as_list::<i32>().value(0).as_struct().clone()),
+        });
+    }
+    Ok((examples_of(&batch)?, results))
+}
+
+/// Exact statistics in one read: the value-count plan, whose scan also
+/// feeds every feature's accumulators (string totals), gives the parts'
+/// partial states and the string features' value counts; the two are
+/// accepted only when they agree on the examples and on every string
+/// feature's values (Ballista has given duplicated shuffle data after an
+/// executor died; a disagreement on a cluster resubmits the plan).
+async fn exact_results(
+    execution: &Execution,
+    ctx: &SessionContext,
+    table: SourceTable,
+    columns: &[StatsColumn],
+) -> Result<(u64, Vec<ColumnResults>)> {
+    let schema = table.source().schema();
+    // The (feature, value) counts, by the feature's place in `columns`.
+    let counted: Vec<usize> = (0..columns.len())
+        .filter(|&i| columns[i].kind == FeatureType::Bytes)
+        .collect();
+    let paths: Vec<Vec<String>> = counted.iter().map(|&i| columns[i].path.clone()).collect();
+    let (result, values) = execution
+        .watched(|| async {
+            let values =
+                value_counts::value_counts(ctx, table.clone(), paths.clone(), true).await?;
+            let mut accumulators = SplitAccumulators::new(&schema, 1, StringMode::Totals)?;
+            for state in &values.states {
+                for batch in ipc_batches(state)? {
+                    accumulators.merge(&batch)?;
+                }
+            }
+            let result = accumulators.evaluate()?.pop().ok_or_else(|| {
+                EngineError::Internal("statistics accumulators without a split".into())
+            })?;
+            check_passes_agree(
+                result.num_examples,
+                |i| num_values_of(result.columns[i].strings.as_ref(), &columns[i].name()),
+                columns,
+                &counted,
+                &values,
+            )?;
+            Ok::<_, EngineError>((result, values))
+        })
+        .await?;
+    let mut counts: HashMap<usize, _> = values
+        .features
+        .into_iter()
+        .map(|(k, v)| (counted[k], v))
+        .collect();
+    let mut results = result.columns;
+    for &i in &counted {
+        let totals = results[i].strings.as_ref().ok_or_else(|| {
+            EngineError::Internal(format!("no string totals of {}", columns[i].name()))
+        })?;
+        // `string_totals`' result, joined with the feature's counts.
+        results[i].strings = Some(value_counts::string_results(
+            totals,
+            counts.remove(&i).as_ref(),
+        )?);
+    }
+    Ok((result.num_examples, results))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{ArrayRef, Int64Array, UInt64Array};
-    use datafusion::arrow::datatypes::{DataType, Field, Fields};
-
-    fn one_row(examples: i64, values: u64) -> RecordBatch {
-        let totals = StructArray::new(
-            Fields::from(vec![Field::new("num_values", DataType::UInt64, false)]),
-            vec![Arc::new(UInt64Array::from(vec![values])) as ArrayRef],
-            None,
-        );
-        RecordBatch::try_from_iter([
-            (
-                "__num_examples",
-                Arc::new(Int64Array::from(vec![examples])) as ArrayRef,
-            ),
-            ("string:s", Arc::new(totals) as ArrayRef),
-        ])
-        .unwrap()
-    }
 
     /// Regression (fault figures, 1 run in 10 with 2 task slots): after an
     /// executor was killed, `weir stats --cluster` wrote statistics that
-    /// differed from in-process. The two passes now have to agree.
+    /// differed from in-process. The accumulators and the value counts
+    /// have to agree.
     #[test]
     fn passes_that_disagree_on_examples_or_values_are_refused() {
         let columns = vec![StatsColumn {
@@ -497,17 +529,17 @@ mod tests {
             totals: std::collections::HashMap::from([(0, total)]),
             ..Default::default()
         };
-        let batch = one_row(3, 5);
-        assert!(check_passes_agree(&batch, &columns, &[0], &counted(3, 5)).is_ok());
-        let err = check_passes_agree(&batch, &columns, &[0], &counted(6, 5))
+        let five = |_: usize| Ok(5);
+        assert!(check_passes_agree(3, five, &columns, &[0], &counted(3, 5)).is_ok());
+        let err = check_passes_agree(3, five, &columns, &[0], &counted(6, 5))
             .unwrap_err()
             .to_string();
         assert!(err.contains("3 examples, 6 in the value counts"), "{err}");
-        let err = check_passes_agree(&batch, &columns, &[0], &counted(3, 10))
+        let err = check_passes_agree(3, five, &columns, &[0], &counted(3, 10))
             .unwrap_err()
             .to_string();
         assert!(err.contains("'s': 5 values, 10"), "{err}");
-        // Approximate statistics count no values: nothing to compare.
-        assert!(check_passes_agree(&batch, &columns, &[], &counted(0, 0)).is_ok());
+        // Without string features only the examples are compared.
+        assert!(check_passes_agree(3, five, &columns, &[], &counted(3, 0)).is_ok());
     }
 }

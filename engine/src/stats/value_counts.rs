@@ -7,8 +7,11 @@
 //! TFDV's rank order, a state of at most 1,000 values). No process holds a
 //! feature's distinct values, and in-process runs use the same plan.
 //!
-//! The rest of the string statistics (`string_totals`) come from the one
-//! aggregate pass over the input; [`string_results`] joins the two into
+//! The rest of the string statistics (`string_totals`) come from the
+//! statistics accumulators, which the same scan feeds
+//! ([`FeatureValuesMap::statistics`]): each part's partial state is one
+//! more row of the scan, collected here with `array_agg`, so exact
+//! statistics read the input once. [`string_results`] joins the two into
 //! the result `string_stats` gives, so the statistics are its bytes.
 
 use std::collections::HashMap;
@@ -18,10 +21,12 @@ use datafusion::arrow::array::{
     new_empty_array, Array, ArrayRef, AsArray, RecordBatch, StructArray, UInt64Array,
 };
 use datafusion::arrow::datatypes::{DataType, Int64Type, UInt32Type, UInt64Type};
-use datafusion::functions_aggregate::expr_fn::{count, sum};
-use datafusion::logical_expr::{col, lit, AggregateUDF};
+use datafusion::functions_aggregate::expr_fn::{array_agg, count, sum};
+use datafusion::logical_expr::{col, lit, AggregateUDF, ExprFunctionExt};
 use datafusion::prelude::SessionContext;
-use weir_plan::kinds::feature_values::{COUNT_COLUMN, FEATURE_COLUMN, ROWS_FEATURE, VALUE_COLUMN};
+use weir_plan::kinds::feature_values::{
+    COUNT_COLUMN, FEATURE_COLUMN, ROWS_FEATURE, STATE_FEATURE, VALUE_COLUMN,
+};
 use weir_plan::kinds::FeatureValuesMap;
 use weir_plan::scan::SourceTable;
 use weir_udfs::stats::{StringStatsUdaf, TopByCountUdaf};
@@ -47,40 +52,57 @@ pub(crate) struct Counted {
     pub totals: HashMap<usize, u64>,
     /// Examples counted.
     pub rows: u64,
+    /// The parts' partial statistics states (Arrow IPC streams, in byte
+    /// order), when asked for.
+    pub states: Vec<Vec<u8>>,
 }
 
-/// Uniques and top values of the features at `paths` of `table`, run by
-/// `ctx` (the caller's watchdog resubmits it).
+/// Uniques and top values of the features at `paths` of `table`, and with
+/// `statistics` every part's partial statistics state, run by `ctx` (the
+/// caller's watchdog resubmits it).
 pub(crate) async fn value_counts(
     ctx: &SessionContext,
     table: SourceTable,
     paths: Vec<Vec<String>>,
+    statistics: bool,
 ) -> Result<Counted> {
-    if paths.is_empty() {
+    if paths.is_empty() && !statistics {
         return Ok(Counted::default());
     }
-    let table = table.with_map(Arc::new(FeatureValuesMap { features: paths }));
+    let table = table.with_map(Arc::new(FeatureValuesMap {
+        features: paths,
+        statistics,
+    }));
     let top = AggregateUDF::from(TopByCountUdaf::new());
+    let mut per_feature = vec![
+        count(lit(1)).alias("unique"),
+        sum(col(COUNT_COLUMN)).alias("total"),
+        top.call(vec![col(VALUE_COLUMN), col(COUNT_COLUMN)])
+            .alias("top"),
+    ];
+    if statistics {
+        per_feature.push(
+            array_agg(col(VALUE_COLUMN))
+                .filter(col(FEATURE_COLUMN).eq(lit(STATE_FEATURE)))
+                .build()?
+                .alias("states"),
+        );
+    }
     let df = ctx
         .read_table(Arc::new(table))?
         .aggregate(
             vec![col(FEATURE_COLUMN), col(VALUE_COLUMN)],
             vec![sum(col(COUNT_COLUMN)).alias(COUNT_COLUMN)],
         )?
-        .aggregate(
-            vec![col(FEATURE_COLUMN)],
-            vec![
-                count(lit(1)).alias("unique"),
-                sum(col(COUNT_COLUMN)).alias("total"),
-                top.call(vec![col(VALUE_COLUMN), col(COUNT_COLUMN)])
-                    .alias("top"),
-            ],
-        )?;
+        .aggregate(vec![col(FEATURE_COLUMN)], per_feature)?;
     let batches = df.collect().await?;
     let mut out = Counted::default();
     for b in &batches {
         read_rows(b, &mut out)?;
     }
+    // The states merge in an order that does not depend on which part
+    // finished first.
+    out.states.sort_unstable();
     Ok(out)
 }
 
@@ -106,6 +128,17 @@ fn read_rows(b: &RecordBatch, out: &mut Counted) -> Result<()> {
         let f = feature.value(row);
         if f == ROWS_FEATURE {
             out.rows += total.value(row);
+            continue;
+        }
+        if f == STATE_FEATURE {
+            let states = b
+                .column_by_name("states")
+                .and_then(|a| a.as_list_opt::<i32>())
+                .ok_or_else(bad)?
+                .value(row);
+            let states = states.as_binary_opt::<i32>().ok_or_else(bad)?;
+            out.states
+                .extend(states.iter().flatten().map(<[u8]>::to_vec));
             continue;
         }
         let previous = out.features.insert(

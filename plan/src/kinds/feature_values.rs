@@ -20,18 +20,30 @@
 //! Each batch also gives one row of feature [`ROWS_FEATURE`] (an empty
 //! value, counted by the batch's rows), so the aggregation's result says
 //! how many examples it counted: the driver checks it, and every feature's
-//! total, against the statistics' other pass.
+//! total, against the rest of the statistics.
+//!
+//! With [`FeatureValuesMap::statistics`] the map also feeds every feature's
+//! one-row statistics accumulators (`split_stats`, one split, string
+//! totals) with the batches it reads, and closes its part with their
+//! partial state: one row of feature [`STATE_FEATURE`] whose value is the
+//! state as an Arrow IPC stream. Exact statistics are then one read of the
+//! input: the driver merges the parts' states and joins them with the
+//! value counts.
 
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{BinaryBuilder, UInt32Builder, UInt64Builder};
+use datafusion::arrow::array::{
+    BinaryArray, BinaryBuilder, UInt32Array, UInt32Builder, UInt64Array, UInt64Builder,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use weir_datasets::formats::{Source, SourceBatch};
 use weir_udfs::stats::{FeatureColumn, ValueCounts};
 
 use super::split_stats::columns::column_at;
+use super::split_stats::summary::ipc_bytes;
+use super::split_stats::{SplitAccumulators, StringMode};
 use crate::error::{PlanError, Result};
 use crate::map::{RowMapper, ScanMap};
 
@@ -46,6 +58,9 @@ pub const VALUE_COLUMN: &str = "value";
 pub const COUNT_COLUMN: &str = "n";
 /// The feature number of the rows counted (not a feature).
 pub const ROWS_FEATURE: u32 = u32::MAX;
+/// The feature number of a part's partial statistics state (not a
+/// feature; with [`FeatureValuesMap::statistics`]).
+pub const STATE_FEATURE: u32 = u32::MAX - 1;
 /// Distinct values of one feature a batch is counted for, at most.
 pub const BATCH_DISTINCT: usize = 256;
 /// Batches of a feature that overflowed [`BATCH_DISTINCT`] that then go out
@@ -67,6 +82,10 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 pub struct FeatureValuesMap {
     /// The features, numbered by their place here.
     pub features: Vec<Vec<String>>,
+    /// Also feed every feature's statistics accumulators and close each
+    /// part with their partial state (a [`STATE_FEATURE`] row).
+    #[serde(default)]
+    pub statistics: bool,
 }
 
 impl ScanMap for FeatureValuesMap {
@@ -82,13 +101,24 @@ impl ScanMap for FeatureValuesMap {
         SCHEMA.clone()
     }
 
-    fn mapper(&self, _source: &Source, _files: Vec<PathBuf>) -> Result<Box<dyn RowMapper>> {
-        Ok(Box::new(FeatureValuesMapper::new(self.features.clone())))
+    fn mapper(&self, source: &Source, _files: Vec<PathBuf>) -> Result<Box<dyn RowMapper>> {
+        let mut mapper = FeatureValuesMapper::new(self.features.clone());
+        if self.statistics {
+            mapper.statistics = Some(SplitAccumulators::new(
+                &source.schema(),
+                1,
+                StringMode::Totals,
+            )?);
+        }
+        Ok(Box::new(mapper))
     }
 
     /// The columns of the counted features (a struct child's path starts
-    /// at its top-level column).
+    /// at its top-level column); all of them with statistics.
     fn columns(&self) -> Option<Vec<String>> {
+        if self.statistics {
+            return None;
+        }
         let mut names: Vec<String> = Vec::new();
         for name in self.features.iter().filter_map(|p| p.first()) {
             if !names.contains(name) {
@@ -105,6 +135,11 @@ struct FeatureValuesMapper {
     counter: ValueCounts,
     /// Per feature, the batches left before counting is tried again.
     uncounted: Vec<u32>,
+    /// The part's statistics accumulators, with
+    /// [`FeatureValuesMap::statistics`].
+    statistics: Option<SplitAccumulators>,
+    /// Every row's split (all 0), as long as the longest batch.
+    split_of_row: Vec<usize>,
 }
 
 impl FeatureValuesMapper {
@@ -113,12 +148,21 @@ impl FeatureValuesMapper {
             uncounted: vec![0; features.len()],
             features,
             counter: ValueCounts::default(),
+            statistics: None,
+            split_of_row: Vec::new(),
         }
     }
 }
 
 impl RowMapper for FeatureValuesMapper {
     fn map(&mut self, batch: &SourceBatch) -> Result<RecordBatch> {
+        if let Some(accumulators) = self.statistics.as_mut() {
+            let rows = batch.batch.num_rows();
+            if self.split_of_row.len() < rows {
+                self.split_of_row.resize(rows, 0);
+            }
+            accumulators.update(&batch.batch, &self.split_of_row[..rows], |_, _, _| Ok(()))?;
+        }
         let mut features = UInt32Builder::new();
         let mut values = BinaryBuilder::new();
         let mut counts = UInt64Builder::new();
@@ -167,7 +211,20 @@ impl RowMapper for FeatureValuesMapper {
     }
 
     fn finish(self: Box<Self>) -> Result<Option<RecordBatch>> {
-        Ok(None)
+        let Some(mut accumulators) = self.statistics else {
+            return Ok(None);
+        };
+        let state = ipc_bytes(&accumulators.state(0)?)?;
+        RecordBatch::try_new(
+            SCHEMA.clone(),
+            vec![
+                Arc::new(UInt32Array::from(vec![STATE_FEATURE])),
+                Arc::new(BinaryArray::from_iter_values([state])),
+                Arc::new(UInt64Array::from(vec![1u64])),
+            ],
+        )
+        .map(Some)
+        .map_err(|e| PlanError::Internal(format!("feature values state: {e}")))
     }
 }
 
@@ -262,6 +319,79 @@ mod tests {
         let mut missing = FeatureValuesMapper::new(vec![path(&["seq", "nope"])]);
         let err = missing.map(&source).unwrap_err().to_string();
         assert!(err.contains("feature 'seq.nope' is not a column"), "{err}");
+    }
+
+    /// With statistics the part closes with one state row, which merged
+    /// gives what the accumulators fed directly give; the scan then reads
+    /// every column.
+    #[test]
+    fn with_statistics_a_part_closes_with_its_partial_state() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, true),
+            Field::new("x", DataType::Int64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec![Some("a"), None, Some("bb")])),
+                Arc::new(datafusion::arrow::array::Int64Array::from(vec![
+                    Some(1),
+                    Some(5),
+                    None,
+                ])),
+            ],
+        )
+        .unwrap();
+        let source = SourceBatch {
+            file: 0,
+            row: 0,
+            batch: batch.clone(),
+            serialized: None,
+            position: None,
+        };
+        let map = FeatureValuesMap {
+            features: vec![vec!["s".to_string()]],
+            statistics: true,
+        };
+        assert_eq!(map.columns(), None);
+        let plain = FeatureValuesMap {
+            statistics: false,
+            ..map.clone()
+        };
+        assert_eq!(plain.columns(), Some(vec!["s".to_string()]));
+
+        let mut mapper = FeatureValuesMapper::new(map.features.clone());
+        mapper.statistics = Some(SplitAccumulators::new(&schema, 1, StringMode::Totals).unwrap());
+        for _ in 0..2 {
+            let out = mapper.map(&source).unwrap();
+            assert!(rows(&out).iter().all(|r| r.0 != STATE_FEATURE));
+        }
+        let closing = Box::new(mapper).finish().unwrap().expect("a state row");
+        let closing = rows(&closing);
+        assert_eq!(closing.len(), 1);
+        assert_eq!((closing[0].0, closing[0].2), (STATE_FEATURE, 1));
+
+        // The state's bytes, merged, against accumulators fed directly.
+        let mut again = FeatureValuesMapper::new(map.features.clone());
+        again.statistics = Some(SplitAccumulators::new(&schema, 1, StringMode::Totals).unwrap());
+        again.map(&source).unwrap();
+        again.map(&source).unwrap();
+        let out = Box::new(again).finish().unwrap().unwrap();
+        let state = out.column(1).as_binary::<i32>().value(0).to_vec();
+        let mut merged = SplitAccumulators::new(&schema, 1, StringMode::Totals).unwrap();
+        for b in crate::kinds::split_stats::summary::ipc_batches(&state).unwrap() {
+            merged.merge(&b).unwrap();
+        }
+        let mut direct = SplitAccumulators::new(&schema, 1, StringMode::Totals).unwrap();
+        for _ in 0..2 {
+            direct.update(&batch, &[0, 0, 0], |_, _, _| Ok(())).unwrap();
+        }
+        let (merged, direct) = (
+            merged.evaluate().unwrap().pop().unwrap(),
+            direct.evaluate().unwrap().pop().unwrap(),
+        );
+        assert_eq!(merged.num_examples, 6);
+        assert_eq!(format!("{merged:?}"), format!("{direct:?}"));
     }
 
     #[test]
