@@ -14,8 +14,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use weir_plan::kinds::split_stats::{SplitAccumulators, StringMode};
 
 use super::value_counts::{string_results, ValueCounts};
-use super::{dataset, feature_stats, FeatureResults, HistogramMode, SplitStatistics, StatsOptions};
-use crate::error::{EngineError, Result};
+use super::{dataset, feature_of, HistogramMode, SplitStatistics, StatsOptions};
+use crate::error::Result;
 
 /// Per split, per column statistics accumulators, and with merged partial
 /// states the features' exact value counts.
@@ -84,28 +84,15 @@ impl SplitStatsCollector {
         let mut out = Vec::with_capacity(results.len());
         for (split, (result, name)) in results.into_iter().zip(names).enumerate() {
             let mut features = Vec::with_capacity(columns.len());
-            for (f, (r, column)) in result.columns.into_iter().zip(&columns).enumerate() {
-                let strings = match (&self.counts, r.strings) {
+            for (f, (r, column)) in result.columns.iter().zip(&columns).enumerate() {
+                let strings = match (&self.counts, &r.strings) {
                     (Some(counts), Some(totals)) => Some(string_results(
-                        &totals,
+                        totals,
                         counts.get(&(split as u32, f as u32)),
                     )?),
-                    (_, strings) => strings,
+                    (_, strings) => strings.clone(),
                 };
-                features.push(
-                    feature_stats(
-                        &column.path,
-                        column.kind,
-                        FeatureResults {
-                            common: &r.common,
-                            numeric: r.numeric.as_ref(),
-                            strings: strings.as_ref(),
-                            levels: r.levels.as_ref(),
-                        },
-                        self.histograms,
-                    )
-                    .map_err(EngineError::from)?,
-                );
+                features.push(feature_of(column, r, strings.as_ref(), self.histograms)?);
             }
             out.push(SplitStatistics {
                 split: name.clone(),

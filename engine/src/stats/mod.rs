@@ -382,23 +382,37 @@ pub async fn dataset_statistics(
         false => exact_results(execution, ctx, table, &columns).await?,
     };
     let mut features = Vec::with_capacity(columns.len());
-    for (column, r) in columns.into_iter().zip(&results) {
-        features.push(
-            feature_stats(
-                &column.path,
-                column.kind,
-                FeatureResults {
-                    common: &r.common,
-                    numeric: r.numeric.as_ref(),
-                    strings: r.strings.as_ref(),
-                    levels: r.levels.as_ref(),
-                },
-                options.histograms,
-            )
-            .map_err(EngineError::from)?,
-        );
+    for (column, r) in columns.iter().zip(&results) {
+        features.push(feature_of(
+            column,
+            r,
+            r.strings.as_ref(),
+            options.histograms,
+        )?);
     }
     dataset(name, num_examples, features)
+}
+
+/// The statistics of the feature `column` from its accumulators' results
+/// `r`, with `strings` as its string statistics.
+pub(crate) fn feature_of(
+    column: &StatsColumn,
+    r: &ColumnResults,
+    strings: Option<&StructArray>,
+    histograms: HistogramMode,
+) -> Result<FeatureNameStatistics> {
+    feature_stats(
+        &column.path,
+        column.kind,
+        FeatureResults {
+            common: &r.common,
+            numeric: r.numeric.as_ref(),
+            strings,
+            levels: r.levels.as_ref(),
+        },
+        histograms,
+    )
+    .map_err(EngineError::from)
 }
 
 /// Approximate statistics: every feature's aggregates in one aggregate
@@ -471,6 +485,15 @@ async fn exact_results(
         .watched(|| async {
             let values =
                 value_counts::value_counts(ctx, table.clone(), paths.clone(), true).await?;
+            if values.states.is_empty() && values.rows > 0 {
+                // An executor that predates the map's `statistics` setting
+                // ignores it and counts values only.
+                return Err(EngineError::Internal(format!(
+                    "the statistics scan counted {} examples but returned no \
+                     accumulator states: do the executors run this version of weir?",
+                    values.rows
+                )));
+            }
             let mut accumulators = SplitAccumulators::new(&schema, 1, StringMode::Totals)?;
             for state in &values.states {
                 for batch in ipc_batches(state)? {
