@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use datafusion::arrow::array::{AsArray, StructArray};
 use datafusion::arrow::datatypes::Int64Type;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::HashMap;
 use datafusion::functions_aggregate::expr_fn::count;
@@ -379,7 +380,7 @@ pub async fn dataset_statistics(
     let columns = stats_columns(&schema)?;
     let (num_examples, results) = match options.approx {
         true => approx_results(execution, ctx, table, &columns).await?,
-        false => exact_results(execution, ctx, table, &columns).await?,
+        false => exact_results(execution, ctx, table, &schema, &columns).await?,
     };
     let mut features = Vec::with_capacity(columns.len());
     for (column, r) in columns.iter().zip(&results) {
@@ -473,9 +474,9 @@ async fn exact_results(
     execution: &Execution,
     ctx: &SessionContext,
     table: SourceTable,
+    schema: &SchemaRef,
     columns: &[StatsColumn],
 ) -> Result<(u64, Vec<ColumnResults>)> {
-    let schema = table.source().schema();
     // The (feature, value) counts, by the feature's place in `columns`.
     let counted: Vec<usize> = (0..columns.len())
         .filter(|&i| columns[i].kind == FeatureType::Bytes)
@@ -483,8 +484,7 @@ async fn exact_results(
     let paths: Vec<Vec<String>> = counted.iter().map(|&i| columns[i].path.clone()).collect();
     let (result, values) = execution
         .watched(|| async {
-            let values =
-                value_counts::value_counts(ctx, table.clone(), paths.clone(), true).await?;
+            let values = value_counts::value_counts(ctx, table.clone(), paths.clone()).await?;
             if values.states.is_empty() && values.rows > 0 {
                 // An executor that predates the map's `statistics` setting
                 // ignores it and counts values only.
@@ -494,7 +494,7 @@ async fn exact_results(
                     values.rows
                 )));
             }
-            let mut accumulators = SplitAccumulators::new(&schema, 1, StringMode::Totals)?;
+            let mut accumulators = SplitAccumulators::new(schema, 1, StringMode::Totals)?;
             for state in &values.states {
                 for batch in ipc_batches(state)? {
                     accumulators.merge(&batch)?;

@@ -53,41 +53,33 @@ pub(crate) struct Counted {
     /// Examples counted.
     pub rows: u64,
     /// The parts' partial statistics states (Arrow IPC streams, in byte
-    /// order), when asked for.
+    /// order).
     pub states: Vec<Vec<u8>>,
 }
 
-/// Uniques and top values of the features at `paths` of `table`, and with
-/// `statistics` every part's partial statistics state, run by `ctx` (the
-/// caller's watchdog resubmits it).
+/// Uniques and top values of the features at `paths` of `table`, and
+/// every part's partial statistics state, run by `ctx` (the caller's
+/// watchdog resubmits it).
 pub(crate) async fn value_counts(
     ctx: &SessionContext,
     table: SourceTable,
     paths: Vec<Vec<String>>,
-    statistics: bool,
 ) -> Result<Counted> {
-    if paths.is_empty() && !statistics {
-        return Ok(Counted::default());
-    }
     let table = table.with_map(Arc::new(FeatureValuesMap {
         features: paths,
-        statistics,
+        statistics: true,
     }));
     let top = AggregateUDF::from(TopByCountUdaf::new());
-    let mut per_feature = vec![
+    let per_feature = vec![
         count(lit(1)).alias("unique"),
         sum(col(COUNT_COLUMN)).alias("total"),
         top.call(vec![col(VALUE_COLUMN), col(COUNT_COLUMN)])
             .alias("top"),
+        array_agg(col(VALUE_COLUMN))
+            .filter(col(FEATURE_COLUMN).eq(lit(STATE_FEATURE)))
+            .build()?
+            .alias("states"),
     ];
-    if statistics {
-        per_feature.push(
-            array_agg(col(VALUE_COLUMN))
-                .filter(col(FEATURE_COLUMN).eq(lit(STATE_FEATURE)))
-                .build()?
-                .alias("states"),
-        );
-    }
     let df = ctx
         .read_table(Arc::new(table))?
         .aggregate(

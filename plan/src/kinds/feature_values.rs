@@ -138,8 +138,6 @@ struct FeatureValuesMapper {
     /// The part's statistics accumulators, with
     /// [`FeatureValuesMap::statistics`].
     statistics: Option<SplitAccumulators>,
-    /// Every row's split (all 0), as long as the longest batch.
-    split_of_row: Vec<usize>,
 }
 
 impl FeatureValuesMapper {
@@ -149,7 +147,6 @@ impl FeatureValuesMapper {
             features,
             counter: ValueCounts::default(),
             statistics: None,
-            split_of_row: Vec::new(),
         }
     }
 }
@@ -157,11 +154,7 @@ impl FeatureValuesMapper {
 impl RowMapper for FeatureValuesMapper {
     fn map(&mut self, batch: &SourceBatch) -> Result<RecordBatch> {
         if let Some(accumulators) = self.statistics.as_mut() {
-            let rows = batch.batch.num_rows();
-            if self.split_of_row.len() < rows {
-                self.split_of_row.resize(rows, 0);
-            }
-            accumulators.update(&batch.batch, &self.split_of_row[..rows], |_, _, _| Ok(()))?;
+            accumulators.update_split(&batch.batch, 0)?;
         }
         let mut features = UInt32Builder::new();
         let mut values = BinaryBuilder::new();

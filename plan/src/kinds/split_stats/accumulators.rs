@@ -160,22 +160,44 @@ impl SplitAccumulators {
             if idx.is_empty() {
                 continue;
             }
-            self.num_examples[s] += idx.len() as u64;
-            let all = idx.len() == batch.num_rows();
-            let idx = UInt32Array::from(idx);
-            for (c, accs) in self.splits[s].iter_mut().enumerate() {
-                let array = self.columns[c].array(batch)?;
-                let column = if all {
-                    array
-                } else {
-                    take(&array, &idx, None).map_err(datafusion::error::DataFusionError::from)?
-                };
-                let args = [column];
-                for (_, acc) in accs.all() {
-                    acc.update_batch(&args)?;
-                }
-                each(s, c, &args[0])?;
+            match idx.len() == batch.num_rows() {
+                true => self.add_rows(s, batch, None, &mut each)?,
+                false => self.add_rows(s, batch, Some(&UInt32Array::from(idx)), &mut each)?,
             }
+        }
+        Ok(())
+    }
+
+    /// Adds every row of `batch` to split `split`.
+    pub fn update_split(&mut self, batch: &RecordBatch, split: usize) -> Result<()> {
+        if split >= self.splits.len() {
+            return Err(PlanError::Internal(format!("rows routed to split {split}")));
+        }
+        self.add_rows(split, batch, None, &mut |_, _, _| Ok(()))
+    }
+
+    /// Adds the rows `idx` of `batch` (all when `None`) to split `s`.
+    fn add_rows(
+        &mut self,
+        s: usize,
+        batch: &RecordBatch,
+        idx: Option<&UInt32Array>,
+        each: &mut impl FnMut(usize, usize, &ArrayRef) -> Result<()>,
+    ) -> Result<()> {
+        self.num_examples[s] += idx.map_or(batch.num_rows(), |i| i.len()) as u64;
+        for (c, accs) in self.splits[s].iter_mut().enumerate() {
+            let array = self.columns[c].array(batch)?;
+            let column = match idx {
+                None => array,
+                Some(idx) => {
+                    take(&array, idx, None).map_err(datafusion::error::DataFusionError::from)?
+                }
+            };
+            let args = [column];
+            for (_, acc) in accs.all() {
+                acc.update_batch(&args)?;
+            }
+            each(s, c, &args[0])?;
         }
         Ok(())
     }
@@ -348,6 +370,22 @@ mod tests {
             }
         }
         assert_eq!((w[0].num_examples, w[1].num_examples), (3, 1));
+    }
+
+    /// A whole batch added to one split is what routing every row there
+    /// gives; a split out of range is an error.
+    #[test]
+    fn a_whole_batch_into_one_split_is_every_row_routed_there() {
+        let b = batch();
+        let mut routed = SplitAccumulators::new(&b.schema(), 2, StringMode::Totals).unwrap();
+        routed.update(&b, &[1, 1, 1, 1], |_, _, _| Ok(())).unwrap();
+        let mut whole = SplitAccumulators::new(&b.schema(), 2, StringMode::Totals).unwrap();
+        whole.update_split(&b, 1).unwrap();
+        assert!(whole.update_split(&b, 2).is_err());
+        assert_eq!(
+            format!("{:?}", routed.evaluate().unwrap()),
+            format!("{:?}", whole.evaluate().unwrap())
+        );
     }
 
     #[test]
