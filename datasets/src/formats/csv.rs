@@ -21,13 +21,11 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    ArrayRef, BinaryBuilder, Float32Builder, Int64Builder, NullArray, StringArray,
-};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
 use super::crc_tap::CrcTap;
+use super::csv_batches::CsvBatches;
+use super::csv_held::HeldStore;
 use super::pynum::{parse_py_float, parse_py_int};
 use crate::compression::Compression;
 use crate::error::{DatasetError, Result};
@@ -45,6 +43,9 @@ pub struct CsvOptions {
     pub declared: Option<HashMap<String, FeatureType>>,
     /// Bytes between chunk starts ([`CHUNK_BYTES`]).
     pub chunk_bytes: u64,
+    /// Bytes of batches the type-inference pass may build and keep for
+    /// the source's first read (`0`: none; see the `csv_held` module).
+    pub hold_bytes: u64,
 }
 
 impl Default for CsvOptions {
@@ -54,6 +55,7 @@ impl Default for CsvOptions {
             batch_size: 8192,
             declared: None,
             chunk_bytes: chunk_bytes_setting(),
+            hold_bytes: 0,
         }
     }
 }
@@ -72,17 +74,8 @@ impl ColType {
         if v.is_empty() {
             return ColType::Unknown;
         }
-        // Fast path for plain decimals `-?digits.digits`, valid Python floats.
-        let body = v.strip_prefix(b"-").unwrap_or(v);
-        if let Some(dot) = body.iter().position(|&b| b == b'.') {
-            let (int, frac) = (&body[..dot], &body[dot + 1..]);
-            if !int.is_empty()
-                && !frac.is_empty()
-                && int.iter().all(u8::is_ascii_digit)
-                && frac.iter().all(u8::is_ascii_digit)
-            {
-                return ColType::Float;
-            }
+        if is_plain_decimal(v) {
+            return ColType::Float;
         }
         match parse_py_int(v) {
             Ok(Some(_)) => ColType::Int,
@@ -93,6 +86,49 @@ impl ColType {
             },
         }
     }
+}
+
+/// A non-empty value typed as [`ColType::of_value`] types it, with its
+/// number parsed on the way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Parsed {
+    Int(i64),
+    Float(f64),
+    Bytes,
+}
+
+impl Parsed {
+    pub(super) fn of_value(v: &[u8]) -> Parsed {
+        if is_plain_decimal(v) {
+            return parse_py_float(v).map_or(Parsed::Bytes, Parsed::Float);
+        }
+        match parse_py_int(v) {
+            Ok(Some(i)) => Parsed::Int(i),
+            Ok(None) => Parsed::Bytes,
+            Err(()) => parse_py_float(v).map_or(Parsed::Bytes, Parsed::Float),
+        }
+    }
+
+    pub(super) fn ty(self) -> ColType {
+        match self {
+            Parsed::Int(_) => ColType::Int,
+            Parsed::Float(_) => ColType::Float,
+            Parsed::Bytes => ColType::String,
+        }
+    }
+}
+
+/// `-?digits.digits`: a valid Python float (the fast path of typing).
+fn is_plain_decimal(v: &[u8]) -> bool {
+    let body = v.strip_prefix(b"-").unwrap_or(v);
+    let Some(dot) = body.iter().position(|&b| b == b'.') else {
+        return false;
+    };
+    let (int, frac) = (&body[..dot], &body[dot + 1..]);
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.iter().all(u8::is_ascii_digit)
+        && frac.iter().all(u8::is_ascii_digit)
 }
 
 #[derive(Debug, Clone)]
@@ -129,9 +165,9 @@ pub struct Chunk {
 /// What one reader of a part reads: a whole file (header included), or
 /// chunk `c` of a file (to the next chunk's start, or the end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Unit {
-    file: usize,
-    chunk: Option<usize>,
+pub(super) struct Unit {
+    pub(super) file: usize,
+    pub(super) chunk: Option<usize>,
 }
 
 /// Whether `path` is read through a decompressor (and so cannot seek).
@@ -259,20 +295,22 @@ pub(super) fn wrong_width(
 #[derive(Debug, Clone)]
 pub struct CsvSource {
     pub(super) files: Vec<InputFile>,
-    columns: Vec<Column>,
-    schema: SchemaRef,
-    options: CsvOptions,
+    pub(super) columns: Vec<Column>,
+    pub(super) schema: SchemaRef,
+    pub(super) options: CsvOptions,
     /// Per file, where its chunks start (empty: not chunked).
-    chunks: Arc<[Vec<Chunk>]>,
+    pub(super) chunks: Arc<[Vec<Chunk>]>,
     /// Per file, the CRC32C of its bytes where type inference read them
     /// all (see [`CsvSource::read_crc32c`]).
     crc32c: Arc<[Option<u32>]>,
+    /// The batches type inference built, for the first read.
+    pub(super) held: HeldStore,
     /// What this source reads, in order; `None`: every file, whole.
-    units: Option<Vec<Unit>>,
+    pub(super) units: Option<Vec<Unit>>,
     /// The columns whose values are converted into the batches (indices
     /// into `schema`); `None`: all. The others are still tokenized (a
     /// record's fields are found in one pass), never parsed.
-    projection: Option<Vec<usize>>,
+    pub(super) projection: Option<Vec<usize>>,
 }
 
 impl CsvSource {
@@ -324,12 +362,21 @@ impl CsvSource {
             .collect();
         let mut chunks = vec![Vec::new(); files.len()];
         let mut crc32c = vec![None; files.len()];
+        let mut held = HeldStore::default();
         if columns
             .iter()
             .any(|c| !c.declared || c.ty == ColType::String)
         {
             let scans = super::csv_infer::infer(&files, &options, &mut columns)?;
-            (chunks, crc32c) = scans.into_iter().map(|s| (s.chunks, s.crc32c)).unzip();
+            let mut held_files = Vec::with_capacity(scans.len());
+            (chunks, crc32c) = scans
+                .into_iter()
+                .map(|s| {
+                    held_files.push(s.held);
+                    (s.chunks, s.crc32c)
+                })
+                .unzip();
+            held = HeldStore::new(held_files, &columns);
         }
         let fields: Vec<Field> = columns
             .iter()
@@ -351,6 +398,7 @@ impl CsvSource {
             options,
             chunks: chunks.into(),
             crc32c: crc32c.into(),
+            held,
             units: None,
             projection: None,
         })
@@ -361,6 +409,12 @@ impl CsvSource {
     /// so a caller fingerprinting the input need not read it again.
     pub fn read_crc32c(&self) -> &[Option<u32>] {
         &self.crc32c
+    }
+
+    /// Per file, its chunks whose batches are held, and its chunks.
+    #[cfg(test)]
+    pub(super) fn held_counts(&self) -> Vec<(usize, usize)> {
+        self.held.counts()
     }
 
     /// This source converting only the columns named in `names` (unknown
@@ -389,6 +443,7 @@ impl CsvSource {
                     if let Some(ids) = &ids {
                         part.chunks = ids.iter().map(|&i| self.chunks[i].clone()).collect();
                         part.crc32c = ids.iter().map(|&i| self.crc32c[i]).collect();
+                        part.held = self.held.subset(ids);
                     }
                     (part, ids)
                 })
@@ -442,259 +497,7 @@ impl CsvSource {
                 .map(|file| Unit { file, chunk: None })
                 .collect(),
         };
-        CsvBatches {
-            schema: self.schema(),
-            source: self.clone(),
-            units,
-            unit: 0,
-            reader: None,
-            row: 0,
-            lines_before: 0,
-            start: 0,
-            record: csv::ByteRecord::new(),
-        }
-    }
-}
-
-enum Builder {
-    /// A column not in the projection: its values are not looked at.
-    Skip,
-    Null,
-    Int(Int64Builder),
-    Float(Float32Builder),
-    /// Built as bytes; validated as UTF-8 once per column when finished.
-    Utf8(BinaryBuilder),
-    Binary(BinaryBuilder),
-}
-
-/// Iterator over the record batches of a [`CsvSource`].
-pub struct CsvBatches {
-    /// The batches' schema (the source's projected one).
-    schema: SchemaRef,
-    source: CsvSource,
-    units: Vec<Unit>,
-    unit: usize,
-    reader: Option<csv::Reader<Box<dyn Read + Send>>>,
-    /// Rows of the file before the next record.
-    row: u64,
-    /// Lines of the file before the reader's start.
-    lines_before: u64,
-    /// The byte the reader started at.
-    start: u64,
-    record: csv::ByteRecord,
-}
-
-impl CsvBatches {
-    fn path(&self) -> &Path {
-        &self.source.files[self.units[self.unit].file].path
-    }
-
-    /// Opens the reader of the current unit.
-    fn open_unit(&mut self) -> Result<()> {
-        let unit = self.units[self.unit];
-        let path = self.source.files[unit.file].path.clone();
-        let delimiter = self.source.options.delimiter;
-        match unit.chunk {
-            None => {
-                let mut r = open_csv(&path, delimiter)?;
-                read_header(&path, &mut r)?;
-                self.reader = Some(r);
-                (self.row, self.lines_before, self.start) = (0, 0, 0);
-            }
-            Some(c) => {
-                let chunks = &self.source.chunks[unit.file];
-                let chunk = chunks[c];
-                let end = chunks
-                    .get(c + 1)
-                    .map_or(self.source.files[unit.file].size, |next| next.start);
-                let len = end.saturating_sub(chunk.start);
-                self.reader = Some(open_csv_range(
-                    &path,
-                    delimiter,
-                    chunk.start,
-                    Some(len),
-                    None,
-                )?);
-                (self.row, self.lines_before, self.start) =
-                    (chunk.row, chunk.line - 1, chunk.start);
-            }
-        }
-        Ok(())
-    }
-
-    /// The next batch: its file, the row in that file of its first row,
-    /// the batch, and how far into the file reading has got.
-    fn next_batch(&mut self) -> Result<Option<(usize, u64, RecordBatch, u64)>> {
-        let size = self.source.options.batch_size.max(1);
-        let width = self.source.columns.len();
-        loop {
-            if self.unit >= self.units.len() {
-                return Ok(None);
-            }
-            if self.reader.is_none() {
-                self.open_unit()?;
-            }
-            let first_row = self.row;
-            let mut builders: Vec<Builder> = self
-                .source
-                .schema
-                .fields()
-                .iter()
-                .enumerate()
-                .map(|(i, f)| match f.data_type() {
-                    _ if self
-                        .source
-                        .projection
-                        .as_ref()
-                        .is_some_and(|keep| !keep.contains(&i)) =>
-                    {
-                        Builder::Skip
-                    }
-                    DataType::Int64 => Builder::Int(Int64Builder::with_capacity(size)),
-                    DataType::Float32 => Builder::Float(Float32Builder::with_capacity(size)),
-                    DataType::Utf8 => Builder::Utf8(BinaryBuilder::with_capacity(size, size * 16)),
-                    DataType::Binary => {
-                        Builder::Binary(BinaryBuilder::with_capacity(size, size * 16))
-                    }
-                    _ => Builder::Null,
-                })
-                .collect();
-            let mut rows = 0usize;
-            let file_index = self.units[self.unit].file;
-            let mut position = 0u64;
-            while rows < size {
-                self.row += 1;
-                let reader = self.reader.as_mut().expect("reader is open");
-                match reader.read_byte_record(&mut self.record) {
-                    Ok(true) => position = self.start + reader.position().byte(),
-                    Ok(false) => {
-                        position = self.start + reader.position().byte();
-                        if self.units[self.unit].chunk.is_none() {
-                            position = self.source.files[file_index].size;
-                        }
-                        self.row -= 1;
-                        self.reader = None;
-                        self.unit += 1;
-                        break;
-                    }
-                    Err(e) => {
-                        return Err(csv_err(
-                            &self.source.files[file_index].path,
-                            self.row,
-                            &e,
-                            self.lines_before,
-                        ))
-                    }
-                }
-                if self.record.len() != width {
-                    return Err(wrong_width(
-                        self.path(),
-                        self.row,
-                        &self.record,
-                        width,
-                        self.lines_before,
-                    ));
-                }
-                for (c, (b, v)) in builders.iter_mut().zip(self.record.iter()).enumerate() {
-                    if v.is_empty() {
-                        match b {
-                            Builder::Skip | Builder::Null => {}
-                            Builder::Int(b) => b.append_null(),
-                            Builder::Float(b) => b.append_null(),
-                            Builder::Utf8(b) => b.append_null(),
-                            Builder::Binary(b) => b.append_null(),
-                        }
-                        continue;
-                    }
-                    match b {
-                        Builder::Skip => {}
-                        Builder::Int(b) => match parse_py_int(v) {
-                            Ok(Some(i)) => b.append_value(i),
-                            _ => return Err(self.bad_value(c, v, "an INT")),
-                        },
-                        Builder::Float(b) => match parse_py_float(v) {
-                            Some(f) => b.append_value(f as f32),
-                            None => return Err(self.bad_value(c, v, "a FLOAT")),
-                        },
-                        Builder::Utf8(b) => b.append_value(v),
-                        Builder::Binary(b) => b.append_value(v),
-                        Builder::Null => {
-                            return Err(self.bad_value(
-                                c,
-                                v,
-                                "empty (the column had no values when its type was inferred)",
-                            ))
-                        }
-                    }
-                }
-                rows += 1;
-            }
-            if rows == 0 {
-                continue;
-            }
-            let arrays: Vec<ArrayRef> = builders
-                .into_iter()
-                .filter(|b| !matches!(b, Builder::Skip))
-                .map(|b| -> Result<ArrayRef> {
-                    Ok(match b {
-                        Builder::Skip | Builder::Null => Arc::new(NullArray::new(rows)),
-                        Builder::Int(mut b) => Arc::new(b.finish()),
-                        Builder::Float(mut b) => Arc::new(b.finish()),
-                        // The inference pass found every value valid UTF-8.
-                        Builder::Utf8(mut b) => Arc::new(StringArray::try_from_binary(b.finish())?),
-                        Builder::Binary(mut b) => Arc::new(b.finish()),
-                    })
-                })
-                .collect::<Result<_>>()?;
-            let batch = RecordBatch::try_new_with_options(
-                self.schema.clone(),
-                arrays,
-                &RecordBatchOptions::new().with_row_count(Some(rows)),
-            )?;
-            let position = position.min(self.source.files[file_index].size);
-            return Ok(Some((file_index, first_row, batch, position)));
-        }
-    }
-
-    fn bad_value(&self, column: usize, value: &[u8], what: &str) -> DatasetError {
-        let c = &self.source.columns[column];
-        let why = if c.declared {
-            " as the schema declares"
-        } else {
-            ""
-        };
-        let line = self
-            .record
-            .position()
-            .map_or(0, |p| p.line() + self.lines_before);
-        DatasetError::row(
-            self.path(),
-            self.row,
-            line,
-            format!(
-                "column '{}': value '{}' is not {what}{why}",
-                c.name,
-                String::from_utf8_lossy(&value[..value.len().min(80)])
-            ),
-        )
-    }
-}
-
-impl Iterator for CsvBatches {
-    /// The index of the file the batch came from, the row in that file of
-    /// its first row, the batch, and how far into that file reading has
-    /// got (bytes; approximate for `.gz`).
-    type Item = Result<(usize, u64, RecordBatch, u64)>;
-    fn next(&mut self) -> Option<Self::Item> {
-        match self.next_batch() {
-            Ok(Some(b)) => Some(Ok(b)),
-            Ok(None) => None,
-            Err(e) => {
-                // Stop after the first error.
-                self.unit = self.units.len();
-                Some(Err(e))
-            }
-        }
+        CsvBatches::new(self.clone(), units)
     }
 }
 

@@ -25,6 +25,7 @@ use super::csv::{
     csv_err, is_compressed, open_csv_range, read_header, wrong_width, Chunk, ColType, Column,
     CsvOptions,
 };
+use super::csv_held::{ChunkBuilder, HeldChunk, HoldBudget};
 use crate::error::{DatasetError, Result};
 use crate::input::InputFile;
 
@@ -44,6 +45,9 @@ struct RangeScan {
     /// The first record at or after the range's end (absolute byte,
     /// reader line); `None` at the end of the file.
     boundary: Option<(u64, u64)>,
+    /// With a hold budget, the batches of each chunk (rows from the
+    /// range's first record), `None` where one was not kept.
+    held: Vec<Option<HeldChunk>>,
 }
 
 /// What the pass learned about one file besides its types.
@@ -53,6 +57,9 @@ pub(super) struct FileScan {
     /// The CRC32C of its bytes as read, when the pass read exactly the
     /// file's listed size.
     pub crc32c: Option<u32>,
+    /// With a hold budget, the batches the pass built: one entry per
+    /// chunk (one for a compressed file), `None` where one was not kept.
+    pub held: Vec<Option<HeldChunk>>,
 }
 
 /// Type inference over all files; gives where each uncompressed file's
@@ -63,12 +70,15 @@ pub(super) fn infer(
     columns: &mut [Column],
 ) -> Result<Vec<FileScan>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let budget = HoldBudget::new(options.hold_bytes);
     let mut scans = Vec::with_capacity(files.len());
     for f in files {
-        let ranges = threads.min(f.size / MIN_RANGE_BYTES).max(1);
+        // Ranges of at least half a chunk (small chunks: small ranges).
+        let min_range = MIN_RANGE_BYTES.min(options.chunk_bytes / 2).max(1);
+        let ranges = threads.min(f.size / min_range).max(1);
         let compressed = is_compressed(&f.path);
         let parallel = match (ranges > 1, compressed) {
-            (true, false) => infer_in_ranges(f, options, columns, ranges)?,
+            (true, false) => infer_in_ranges(f, options, columns, ranges, &budget)?,
             _ => None,
         };
         let (merged, file_scan) = match parallel {
@@ -78,20 +88,41 @@ pub(super) fn infer(
                 let mut r =
                     open_csv_range(&f.path, options.delimiter, 0, None, Some((&tap, None)))?;
                 read_header(&f.path, &mut r)?;
-                let scan = scan_range(&f.path, &mut r, 0, None, options, columns.to_vec())?;
+                let mut holder = holder(options, &budget);
+                let scan = scan_range(
+                    &f.path,
+                    &mut r,
+                    0,
+                    None,
+                    options,
+                    columns.to_vec(),
+                    holder.as_mut(),
+                )?;
                 // A compressed file cannot be read from a chunk's start.
-                let chunks = match compressed {
-                    true => Vec::new(),
-                    false => scan.chunks,
+                let (chunks, held) = match compressed {
+                    true => (Vec::new(), vec![HeldChunk::joined(scan.held)]),
+                    false => (scan.chunks, scan.held),
                 };
                 let crc32c = tap.crc_of(f.size);
-                (scan.columns, FileScan { chunks, crc32c })
+                (
+                    scan.columns,
+                    FileScan {
+                        chunks,
+                        crc32c,
+                        held,
+                    },
+                )
             }
         };
         columns.clone_from_slice(&merged);
         scans.push(file_scan);
     }
     Ok(scans)
+}
+
+/// A builder of held batches when `options` give a budget to hold.
+fn holder<'a>(options: &CsvOptions, budget: &'a HoldBudget) -> Option<ChunkBuilder<'a>> {
+    (options.hold_bytes > 0).then(|| ChunkBuilder::new(budget, options.batch_size))
 }
 
 /// Scans the records of `r` (a reader started at absolute byte `start`)
@@ -104,6 +135,7 @@ fn scan_range(
     end: Option<u64>,
     options: &CsvOptions,
     mut columns: Vec<Column>,
+    mut holder: Option<&mut ChunkBuilder>,
 ) -> Result<RangeScan> {
     let width = columns.len();
     let mut rec = csv::ByteRecord::new();
@@ -113,6 +145,7 @@ fn scan_range(
         records: 0,
         first: None,
         boundary: None,
+        held: Vec::new(),
     };
     let mut row = 0u64;
     loop {
@@ -145,28 +178,46 @@ fn scan_range(
                 row: row - 1,
                 line,
             });
+            if let Some(h) = holder.as_deref_mut() {
+                h.start_chunk(row - 1, &columns);
+            }
         }
         scan.records += 1;
-        // One UTF-8 check per record; per field only when it fails.
-        let record_utf8 = std::str::from_utf8(rec.as_slice()).is_ok();
-        for (c, v) in columns.iter_mut().zip(rec.iter()) {
-            if c.ty == ColType::String || (c.declared && !v.is_empty()) {
-                if c.utf8 && !record_utf8 && std::str::from_utf8(v).is_err() {
-                    c.utf8 = false;
-                }
-                continue;
-            }
-            let t = ColType::of_value(v);
-            if t > c.ty {
-                c.ty = t;
-            }
-            if c.ty == ColType::String && !record_utf8 && std::str::from_utf8(v).is_err() {
-                c.utf8 = false;
-            }
+        if let Some(h) = holder.as_deref_mut() {
+            let position = start + r.position().byte();
+            h.push(&rec, &mut columns, row - 1, position);
+            continue;
         }
+        // One UTF-8 check per record; per field only when it fails.
+        let record_utf8 = simdutf8::basic::from_utf8(rec.as_slice()).is_ok();
+        for (c, v) in columns.iter_mut().zip(rec.iter()) {
+            infer_value(c, v, record_utf8);
+        }
+    }
+    if let Some(h) = holder {
+        h.end_chunk(&columns);
+        scan.held = std::mem::take(&mut h.chunks);
     }
     scan.columns = columns;
     Ok(scan)
+}
+
+/// Infers column `c` from one more value `v` (`record_utf8`: its whole
+/// record is valid UTF-8, so `v` is).
+pub(super) fn infer_value(c: &mut Column, v: &[u8], record_utf8: bool) {
+    if c.ty == ColType::String || (c.declared && !v.is_empty()) {
+        if c.utf8 && !record_utf8 && std::str::from_utf8(v).is_err() {
+            c.utf8 = false;
+        }
+        return;
+    }
+    let t = ColType::of_value(v);
+    if t > c.ty {
+        c.ty = t;
+    }
+    if c.ty == ColType::String && !record_utf8 && std::str::from_utf8(v).is_err() {
+        c.utf8 = false;
+    }
 }
 
 /// The first byte after the first newline at or after `offset` (the
@@ -191,6 +242,7 @@ fn infer_in_ranges(
     options: &CsvOptions,
     columns: &[Column],
     ranges: u64,
+    budget: &HoldBudget,
 ) -> Result<Option<(Vec<Column>, FileScan)>> {
     let mut starts = vec![0u64];
     for k in 1..ranges {
@@ -220,7 +272,17 @@ fn infer_in_ranges(
                     if k == 0 {
                         read_header(&f.path, &mut r).map_err(|_| ())?;
                     }
-                    scan_range(&f.path, &mut r, start, end, options, columns).map_err(|_| ())
+                    let mut holder = holder(options, budget);
+                    scan_range(
+                        &f.path,
+                        &mut r,
+                        start,
+                        end,
+                        options,
+                        columns,
+                        holder.as_mut(),
+                    )
+                    .map_err(|_| ())
                 })
             })
             .collect();
@@ -229,29 +291,37 @@ fn infer_in_ranges(
             .map(|h| h.join().unwrap_or(Err(())))
             .collect()
     });
-    let Ok(scans) = scans
-        .into_iter()
-        .collect::<std::result::Result<Vec<_>, ()>>()
-    else {
-        return Ok(None);
-    };
-    // Each range's boundary must be the next range's first record.
-    for pair in scans.windows(2) {
-        let (a, b) = (&pair[0], &pair[1]);
-        if a.boundary.map(|x| x.0) != b.first.map(|x| x.0) {
-            return Ok(None);
+    // A refused scan gives back what its ranges held.
+    let refuse = |scans: Vec<std::result::Result<RangeScan, ()>>| {
+        for s in scans.into_iter().flatten() {
+            budget.give_back(s.held.iter().flatten().map(HeldChunk::bytes).sum());
         }
+        Ok(None)
+    };
+    if scans.iter().any(|s| s.is_err()) {
+        return refuse(scans);
     }
+    // Each range's boundary must be the next range's first record.
+    let agree = scans.windows(2).all(|pair| match pair {
+        [Ok(a), Ok(b)] => a.boundary.map(|x| x.0) == b.first.map(|x| x.0),
+        _ => false,
+    });
+    if !agree {
+        return refuse(scans);
+    }
+    let scans: Vec<RangeScan> = scans.into_iter().flatten().collect();
     let mut merged = columns.to_vec();
     let mut chunks = Vec::new();
+    let mut held = Vec::new();
     let (mut rows_before, mut lines_before) = (0u64, 0u64);
-    for (k, scan) in scans.iter().enumerate() {
-        if k > 0 {
+    let mut previous_boundary = None;
+    for mut scan in scans {
+        if let Some((_, boundary_line)) = previous_boundary {
             // The previous range's boundary record is this range's first.
-            let (_, boundary_line) = scans[k - 1].boundary.expect("checked above");
             let (_, first_line) = scan.first.expect("checked above");
             lines_before = lines_before + boundary_line - first_line;
         }
+        previous_boundary = scan.boundary;
         for (m, c) in merged.iter_mut().zip(&scan.columns) {
             m.ty = m.ty.max(c.ty);
             m.utf8 &= c.utf8;
@@ -261,6 +331,10 @@ fn infer_in_ranges(
             row: rows_before + c.row,
             line: lines_before + c.line,
         }));
+        for chunk in scan.held.iter_mut().flatten() {
+            chunk.batches.iter_mut().for_each(|b| b.row += rows_before);
+        }
+        held.append(&mut scan.held);
         rows_before += scan.records;
     }
     let crcs: Option<Vec<(u32, u64)>> = taps
@@ -269,7 +343,14 @@ fn infer_in_ranges(
         .map(|(tap, &len)| tap.crc_of(len).map(|c| (c, len)))
         .collect();
     let crc32c = crcs.map(combine);
-    Ok(Some((merged, FileScan { chunks, crc32c })))
+    Ok(Some((
+        merged,
+        FileScan {
+            chunks,
+            crc32c,
+            held,
+        },
+    )))
 }
 
 #[cfg(test)]
@@ -346,13 +427,14 @@ mod tests {
         let columns = unknown(&["n", "s", "q"]);
         let mut r = open_csv(&f.path, b',').unwrap();
         read_header(&f.path, &mut r).unwrap();
-        let one = scan_range(&f.path, &mut r, 0, None, &options, columns.clone()).unwrap();
+        let one = scan_range(&f.path, &mut r, 0, None, &options, columns.clone(), None).unwrap();
         let starts = record_starts(&f);
         let mut accepted = 0;
         for ranges in 2..=8 {
             // A guess inside a quoted field is refused (the other test);
             // the ranges that are accepted must agree with one scan.
-            let Some((merged, scan)) = infer_in_ranges(&f, &options, &columns, ranges).unwrap()
+            let Some((merged, scan)) =
+                infer_in_ranges(&f, &options, &columns, ranges, &HoldBudget::new(0)).unwrap()
             else {
                 continue;
             };
@@ -393,9 +475,11 @@ mod tests {
         let f = input(d.path(), &text);
         let options = CsvOptions::default();
         let columns = unknown(&["id", "text"]);
-        assert!(infer_in_ranges(&f, &options, &columns, 4)
-            .unwrap()
-            .is_none());
+        assert!(
+            infer_in_ranges(&f, &options, &columns, 4, &HoldBudget::new(0))
+                .unwrap()
+                .is_none()
+        );
         let mut columns = unknown(&["id", "text"]);
         let scans = infer(std::slice::from_ref(&f), &options, &mut columns).unwrap();
         assert_eq!(scans[0].chunks.len(), 1);

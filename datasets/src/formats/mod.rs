@@ -4,6 +4,8 @@
 pub mod avro;
 mod crc_tap;
 pub mod csv;
+mod csv_batches;
+mod csv_held;
 mod csv_infer;
 pub mod jsonl;
 pub mod line_guard;
@@ -26,6 +28,7 @@ use crate::input::{Format, InputFile};
 
 pub use self::avro::AvroSource;
 pub use self::csv::{CsvOptions, CsvSource};
+pub use self::csv_batches::CsvBatches;
 pub use self::jsonl::JsonlSource;
 pub use self::parquet::{ParquetSource, StringDecoding};
 pub use self::spec::SourceSpec;
@@ -74,6 +77,12 @@ pub struct ReadOptions {
     /// The message TFRecord records hold.
     #[serde(default)]
     pub tfrecord_payload: PayloadFormat,
+    /// Bytes of batches CSV type inference may build and keep for the
+    /// input's first read in this process, so the file is not tokenized
+    /// twice (`0`: none). Never sent with a spec: a cluster's executors
+    /// read their own parts.
+    #[serde(skip)]
+    pub csv_hold_bytes: u64,
 }
 
 /// How decimal columns (Avro `decimal`, Parquet DECIMAL: BigQuery's NUMERIC
@@ -172,6 +181,7 @@ impl Default for ReadOptions {
             decimals: DecimalMode::Float,
             parquet_strings: StringDecoding::Plain,
             tfrecord_payload: PayloadFormat::Example,
+            csv_hold_bytes: 0,
         }
     }
 }
@@ -229,6 +239,7 @@ impl Source {
                     delimiter: options.csv_delimiter,
                     batch_size: bs,
                     declared: options.declared.clone(),
+                    hold_bytes: options.csv_hold_bytes,
                     ..Default::default()
                 },
             )?),

@@ -316,6 +316,8 @@ impl ExampleGenBuilder {
             declared,
             decimals: self.decimals,
             tfrecord_payload: self.payload,
+            // The splits read the input once after opening it.
+            csv_hold_bytes: self.execution.held_read_bytes(),
             ..Default::default()
         };
         let input_bytes: u64 = files.iter().map(|f| f.size).sum();
@@ -330,7 +332,7 @@ impl ExampleGenBuilder {
             let spec = SourceSpec::new(files.clone(), format, options.clone());
             SplitRead::Plan(weir_plan::scan::SourceTable::open(spec)?)
         } else {
-            SplitRead::Threads(Source::open(files.clone(), format, &options)?)
+            SplitRead::Threads(Box::new(Source::open(files.clone(), format, &options)?))
         };
         let source = match &read {
             SplitRead::Threads(source) => source,
@@ -393,7 +395,7 @@ impl ExampleGenBuilder {
             SplitRead::Threads(source) => {
                 return self.split_in_process(
                     plan,
-                    source,
+                    *source,
                     &planned.schema,
                     &planned.files,
                     planned.input_bytes,
@@ -474,7 +476,7 @@ impl ExampleGenBuilder {
 /// source itself, a plan (on a cluster, or the dataflow path) reads it as a
 /// table.
 enum SplitRead {
-    Threads(Source),
+    Threads(Box<Source>),
     Plan(weir_plan::scan::SourceTable),
 }
 

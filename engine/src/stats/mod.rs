@@ -194,6 +194,8 @@ impl StatsBuilder {
                 // then counted once per batch, not once per example.
                 parquet_strings: StringDecoding::AsStored,
                 tfrecord_payload: payload,
+                // The statistics read the input once after opening it.
+                csv_hold_bytes: self.execution.held_read_bytes(),
                 ..Default::default()
             };
             let table = SourceTable::open(SourceSpec::new(files, format, options))?;

@@ -99,6 +99,17 @@ impl Execution {
         }
     }
 
+    /// Bytes an input's opening may keep of what it read (CSV type
+    /// inference's batches) for the first read of the input: a quarter of
+    /// this process's memory limit in-process; none for a cluster, whose
+    /// executors open and read their own parts.
+    pub fn held_read_bytes(&self) -> u64 {
+        match self {
+            Execution::InProcess => (session::memory_limit() / 4) as u64,
+            Execution::Cluster(_) => 0,
+        }
+    }
+
     /// A session that runs queries here or on the cluster.
     pub async fn context(&self) -> Result<SessionContext> {
         match self {

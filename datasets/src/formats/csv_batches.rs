@@ -1,0 +1,309 @@
+//! Reading a [`CsvSource`]'s batches ([`CsvBatches`]): each unit of the
+//! source (a whole file, or one chunk of a file) is tokenized and its
+//! values parsed into the columns' types, or, where type inference held
+//! that unit's batches (the `csv_held` module), given from memory.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, BinaryBuilder, Float32Builder, Int64Builder, NullArray, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+
+use super::csv::{csv_err, open_csv, open_csv_range, read_header, wrong_width, CsvSource, Unit};
+use super::csv_held::{settle, HeldBatch};
+use super::pynum::{parse_py_float, parse_py_int};
+use crate::error::{DatasetError, Result};
+
+enum Builder {
+    /// A column not in the projection: its values are not looked at.
+    Skip,
+    Null,
+    Int(Int64Builder),
+    Float(Float32Builder),
+    /// Built as bytes; validated as UTF-8 once per column when finished.
+    Utf8(BinaryBuilder),
+    Binary(BinaryBuilder),
+}
+
+/// Iterator over the record batches of a [`CsvSource`].
+pub struct CsvBatches {
+    /// The batches' schema (the source's projected one).
+    schema: SchemaRef,
+    source: CsvSource,
+    units: Vec<Unit>,
+    unit: usize,
+    reader: Option<csv::Reader<Box<dyn Read + Send>>>,
+    /// Rows of the file before the next record.
+    row: u64,
+    /// Lines of the file before the reader's start.
+    lines_before: u64,
+    /// The byte the reader started at.
+    start: u64,
+    record: csv::ByteRecord,
+    /// The held batches of the current unit being given out.
+    serving: Option<std::vec::IntoIter<HeldBatch>>,
+}
+
+impl CsvBatches {
+    pub(super) fn new(source: CsvSource, units: Vec<Unit>) -> Self {
+        Self {
+            schema: source.schema(),
+            source,
+            units,
+            unit: 0,
+            reader: None,
+            row: 0,
+            lines_before: 0,
+            start: 0,
+            record: csv::ByteRecord::new(),
+            serving: None,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        &self.source.files[self.units[self.unit].file].path
+    }
+
+    /// Opens the reader of the current unit.
+    fn open_unit(&mut self) -> Result<()> {
+        let unit = self.units[self.unit];
+        let path = self.source.files[unit.file].path.clone();
+        let delimiter = self.source.options.delimiter;
+        match unit.chunk {
+            None => {
+                let mut r = open_csv(&path, delimiter)?;
+                read_header(&path, &mut r)?;
+                self.reader = Some(r);
+                (self.row, self.lines_before, self.start) = (0, 0, 0);
+            }
+            Some(c) => {
+                let chunks = &self.source.chunks[unit.file];
+                let chunk = chunks[c];
+                let end = chunks
+                    .get(c + 1)
+                    .map_or(self.source.files[unit.file].size, |next| next.start);
+                let len = end.saturating_sub(chunk.start);
+                self.reader = Some(open_csv_range(
+                    &path,
+                    delimiter,
+                    chunk.start,
+                    Some(len),
+                    None,
+                )?);
+                (self.row, self.lines_before, self.start) =
+                    (chunk.row, chunk.line - 1, chunk.start);
+            }
+        }
+        Ok(())
+    }
+
+    /// The next batch: its file, the row in that file of its first row,
+    /// the batch, and how far into the file reading has got.
+    fn next_batch(&mut self) -> Result<Option<(usize, u64, RecordBatch, u64)>> {
+        let size = self.source.options.batch_size.max(1);
+        let width = self.source.columns.len();
+        loop {
+            if self.unit >= self.units.len() {
+                return Ok(None);
+            }
+            if let Some(serving) = &mut self.serving {
+                match serving.next() {
+                    Some(held) => return self.settled(held).map(Some),
+                    None => {
+                        self.serving = None;
+                        self.unit += 1;
+                        continue;
+                    }
+                }
+            }
+            if self.reader.is_none() {
+                let unit = self.units[self.unit];
+                let held = match unit.chunk {
+                    Some(c) => self.source.held.take_chunk(unit.file, c),
+                    None => self.source.held.take_file(unit.file),
+                };
+                if let Some(held) = held {
+                    self.serving = Some(held.into_iter());
+                    continue;
+                }
+                self.open_unit()?;
+            }
+            let first_row = self.row;
+            let mut builders: Vec<Builder> = self
+                .source
+                .schema
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(i, f)| match f.data_type() {
+                    _ if self
+                        .source
+                        .projection
+                        .as_ref()
+                        .is_some_and(|keep| !keep.contains(&i)) =>
+                    {
+                        Builder::Skip
+                    }
+                    DataType::Int64 => Builder::Int(Int64Builder::with_capacity(size)),
+                    DataType::Float32 => Builder::Float(Float32Builder::with_capacity(size)),
+                    DataType::Utf8 => Builder::Utf8(BinaryBuilder::with_capacity(size, size * 16)),
+                    DataType::Binary => {
+                        Builder::Binary(BinaryBuilder::with_capacity(size, size * 16))
+                    }
+                    _ => Builder::Null,
+                })
+                .collect();
+            let mut rows = 0usize;
+            let file_index = self.units[self.unit].file;
+            let mut position = 0u64;
+            while rows < size {
+                self.row += 1;
+                let reader = self.reader.as_mut().expect("reader is open");
+                match reader.read_byte_record(&mut self.record) {
+                    Ok(true) => position = self.start + reader.position().byte(),
+                    Ok(false) => {
+                        position = self.start + reader.position().byte();
+                        if self.units[self.unit].chunk.is_none() {
+                            position = self.source.files[file_index].size;
+                        }
+                        self.row -= 1;
+                        self.reader = None;
+                        self.unit += 1;
+                        break;
+                    }
+                    Err(e) => {
+                        return Err(csv_err(
+                            &self.source.files[file_index].path,
+                            self.row,
+                            &e,
+                            self.lines_before,
+                        ))
+                    }
+                }
+                if self.record.len() != width {
+                    return Err(wrong_width(
+                        self.path(),
+                        self.row,
+                        &self.record,
+                        width,
+                        self.lines_before,
+                    ));
+                }
+                for (c, (b, v)) in builders.iter_mut().zip(self.record.iter()).enumerate() {
+                    if v.is_empty() {
+                        match b {
+                            Builder::Skip | Builder::Null => {}
+                            Builder::Int(b) => b.append_null(),
+                            Builder::Float(b) => b.append_null(),
+                            Builder::Utf8(b) => b.append_null(),
+                            Builder::Binary(b) => b.append_null(),
+                        }
+                        continue;
+                    }
+                    match b {
+                        Builder::Skip => {}
+                        Builder::Int(b) => match parse_py_int(v) {
+                            Ok(Some(i)) => b.append_value(i),
+                            _ => return Err(self.bad_value(c, v, "an INT")),
+                        },
+                        Builder::Float(b) => match parse_py_float(v) {
+                            Some(f) => b.append_value(f as f32),
+                            None => return Err(self.bad_value(c, v, "a FLOAT")),
+                        },
+                        Builder::Utf8(b) => b.append_value(v),
+                        Builder::Binary(b) => b.append_value(v),
+                        Builder::Null => {
+                            return Err(self.bad_value(
+                                c,
+                                v,
+                                "empty (the column had no values when its type was inferred)",
+                            ))
+                        }
+                    }
+                }
+                rows += 1;
+            }
+            if rows == 0 {
+                continue;
+            }
+            let arrays: Vec<ArrayRef> = builders
+                .into_iter()
+                .filter(|b| !matches!(b, Builder::Skip))
+                .map(|b| -> Result<ArrayRef> {
+                    Ok(match b {
+                        Builder::Skip | Builder::Null => Arc::new(NullArray::new(rows)),
+                        Builder::Int(mut b) => Arc::new(b.finish()),
+                        Builder::Float(mut b) => Arc::new(b.finish()),
+                        // The inference pass found every value valid UTF-8.
+                        Builder::Utf8(mut b) => Arc::new(StringArray::try_from_binary(b.finish())?),
+                        Builder::Binary(mut b) => Arc::new(b.finish()),
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let batch = RecordBatch::try_new_with_options(
+                self.schema.clone(),
+                arrays,
+                &RecordBatchOptions::new().with_row_count(Some(rows)),
+            )?;
+            let position = position.min(self.source.files[file_index].size);
+            return Ok(Some((file_index, first_row, batch, position)));
+        }
+    }
+
+    /// A held batch of the current unit, as a read would give it.
+    fn settled(&self, held: HeldBatch) -> Result<(usize, u64, RecordBatch, u64)> {
+        let file = self.units[self.unit].file;
+        let (row, position) = (held.row, held.position);
+        let mut batch = settle(held, &self.source.schema)?;
+        if let Some(keep) = &self.source.projection {
+            batch = batch.project(keep)?;
+        }
+        let position = position.min(self.source.files[file].size);
+        Ok((file, row, batch, position))
+    }
+
+    fn bad_value(&self, column: usize, value: &[u8], what: &str) -> DatasetError {
+        let c = &self.source.columns[column];
+        let why = if c.declared {
+            " as the schema declares"
+        } else {
+            ""
+        };
+        let line = self
+            .record
+            .position()
+            .map_or(0, |p| p.line() + self.lines_before);
+        DatasetError::row(
+            self.path(),
+            self.row,
+            line,
+            format!(
+                "column '{}': value '{}' is not {what}{why}",
+                c.name,
+                String::from_utf8_lossy(&value[..value.len().min(80)])
+            ),
+        )
+    }
+}
+
+impl Iterator for CsvBatches {
+    /// The index of the file the batch came from, the row in that file of
+    /// its first row, the batch, and how far into that file reading has
+    /// got (bytes; approximate for `.gz`).
+    type Item = Result<(usize, u64, RecordBatch, u64)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_batch() {
+            Ok(Some(b)) => Some(Ok(b)),
+            Ok(None) => None,
+            Err(e) => {
+                // Stop after the first error.
+                self.unit = self.units.len();
+                Some(Err(e))
+            }
+        }
+    }
+}
