@@ -296,6 +296,22 @@ impl ExampleGenBuilder {
         })
     }
 
+    /// How the input is read, with the types a schema declares.
+    fn read_options(
+        &self,
+        declared: Option<std::collections::HashMap<String, FeatureType>>,
+    ) -> ReadOptions {
+        ReadOptions {
+            batch_size: self.batch_size,
+            declared,
+            decimals: self.decimals,
+            tfrecord_payload: self.payload,
+            // The splits read the input once after opening it.
+            csv_hold_bytes: self.execution.held_read_bytes(),
+            ..Default::default()
+        }
+    }
+
     /// Resolves the input, its format and schema, and the shards of every
     /// split; opens the input once (how the splits will read it, and the
     /// rest of the plan). Writes nothing.
@@ -311,15 +327,7 @@ impl ExampleGenBuilder {
             Some(p) => Some(weir_datasets::schema::declared_types(p)?),
             None => None,
         };
-        let options = ReadOptions {
-            batch_size: self.batch_size,
-            declared,
-            decimals: self.decimals,
-            tfrecord_payload: self.payload,
-            // The splits read the input once after opening it.
-            csv_hold_bytes: self.execution.held_read_bytes(),
-            ..Default::default()
-        };
+        let options = self.read_options(declared);
         let input_bytes: u64 = files.iter().map(|f| f.size).sum();
         if let Some(p) = &self.progress {
             p.total_bytes
@@ -598,4 +606,21 @@ fn spawn_reader(
         }
     });
     rx.into_iter()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In-process ExampleGen keeps what CSV type inference parsed for its
+    /// one read of the input; on a cluster the executors read it.
+    #[test]
+    fn in_process_examplegen_holds_the_csv_batches_inference_builds() {
+        let local = ExampleGenBuilder::new("in.csv", "out").read_options(None);
+        assert!(local.csv_hold_bytes > 0);
+        let cluster = ExampleGenBuilder::new("in.csv", "out")
+            .with_execution(Execution::Cluster("df://127.0.0.1:1".into()))
+            .read_options(None);
+        assert_eq!(cluster.csv_hold_bytes, 0);
+    }
 }

@@ -175,6 +175,21 @@ impl StatsBuilder {
             .collect())
     }
 
+    /// How the input is read.
+    fn read_options(&self, payload: PayloadFormat) -> ReadOptions {
+        ReadOptions {
+            batch_size: self.batch_size,
+            decimals: self.decimals,
+            // Each distinct string of a dictionary-encoded column is then
+            // counted once per batch, not once per example.
+            parquet_strings: StringDecoding::AsStored,
+            tfrecord_payload: payload,
+            // The statistics read the input once after opening it.
+            csv_hold_bytes: self.execution.held_read_bytes(),
+            ..Default::default()
+        }
+    }
+
     /// Computes the statistics of every split and commits the output.
     pub async fn execute(self) -> Result<StatsSummary> {
         let started = Instant::now();
@@ -187,17 +202,7 @@ impl StatsBuilder {
         for (name, input) in self.splits()? {
             let files = resolve_input(&input)?;
             let format = detect_format(&files, self.format)?;
-            let options = ReadOptions {
-                batch_size: self.batch_size,
-                decimals: self.decimals,
-                // Each distinct string of a dictionary-encoded column is
-                // then counted once per batch, not once per example.
-                parquet_strings: StringDecoding::AsStored,
-                tfrecord_payload: payload,
-                // The statistics read the input once after opening it.
-                csv_hold_bytes: self.execution.held_read_bytes(),
-                ..Default::default()
-            };
+            let options = self.read_options(payload);
             let table = SourceTable::open(SourceSpec::new(files, format, options))?;
             let stats =
                 dataset_statistics(&self.execution, &ctx, &name, table, self.options).await?;
@@ -566,5 +571,22 @@ mod tests {
         assert!(err.contains("'s': 5 values, 10"), "{err}");
         // Without string features only the examples are compared.
         assert!(check_passes_agree(3, five, &columns, &[], &counted(3, 0)).is_ok());
+    }
+
+    /// In-process statistics keep what CSV type inference parsed for their
+    /// one read of the input; a cluster's do not (its executors read).
+    #[test]
+    fn in_process_statistics_hold_the_csv_batches_inference_builds() {
+        let builder = StatsBuilder::new("in.csv", "out");
+        let options = builder.read_options(PayloadFormat::default());
+        assert!(options.csv_hold_bytes > 0);
+        let cluster = StatsBuilder::new("in.csv", "out")
+            .with_execution(Execution::Cluster("df://127.0.0.1:1".into()));
+        assert_eq!(
+            cluster
+                .read_options(PayloadFormat::default())
+                .csv_hold_bytes,
+            0
+        );
     }
 }
