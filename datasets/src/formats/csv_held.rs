@@ -433,10 +433,12 @@ impl<'a> ChunkBuilder<'a> {
                     }
                     b.widen(ColType::String, capacity);
                     match b {
-                        ColumnBuild::Bytes(b) => b.append_value(v),
-                        _ => unreachable!("a BYTES column builds bytes"),
+                        ColumnBuild::Bytes(b) => {
+                            b.append_value(v);
+                            true
+                        }
+                        _ => false,
                     }
-                    true
                 }
                 (ColType::Int, true) => match (b, parse_py_int(v)) {
                     (ColumnBuild::Int(b), Ok(Some(n))) => {
@@ -474,13 +476,19 @@ impl<'a> ChunkBuilder<'a> {
                         (ColumnBuild::Float(b), Parsed::Int(n)) => b.append_value(n as f64 as f32),
                         (ColumnBuild::Float(b), Parsed::Float(f)) => b.append_value(f as f32),
                         (ColumnBuild::Bytes(b), Parsed::Bytes) => b.append_value(v),
-                        _ => unreachable!("the column was widened to the value's type"),
+                        // Not reached (the column was widened to the
+                        // value's type); the file is read instead.
+                        _ => {
+                            self.lose();
+                            continue;
+                        }
                     }
                     true
                 }
             };
             if !kept {
-                // A declared type the value is not: the read reports it.
+                // A declared type the value is not (the read reports it),
+                // or a builder that is not the column's type.
                 self.lose();
             }
         }
