@@ -9,8 +9,9 @@
 //! BYTES (also for integers outside int64); a column with no values stays
 //! unknown. A `--schema` overrides inference for the columns it declares.
 //!
-//! The inference pass also notes where records start, every
-//! [`CHUNK_BYTES`] by default, in uncompressed files ([`Chunk`]): a reader started
+//! The inference pass also notes, in uncompressed files, the first record
+//! of every span of [`CHUNK_BYTES`] by default, counted from the file's
+//! start, whatever the number of cores ([`Chunk`]): a reader started
 //! there is at a record boundary (the parser's own, so quoted newlines
 //! cannot mislead it) and knows its first row, so one large file splits
 //! into parts that read in parallel ([`CsvSource::split`]) with the rows

@@ -2,7 +2,8 @@
 //! and UTF-8 validity), which also notes where chunks start (see the `csv`
 //! module).
 //!
-//! A large uncompressed file is scanned in parallel byte ranges. Each
+//! A large uncompressed file is scanned in parallel byte ranges, which
+//! start at chunk spans (so the chunks are a single scan's). Each
 //! range after the first starts after a newline, a guess that is wrong
 //! when the newline is inside a quoted field; so each range also parses on
 //! to the first record at or after its end, and the pass accepts the
@@ -168,10 +169,14 @@ fn scan_range(
         if scan.first.is_none() {
             scan.first = Some((byte, line));
         }
+        // A chunk starts at the first record of each span of
+        // `chunk_bytes` (counted from the file's start) that has one, so
+        // where chunks start does not depend on where ranges started.
+        let span = |b: u64| b / options.chunk_bytes.max(1);
         if scan
             .chunks
             .last()
-            .is_none_or(|c| byte >= c.start.saturating_add(options.chunk_bytes.max(1)))
+            .is_none_or(|c| span(byte) > span(c.start))
         {
             scan.chunks.push(Chunk {
                 start: byte,
@@ -244,9 +249,20 @@ fn infer_in_ranges(
     ranges: u64,
     budget: &HoldBudget,
 ) -> Result<Option<(Vec<Column>, FileScan)>> {
+    // Ranges start at the first record of a chunk span (a guess, checked
+    // below), so their first records are chunk starts a single scan
+    // notes too: the chunks, and so the parts a read splits into, are
+    // those of one scan whatever the number of cores.
+    let span = options.chunk_bytes.max(1);
     let mut starts = vec![0u64];
     for k in 1..ranges {
-        let s = next_line_start(f, k * f.size / ranges)?;
+        let even = k * f.size / ranges;
+        let aligned = (even / span + u64::from(even % span >= span / 2)).saturating_mul(span);
+        if aligned == 0 || aligned >= f.size {
+            continue;
+        }
+        // The first line starting at or after `aligned`.
+        let s = next_line_start(f, aligned - 1)?;
         if s < f.size && s > *starts.last().expect("one start") {
             starts.push(s);
         }
@@ -445,6 +461,8 @@ mod tests {
             let types: Vec<_> = merged.iter().map(|c| (c.ty, c.utf8)).collect();
             let want: Vec<_> = one.columns.iter().map(|c| (c.ty, c.utf8)).collect();
             assert_eq!(types, want, "{ranges} ranges");
+            // The chunks are those of one scan, whatever the ranges.
+            assert_eq!(chunks, one.chunks, "{ranges} ranges");
             assert_eq!(types[0], (ColType::Float, true));
             assert_eq!(types[1], (ColType::String, false));
             assert!(chunks.len() > 10);
@@ -475,8 +493,14 @@ mod tests {
         let f = input(d.path(), &text);
         let options = CsvOptions::default();
         let columns = unknown(&["id", "text"]);
+        // Small chunks, so the ranges start at small multiples (inside
+        // quoted fields, most of the file).
+        let small = CsvOptions {
+            chunk_bytes: 1000,
+            ..Default::default()
+        };
         assert!(
-            infer_in_ranges(&f, &options, &columns, 4, &HoldBudget::new(0))
+            infer_in_ranges(&f, &small, &columns, 4, &HoldBudget::new(0))
                 .unwrap()
                 .is_none()
         );
