@@ -27,7 +27,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use super::crc_tap::CrcTap;
 use super::csv_batches::CsvBatches;
 use super::csv_held::HeldStore;
-use super::pynum::{parse_py_float, parse_py_int};
+use super::pynum::{parse_py_float, parse_py_int, plain_decimal};
 use crate::compression::Compression;
 use crate::error::{DatasetError, Result};
 use crate::example::FeatureType;
@@ -100,8 +100,10 @@ pub(super) enum Parsed {
 
 impl Parsed {
     pub(super) fn of_value(v: &[u8]) -> Parsed {
-        if is_plain_decimal(v) {
-            return parse_py_float(v).map_or(Parsed::Bytes, Parsed::Float);
+        // Plain decimals parse on the fast path; longer ones, like every
+        // other float, after the integer parse refuses them.
+        if let Some(f) = plain_decimal(v) {
+            return Parsed::Float(f);
         }
         match parse_py_int(v) {
             Ok(Some(i)) => Parsed::Int(i),
@@ -370,13 +372,12 @@ impl CsvSource {
         {
             let scans = super::csv_infer::infer(&files, &options, &mut columns)?;
             let mut held_files = Vec::with_capacity(scans.len());
-            (chunks, crc32c) = scans
-                .into_iter()
-                .map(|s| {
-                    held_files.push(s.held);
-                    (s.chunks, s.crc32c)
-                })
-                .unzip();
+            (chunks, crc32c) = (Vec::new(), Vec::new());
+            for s in scans {
+                chunks.push(s.chunks);
+                crc32c.push(s.crc32c);
+                held_files.push(s.held);
+            }
             held = HeldStore::new(held_files, &columns);
         }
         let fields: Vec<Field> = columns

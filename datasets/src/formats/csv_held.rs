@@ -7,8 +7,8 @@
 //! inference pass also parses each value as the type inferred so far and
 //! keeps the batches of every chunk in memory ([`HeldChunk`]): an INT
 //! column that later turns FLOAT is converted in the batch being built and
-//! cast in the batches already built (`i as f64 as f32`, the value a FLOAT
-//! column parses the text to), and a column that has no value yet is null.
+//! cast in the batches already built ([`float_of_int`]), and a column that
+//! has no value yet is null.
 //! A value that turns an INT or FLOAT column into BYTES cannot be kept (the
 //! numbers lost their text): that chunk is dropped and read again from the
 //! file, as is every chunk once the budget is spent, so holding never
@@ -167,6 +167,13 @@ impl HeldStore {
     }
 }
 
+/// An INT value of a column that turned FLOAT: the f32 a FLOAT column
+/// parses the integer's text to (its f64, correctly rounded as the text's
+/// parse is, then rounded to f32).
+fn float_of_int(i: i64) -> f32 {
+    i as f64 as f32
+}
+
 /// `held`'s arrays in the `schema`'s (final) types.
 pub(super) fn settle(held: HeldBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     let arrays = held
@@ -182,7 +189,7 @@ pub(super) fn settle(held: HeldBatch, schema: &SchemaRef) -> Result<RecordBatch>
                 }
                 (DataType::Int64, DataType::Float32) => {
                     let ints = a.as_primitive::<Int64Type>();
-                    let floats: Float32Array = ints.unary(|i| i as f64 as f32);
+                    let floats: Float32Array = ints.unary(float_of_int);
                     Arc::new(floats)
                 }
                 (from, to) => {
@@ -277,7 +284,7 @@ impl ColumnBuild {
                 let ints = ints.finish();
                 let mut floats = Float32Builder::with_capacity(capacity);
                 ints.iter()
-                    .for_each(|i| floats.append_option(i.map(|i| i as f64 as f32)));
+                    .for_each(|i| floats.append_option(i.map(float_of_int)));
                 ColumnBuild::Float(floats)
             }
             _ => return,
@@ -476,7 +483,7 @@ impl<'a> ChunkBuilder<'a> {
                     b.widen(c.ty, capacity);
                     match (b, parsed) {
                         (ColumnBuild::Int(b), Parsed::Int(n)) => b.append_value(n),
-                        (ColumnBuild::Float(b), Parsed::Int(n)) => b.append_value(n as f64 as f32),
+                        (ColumnBuild::Float(b), Parsed::Int(n)) => b.append_value(float_of_int(n)),
                         (ColumnBuild::Float(b), Parsed::Float(f)) => b.append_value(f as f32),
                         (ColumnBuild::Bytes(b), Parsed::Bytes) => b.append_value(v),
                         // Not reached (the column was widened to the

@@ -80,7 +80,7 @@ const EXACT_POW10: [f64; 16] = [
 /// rounded f64 (Clinger's fast path: the digits as an integer below 2^53
 /// and the power of ten are both exact, so one division rounds once, as
 /// `str::parse` does); `None` for any other text.
-fn plain_decimal(v: &[u8]) -> Option<f64> {
+pub fn plain_decimal(v: &[u8]) -> Option<f64> {
     let (negative, body) = match v.strip_prefix(b"-") {
         Some(rest) => (true, rest),
         None => (false, v),
