@@ -69,6 +69,7 @@ pub(crate) async fn value_counts(
         features: paths,
         statistics: true,
     }));
+    let ctx = &probing_early(ctx);
     let top = AggregateUDF::from(TopByCountUdaf::new());
     let per_feature = vec![
         count(lit(1)).alias("unique"),
@@ -96,6 +97,22 @@ pub(crate) async fn value_counts(
     // finished first.
     out.states.sort_unstable();
     Ok(out)
+}
+
+/// `ctx` with DataFusion's partial aggregation deciding after one batch
+/// whether it reduces its input. The map has counted what repeats within
+/// its part already, so its rows are mostly distinct (or few); at
+/// DataFusion's default (100,000 rows) a part smaller than that, as a
+/// chunked CSV's parts are, would hash every value twice.
+fn probing_early(ctx: &SessionContext) -> SessionContext {
+    let mut state = ctx.state();
+    let config = state.config_mut();
+    let rows = config.batch_size();
+    config
+        .options_mut()
+        .execution
+        .skip_partial_aggregation_probe_rows_threshold = rows;
+    SessionContext::new_with_state(state)
 }
 
 fn read_rows(b: &RecordBatch, out: &mut Counted) -> Result<()> {

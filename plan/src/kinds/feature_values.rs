@@ -5,17 +5,21 @@
 //! tasks (and executors) and spills them under a memory limit, these give
 //! every feature's exact value counts without one process holding them all.
 //!
-//! A feature with few distinct values in a batch (flags, modes, categories:
-//! most string features) is counted here, one row per distinct value of the
-//! batch, so the aggregation sees a handful of rows instead of one per
-//! example. Once a batch shows more than [`BATCH_DISTINCT`] distinct values
-//! the rest of it goes out one row per value, and so do the next
-//! [`RETRY_AFTER`] batches of that feature: a high-cardinality feature costs
-//! the counter a few hundred values now and then. Its rows are then mostly
-//! distinct, so DataFusion's partial aggregation, seeing that it reduces
-//! nothing, passes them on (`skip_partial_aggregation_probe_*`) instead of
-//! holding a second copy of every distinct value. Which rows carry which
-//! counts never changes the sums the aggregation gives.
+//! A feature with few distinct values in a part (flags, modes, categories,
+//! dates: most string features) is counted here, across the part's batches,
+//! in a table of at most [`PART_DISTINCT`] values and [`PART_BYTES`] bytes,
+//! which goes out as one row per distinct value when it fills up and when
+//! the part ends: the aggregation sees a handful of rows instead of one per
+//! example. A table that fills up having reduced its values less than
+//! [`MIN_REDUCTION`] times, or whose first [`PROBE_VALUES`] values or more
+//! are over 90% distinct, belongs to a high-cardinality feature (free text,
+//! ids): it goes out, and the feature's next [`RETRY_AFTER`] batches go out
+//! one row per value before counting is tried again. Such a feature costs
+//! the counter a batch now and then. The rows the aggregation sees are
+//! then mostly distinct, so DataFusion's partial aggregation, seeing that
+//! it reduces nothing, passes them on (`skip_partial_aggregation_probe_*`)
+//! instead of hashing every value twice. Which rows carry which counts
+//! never changes the sums the aggregation gives.
 //!
 //! Each batch also gives one row of feature [`ROWS_FEATURE`] (an empty
 //! value, counted by the batch's rows), so the aggregation's result says
@@ -33,9 +37,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{
-    BinaryArray, BinaryBuilder, UInt32Array, UInt32Builder, UInt64Array, UInt64Builder,
-};
+use datafusion::arrow::array::{ArrayBuilder, BinaryBuilder, UInt32Builder, UInt64Builder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use weir_datasets::formats::{Source, SourceBatch};
@@ -61,9 +63,19 @@ pub const ROWS_FEATURE: u32 = u32::MAX;
 /// The feature number of a part's partial statistics state (not a
 /// feature; with [`FeatureValuesMap::statistics`]).
 pub const STATE_FEATURE: u32 = u32::MAX - 1;
-/// Distinct values of one feature a batch is counted for, at most.
-pub const BATCH_DISTINCT: usize = 256;
-/// Batches of a feature that overflowed [`BATCH_DISTINCT`] that then go out
+/// Distinct values of one feature a part counts before it sends them on.
+pub const PART_DISTINCT: usize = 16_384;
+/// Bytes of one feature's distinct values a part holds before it sends
+/// them on.
+pub const PART_BYTES: usize = 1 << 20;
+/// A feature's table that fills up having taken in fewer than this many
+/// values per distinct value is not counted for its next [`RETRY_AFTER`]
+/// batches.
+pub const MIN_REDUCTION: u64 = 2;
+/// Values a feature's table takes before it may be judged mostly distinct
+/// (over 90% of them distinct values).
+pub const PROBE_VALUES: u64 = 4096;
+/// Batches of a feature whose table reduced too little that then go out
 /// one row per value before counting is tried again.
 pub const RETRY_AFTER: u32 = 64;
 
@@ -131,21 +143,80 @@ impl ScanMap for FeatureValuesMap {
 
 struct FeatureValuesMapper {
     features: Vec<Vec<String>>,
-    /// One batch's counts of the feature being mapped.
-    counter: ValueCounts,
-    /// Per feature, the batches left before counting is tried again.
-    uncounted: Vec<u32>,
+    /// Per feature, the part's counts not yet sent on.
+    counters: Vec<PartCounter>,
     /// The part's statistics accumulators, with
     /// [`FeatureValuesMap::statistics`].
     statistics: Option<SplitAccumulators>,
 }
 
+/// One feature's counts in a part.
+#[derive(Default)]
+struct PartCounter {
+    /// Distinct values and their counts, not yet sent on.
+    counts: ValueCounts,
+    /// Values taken into `counts` since it was last sent on.
+    taken: u64,
+    /// Batches left before counting is tried again.
+    uncounted: u32,
+}
+
+impl PartCounter {
+    /// True when the table should go out now: it holds more than
+    /// [`PART_DISTINCT`] values or [`PART_BYTES`] bytes of them.
+    fn full(&self) -> bool {
+        self.counts.len() > PART_DISTINCT || self.counts.value_bytes() > PART_BYTES
+    }
+
+    /// True when the table has taken [`PROBE_VALUES`] values or more, over
+    /// 90% of them distinct.
+    fn mostly_distinct(&self) -> bool {
+        self.taken >= PROBE_VALUES && self.counts.len() as u64 * 10 > self.taken * 9
+    }
+}
+
+/// The map's output rows, built batch by batch.
+#[derive(Default)]
+struct Rows {
+    features: UInt32Builder,
+    values: BinaryBuilder,
+    counts: UInt64Builder,
+}
+
+impl Rows {
+    fn push(&mut self, feature: u32, value: &[u8], count: u64) {
+        self.features.append_value(feature);
+        self.values.append_value(value);
+        self.counts.append_value(count);
+    }
+
+    /// Sends `counter`'s table on as rows of `feature`, and empties it.
+    fn drain(&mut self, feature: u32, counter: &mut PartCounter) {
+        for (v, n) in counter.counts.iter() {
+            self.push(feature, v, n);
+        }
+        counter.counts.clear();
+        counter.taken = 0;
+    }
+
+    fn finish(mut self) -> Result<RecordBatch> {
+        RecordBatch::try_new(
+            SCHEMA.clone(),
+            vec![
+                Arc::new(self.features.finish()),
+                Arc::new(self.values.finish()),
+                Arc::new(self.counts.finish()),
+            ],
+        )
+        .map_err(|e| PlanError::Internal(format!("feature values batch: {e}")))
+    }
+}
+
 impl FeatureValuesMapper {
     fn new(features: Vec<Vec<String>>) -> Self {
         Self {
-            uncounted: vec![0; features.len()],
+            counters: features.iter().map(|_| PartCounter::default()).collect(),
             features,
-            counter: ValueCounts::default(),
             statistics: None,
         }
     }
@@ -156,68 +227,52 @@ impl RowMapper for FeatureValuesMapper {
         if let Some(accumulators) = self.statistics.as_mut() {
             accumulators.update_split(&batch.batch, 0)?;
         }
-        let mut features = UInt32Builder::new();
-        let mut values = BinaryBuilder::new();
-        let mut counts = UInt64Builder::new();
-        for (i, path) in self.features.iter().enumerate() {
+        let mut rows = Rows::default();
+        for ((i, path), counter) in self.features.iter().enumerate().zip(&mut self.counters) {
             let array = column_at(&batch.batch, path)?;
             let column = FeatureColumn::new(&array).map_err(PlanError::from)?;
             let feature = i as u32;
-            let mut counting = self.uncounted[i] == 0;
-            self.uncounted[i] = self.uncounted[i].saturating_sub(1);
-            let counter = &mut self.counter;
-            counter.clear();
+            if counter.uncounted > 0 {
+                counter.uncounted -= 1;
+                column
+                    .for_each_bytes_counted(|v, n| rows.push(feature, v.bytes(), n))
+                    .map_err(PlanError::from)?;
+                continue;
+            }
             // A dictionary-encoded column comes counted by key already.
             column
                 .for_each_bytes_counted(|v, n| {
-                    if counting {
-                        counter.add(v.bytes(), n);
-                        counting = counter.len() <= BATCH_DISTINCT;
-                    } else {
-                        features.append_value(feature);
-                        values.append_value(v.bytes());
-                        counts.append_value(n);
-                    }
+                    counter.counts.add(v.bytes(), n);
+                    counter.taken += n;
                 })
                 .map_err(PlanError::from)?;
-            if counter.len() > BATCH_DISTINCT {
-                self.uncounted[i] = RETRY_AFTER;
-            }
-            for (v, n) in counter.iter() {
-                features.append_value(feature);
-                values.append_value(v);
-                counts.append_value(n);
+            let mostly_distinct = counter.mostly_distinct();
+            if mostly_distinct || counter.full() {
+                let reduced = counter.taken >= MIN_REDUCTION * counter.counts.len() as u64;
+                rows.drain(feature, counter);
+                if mostly_distinct || !reduced {
+                    counter.uncounted = RETRY_AFTER;
+                }
             }
         }
-        features.append_value(ROWS_FEATURE);
-        values.append_value(b"");
-        counts.append_value(batch.batch.num_rows() as u64);
-        RecordBatch::try_new(
-            SCHEMA.clone(),
-            vec![
-                Arc::new(features.finish()),
-                Arc::new(values.finish()),
-                Arc::new(counts.finish()),
-            ],
-        )
-        .map_err(|e| PlanError::Internal(format!("feature values batch: {e}")))
+        rows.push(ROWS_FEATURE, b"", batch.batch.num_rows() as u64);
+        rows.finish()
     }
 
     fn finish(self: Box<Self>) -> Result<Option<RecordBatch>> {
-        let Some(mut accumulators) = self.statistics else {
+        let mut rows = Rows::default();
+        let mut counters = self.counters;
+        for (i, counter) in counters.iter_mut().enumerate() {
+            rows.drain(i as u32, counter);
+        }
+        if let Some(mut accumulators) = self.statistics {
+            let state = ipc_bytes(&accumulators.state(0)?)?;
+            rows.push(STATE_FEATURE, &state, 1);
+        }
+        if rows.features.is_empty() {
             return Ok(None);
-        };
-        let state = ipc_bytes(&accumulators.state(0)?)?;
-        RecordBatch::try_new(
-            SCHEMA.clone(),
-            vec![
-                Arc::new(UInt32Array::from(vec![STATE_FEATURE])),
-                Arc::new(BinaryArray::from_iter_values([state])),
-                Arc::new(UInt64Array::from(vec![1u64])),
-            ],
-        )
-        .map(Some)
-        .map_err(|e| PlanError::Internal(format!("feature values state: {e}")))
+        }
+        rows.finish().map(Some)
     }
 }
 
@@ -244,6 +299,24 @@ mod tests {
             .collect();
         out.sort();
         out
+    }
+
+    /// Rows summed per (feature, value), as the plan's GROUP BY sums them.
+    fn sums(batches: &[RecordBatch]) -> std::collections::BTreeMap<(u32, String), u64> {
+        let mut sums = std::collections::BTreeMap::new();
+        for (f, v, n) in batches.iter().flat_map(rows) {
+            *sums.entry((f, v)).or_default() += n;
+        }
+        sums
+    }
+
+    /// The state row's value.
+    fn state_of(batch: &RecordBatch) -> Vec<u8> {
+        let f = batch.column(0).as_primitive::<UInt32Type>();
+        let row = (0..batch.num_rows())
+            .find(|&i| f.value(i) == STATE_FEATURE)
+            .expect("a state row");
+        batch.column(1).as_binary::<i32>().value(row).to_vec()
     }
 
     #[test]
@@ -290,11 +363,14 @@ mod tests {
         ]);
         let out = mapper.map(&source).unwrap();
         assert_eq!(out.schema(), *SCHEMA);
-        // Summed per (feature, value), as the plan's GROUP BY sums them.
-        let mut sums: std::collections::BTreeMap<(u32, String), u64> = Default::default();
-        for (f, v, n) in rows(&out) {
-            *sums.entry((f, v)).or_default() += n;
-        }
+        // Few values are held until the part ends.
+        assert_eq!(rows(&out), vec![(ROWS_FEATURE, String::new(), 3)]);
+        let closing = Box::new(mapper)
+            .finish()
+            .unwrap()
+            .expect("the part's counts");
+        assert_eq!(closing.schema(), *SCHEMA);
+        let sums = sums(&[out, closing.clone()]);
         let expected: Vec<((u32, String), u64)> = vec![
             ((0, "a".into()), 2),
             ((1, "1".into()), 1),
@@ -306,8 +382,8 @@ mod tests {
             ((ROWS_FEATURE, "".into()), 3),
         ];
         assert_eq!(sums.into_iter().collect::<Vec<_>>(), expected);
-        // The dictionary column comes counted by key: one row per value.
-        assert_eq!(rows(&out).iter().filter(|r| r.0 == 2).count(), 2);
+        // One row per distinct value.
+        assert_eq!(rows(&closing).iter().filter(|r| r.0 == 2).count(), 2);
 
         let mut missing = FeatureValuesMapper::new(vec![path(&["seq", "nope"])]);
         let err = missing.map(&source).unwrap_err().to_string();
@@ -361,8 +437,12 @@ mod tests {
         }
         let closing = Box::new(mapper).finish().unwrap().expect("a state row");
         let closing = rows(&closing);
-        assert_eq!(closing.len(), 1);
-        assert_eq!((closing[0].0, closing[0].2), (STATE_FEATURE, 1));
+        let states: Vec<_> = closing.iter().filter(|r| r.0 == STATE_FEATURE).collect();
+        assert_eq!(states.len(), 1);
+        assert_eq!(states[0].2, 1);
+        // With the part's counts of "s".
+        let counted: Vec<_> = closing.iter().filter(|r| r.0 != STATE_FEATURE).collect();
+        assert_eq!(counted, [&(0, "a".into(), 2), &(0, "bb".into(), 2)]);
 
         // The state's bytes, merged, against accumulators fed directly.
         let mut again = FeatureValuesMapper::new(map.features.clone());
@@ -370,7 +450,7 @@ mod tests {
         again.map(&source).unwrap();
         again.map(&source).unwrap();
         let out = Box::new(again).finish().unwrap().unwrap();
-        let state = out.column(1).as_binary::<i32>().value(0).to_vec();
+        let state = state_of(&out);
         let mut merged = SplitAccumulators::new(&schema, 1, StringMode::Totals).unwrap();
         for b in crate::kinds::split_stats::summary::ipc_batches(&state).unwrap() {
             merged.merge(&b).unwrap();
@@ -387,60 +467,140 @@ mod tests {
         assert_eq!(format!("{merged:?}"), format!("{direct:?}"));
     }
 
-    #[test]
-    fn few_distinct_values_are_counted_per_batch_and_many_go_out_one_row_each() {
-        let n = BATCH_DISTINCT + 1;
-        // "lo": 3 values; "fits": BATCH_DISTINCT values; "many": one more
-        // than that. Each value 4 times.
-        let column = |distinct: usize| -> ArrayRef {
-            Arc::new(StringArray::from_iter_values(
-                (0..4 * n).map(|r| format!("v{}", r % distinct)),
-            ))
-        };
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("lo", DataType::Utf8, false),
-            Field::new("fits", DataType::Utf8, false),
-            Field::new("many", DataType::Utf8, false),
-        ]));
+    fn batch_of(columns: Vec<(&str, ArrayRef)>) -> SourceBatch {
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|(name, a)| Field::new(*name, a.data_type().clone(), false))
+                .collect::<Vec<_>>(),
+        ));
         let batch =
-            RecordBatch::try_new(schema, vec![column(3), column(BATCH_DISTINCT), column(n)])
-                .unwrap();
-        let source = SourceBatch {
+            RecordBatch::try_new(schema, columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+        SourceBatch {
             file: 0,
             row: 0,
             batch,
             serialized: None,
             position: None,
-        };
-        let mut mapper = FeatureValuesMapper::new(vec![
-            vec!["lo".to_string()],
-            vec!["fits".to_string()],
-            vec!["many".to_string()],
-        ]);
-        let per_feature = |out: &RecordBatch, f: u32| -> (usize, u64, usize) {
-            let rows: Vec<_> = rows(out).into_iter().filter(|r| r.0 == f).collect();
-            let total = rows.iter().map(|r| r.2).sum();
-            let distinct: std::collections::BTreeSet<_> = rows.iter().map(|r| &r.1).collect();
-            (rows.len(), total, distinct.len())
-        };
-        for b in 0..=RETRY_AFTER + 1 {
-            let out = mapper.map(&source).unwrap();
-            let values = (4 * n) as u64;
-            assert_eq!(per_feature(&out, 0), (3, values, 3), "batch {b}");
-            assert_eq!(
-                per_feature(&out, 1),
-                (BATCH_DISTINCT, values, BATCH_DISTINCT),
-                "batch {b}"
-            );
-            let (rows, total, distinct) = per_feature(&out, 2);
-            assert_eq!((total, distinct), (values, n), "batch {b}");
-            let counted = b == 0 || b == RETRY_AFTER + 1;
-            if counted {
-                // The first n values counted, the other 3n one row each.
-                assert_eq!(rows, n + 3 * n, "batch {b}");
-            } else {
-                assert_eq!(rows, 4 * n, "batch {b}: one row per value");
-            }
         }
+    }
+
+    fn strings(values: impl Iterator<Item = String>) -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(values))
+    }
+
+    /// Per feature in `out`: (rows, values counted, distinct values).
+    fn per_feature(out: &RecordBatch, f: u32) -> (usize, u64, usize) {
+        let rows: Vec<_> = rows(out).into_iter().filter(|r| r.0 == f).collect();
+        let total = rows.iter().map(|r| r.2).sum();
+        let distinct: std::collections::BTreeSet<_> = rows.iter().map(|r| &r.1).collect();
+        (rows.len(), total, distinct.len())
+    }
+
+    /// Few distinct values are held across batches and go out when the
+    /// part ends. A feature whose values are all distinct goes out after
+    /// its first batch, and one whose table fills up having reduced its
+    /// values less than `MIN_REDUCTION` times goes out then; the next
+    /// `RETRY_AFTER` batches of either go out one row per value before it
+    /// is counted again.
+    #[test]
+    fn few_distinct_values_are_counted_per_part_and_many_go_out_one_row_each() {
+        const ROWS: usize = 4096;
+        // "mid" has 2 distinct values in every 3 rows: not mostly distinct,
+        // but reduced 1.5 times when its table fills up, after this many
+        // batches.
+        let mid_fill = (PART_DISTINCT * 3 / 2) / ROWS + 1;
+        let batches = mid_fill + RETRY_AFTER as usize + 1;
+        let mut mapper = FeatureValuesMapper::new(
+            ["lo", "fits", "many", "mid"]
+                .iter()
+                .map(|f| vec![f.to_string()])
+                .collect(),
+        );
+        // Rows of a feature a batch gives, whose table of `table` distinct
+        // values filled up (or was judged) after `fill` batches.
+        let expected = |b: usize, fill: usize, table: usize| -> usize {
+            if b + 1 < fill {
+                0
+            } else if b + 1 == fill {
+                table
+            } else if b < fill + RETRY_AFTER as usize {
+                ROWS
+            } else if fill == 1 {
+                // Counted again, judged again, and one row per value after.
+                ROWS
+            } else {
+                0
+            }
+        };
+        let mut all = Vec::new();
+        for b in 0..batches {
+            let rows = b * ROWS..(b + 1) * ROWS;
+            let source = batch_of(vec![
+                ("lo", strings(rows.clone().map(|r| format!("v{}", r % 3)))),
+                (
+                    "fits",
+                    strings(rows.clone().map(|r| format!("v{}", r / 2 % PART_DISTINCT))),
+                ),
+                ("many", strings(rows.clone().map(|r| format!("m{r}")))),
+                ("mid", strings(rows.map(|r| format!("d{}", r * 2 / 3)))),
+            ]);
+            let out = mapper.map(&source).unwrap();
+            assert_eq!(per_feature(&out, 0).0, 0, "batch {b}: held");
+            assert_eq!(per_feature(&out, 1).0, 0, "batch {b}: held");
+            assert_eq!(
+                per_feature(&out, 2).0,
+                expected(b, 1, ROWS),
+                "batch {b}: many"
+            );
+            let mid = per_feature(&out, 3);
+            let mid_table = (mid_fill * ROWS - 1) * 2 / 3 + 1;
+            assert_eq!(mid.0, expected(b, mid_fill, mid_table), "batch {b}: mid");
+            all.push(out);
+        }
+        let closing = Box::new(mapper).finish().unwrap().unwrap();
+        assert_eq!(per_feature(&closing, 0), (3, (batches * ROWS) as u64, 3));
+        assert_eq!(
+            per_feature(&closing, 1),
+            (PART_DISTINCT, (batches * ROWS) as u64, PART_DISTINCT)
+        );
+        // "mid"'s last batch, counted again.
+        assert_eq!(per_feature(&closing, 3).1, ROWS as u64);
+        all.push(closing);
+        // Every value counted as often as it occurs.
+        let sums = sums(&all);
+        let of = |f: u32| sums.iter().filter(move |((g, _), _)| *g == f);
+        assert_eq!(of(2).count(), batches * ROWS);
+        assert!(of(2).all(|(_, n)| *n == 1));
+        let mid: u64 = of(3).map(|(_, n)| n).sum();
+        assert_eq!(mid, (batches * ROWS) as u64);
+        assert_eq!(of(3).count(), (batches * ROWS - 1) * 2 / 3 + 1);
+        assert_eq!(
+            sums[&(ROWS_FEATURE, String::new())],
+            (batches * ROWS) as u64
+        );
+    }
+
+    /// A table whose values pass `PART_BYTES` goes out, and one that
+    /// reduces its values keeps counting.
+    #[test]
+    fn a_table_past_its_bytes_goes_out_and_keeps_counting_when_it_reduces() {
+        let distinct = PART_BYTES / 65_536 + 4;
+        let wide = |r: usize| format!("{r:065535}-");
+        let source = batch_of(vec![(
+            "wide",
+            strings((0..4 * distinct).map(|r| wide(r % distinct))),
+        )]);
+        let mut mapper = FeatureValuesMapper::new(vec![vec!["wide".to_string()]]);
+        for b in 0..3 {
+            let out = mapper.map(&source).unwrap();
+            assert_eq!(
+                per_feature(&out, 0),
+                (distinct, 4 * distinct as u64, distinct),
+                "batch {b}: the full table, counted"
+            );
+        }
+        assert_eq!(mapper.counters[0].uncounted, 0);
+        assert!(Box::new(mapper).finish().unwrap().is_none());
     }
 }

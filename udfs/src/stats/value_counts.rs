@@ -107,6 +107,11 @@ impl ValueCounts {
             .map(|s| (&self.arena[s.start..s.start + s.len], s.count))
     }
 
+    /// Bytes of the distinct values counted.
+    pub fn value_bytes(&self) -> usize {
+        self.arena.len()
+    }
+
     /// Bytes held.
     pub fn size(&self) -> usize {
         self.arena.capacity() + self.table.capacity() * (std::mem::size_of::<Slot>() + 1)
