@@ -27,6 +27,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use super::crc_tap::CrcTap;
 use super::csv_batches::CsvBatches;
 use super::csv_held::HeldStore;
+use super::csv_tokens::CsvRecords;
 use super::pynum::{parse_py_float, parse_py_int, plain_decimal};
 use crate::compression::Compression;
 use crate::error::{DatasetError, Result};
@@ -192,6 +193,18 @@ pub(super) fn open_csv_range(
     len: Option<u64>,
     tap: Option<(&CrcTap, Option<u64>)>,
 ) -> Result<csv::Reader<Box<dyn Read + Send>>> {
+    let inner = open_csv_input(path, start, len, tap)?;
+    Ok(super::csv_tokens::csv_reader(inner, delimiter))
+}
+
+/// The text of `path` from byte `start` as [`open_csv_range`] reads it
+/// (decompressed, each line's length guarded), for a tokenizer.
+pub(super) fn open_csv_input(
+    path: &Path,
+    start: u64,
+    len: Option<u64>,
+    tap: Option<(&CrcTap, Option<u64>)>,
+) -> Result<Box<dyn Read + Send>> {
     let mut file = crate::store::read::open(path)?;
     if start > 0 {
         file.seek(SeekFrom::Start(start))
@@ -208,16 +221,10 @@ pub(super) fn open_csv_range(
             .unwrap_or(Compression::None)
             .reader(buffered),
     };
-    let inner: Box<dyn Read + Send> = Box::new(super::line_guard::LineGuard::new(
+    Ok(Box::new(super::line_guard::LineGuard::new(
         inner,
         super::line_guard::MAX_LINE_BYTES,
-    ));
-    Ok(csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(inner))
+    )))
 }
 
 pub(super) fn csv_err(path: &Path, row: u64, e: &csv::Error, lines_before: u64) -> DatasetError {
@@ -241,8 +248,22 @@ pub(super) fn read_header(
     if !got {
         return Err(DatasetError::file(path, "empty file: no header line"));
     }
-    let mut names = Vec::with_capacity(rec.len());
-    for (i, f) in rec.iter().enumerate() {
+    header_names(path, rec.iter())
+}
+
+/// The header read by a tokenizer ([`read_header`]'s checks).
+pub(super) fn read_header_record(path: &Path, records: &mut CsvRecords) -> Result<Vec<String>> {
+    match records.next_record() {
+        Ok(Some(rec)) => header_names(path, rec.iter()),
+        Ok(None) => Err(DatasetError::file(path, "empty file: no header line")),
+        Err(e) => Err(e.at(path, 0)),
+    }
+}
+
+/// The column names of a header record's fields.
+fn header_names<'a>(path: &Path, fields: impl Iterator<Item = &'a [u8]>) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for (i, f) in fields.enumerate() {
         let name = std::str::from_utf8(f)
             .map_err(|_| {
                 DatasetError::row(
@@ -283,14 +304,22 @@ pub(super) fn wrong_width(
     lines_before: u64,
 ) -> DatasetError {
     let line = rec.position().map_or(0, |p| p.line() + lines_before);
+    width_error(path, row, line, rec.len(), expected)
+}
+
+/// A record of `found` fields where the header has `expected`.
+pub(super) fn width_error(
+    path: &Path,
+    row: u64,
+    line: u64,
+    found: usize,
+    expected: usize,
+) -> DatasetError {
     DatasetError::row(
         path,
         row,
         line,
-        format!(
-            "expected {expected} fields as in the header, found {}",
-            rec.len()
-        ),
+        format!("expected {expected} fields as in the header, found {found}"),
     )
 }
 

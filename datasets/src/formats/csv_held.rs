@@ -31,6 +31,7 @@ use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
 use super::csv::{ColType, Column, Parsed};
+use super::csv_tokens::Record;
 use super::pynum::{parse_py_float, parse_py_int};
 use crate::error::Result;
 
@@ -417,7 +418,7 @@ impl<'a> ChunkBuilder<'a> {
     /// from 0; `position` the bytes read after it), as the inference pass
     /// would infer it: `columns` take the types and UTF-8 validity of its
     /// values.
-    pub fn push(&mut self, rec: &csv::ByteRecord, columns: &mut [Column], row: u64, position: u64) {
+    pub fn push(&mut self, rec: &Record<'_>, columns: &mut [Column], row: u64, position: u64) {
         if !self.lost && self.rows == self.batch_size {
             self.finish_batch();
             if !self.lost {
@@ -425,7 +426,7 @@ impl<'a> ChunkBuilder<'a> {
             }
         }
         self.position = position;
-        let record_utf8 = simdutf8::basic::from_utf8(rec.as_slice()).is_ok();
+        let record_utf8 = rec.is_utf8();
         let capacity = self.batch_size;
         for (i, (c, v)) in columns.iter_mut().zip(rec.iter()).enumerate() {
             if self.lost {

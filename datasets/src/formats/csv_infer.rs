@@ -18,15 +18,16 @@
 //! CRC32C on the way (each range its own bytes, up to the next range's
 //! start, combined): the input's fingerprint without another read.
 
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
 
 use super::crc_tap::{combine, CrcTap};
 use super::csv::{
-    csv_err, is_compressed, open_csv_range, read_header, wrong_width, Chunk, ColType, Column,
+    is_compressed, open_csv_input, read_header_record, width_error, Chunk, ColType, Column,
     CsvOptions,
 };
 use super::csv_held::{ChunkBuilder, HeldChunk, HoldBudget};
+use super::csv_tokens::CsvRecords;
 use crate::error::{DatasetError, Result};
 use crate::input::InputFile;
 
@@ -86,9 +87,11 @@ pub(super) fn infer(
             Some(found) => found,
             None => {
                 let tap = CrcTap::default();
-                let mut r =
-                    open_csv_range(&f.path, options.delimiter, 0, None, Some((&tap, None)))?;
-                read_header(&f.path, &mut r)?;
+                let mut r = CsvRecords::new(
+                    open_csv_input(&f.path, 0, None, Some((&tap, None)))?,
+                    options.delimiter,
+                );
+                read_header_record(&f.path, &mut r)?;
                 let mut holder = holder(options, &budget);
                 let scan = scan_range(
                     &f.path,
@@ -131,7 +134,7 @@ fn holder<'a>(options: &CsvOptions, budget: &'a HoldBudget) -> Option<ChunkBuild
 /// inferring `columns`.
 fn scan_range(
     path: &Path,
-    r: &mut csv::Reader<Box<dyn Read + Send>>,
+    r: &mut CsvRecords,
     start: u64,
     end: Option<u64>,
     options: &CsvOptions,
@@ -139,7 +142,6 @@ fn scan_range(
     mut holder: Option<&mut ChunkBuilder>,
 ) -> Result<RangeScan> {
     let width = columns.len();
-    let mut rec = csv::ByteRecord::new();
     let mut scan = RangeScan {
         columns: Vec::new(),
         chunks: Vec::new(),
@@ -151,20 +153,18 @@ fn scan_range(
     let mut row = 0u64;
     loop {
         row += 1;
-        match r.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_err(path, row, &e, 0)),
-        }
-        let (byte, line) = rec
-            .position()
-            .map_or((0, 0), |p| (start + p.byte(), p.line()));
+        let rec = match r.next_record() {
+            Ok(Some(rec)) => rec,
+            Ok(None) => break,
+            Err(e) => return Err(e.at(path, row)),
+        };
+        let (byte, line) = (start + rec.byte, rec.line);
         if end.is_some_and(|end| byte >= end) {
             scan.boundary = Some((byte, line));
             break;
         }
         if rec.len() != width {
-            return Err(wrong_width(path, row, &rec, width, 0));
+            return Err(width_error(path, row, line, rec.len(), width));
         }
         if scan.first.is_none() {
             scan.first = Some((byte, line));
@@ -189,12 +189,11 @@ fn scan_range(
         }
         scan.records += 1;
         if let Some(h) = holder.as_deref_mut() {
-            let position = start + r.position().byte();
-            h.push(&rec, &mut columns, row - 1, position);
+            h.push(&rec, &mut columns, row - 1, start + rec.end);
             continue;
         }
         // One UTF-8 check per record; per field only when it fails.
-        let record_utf8 = simdutf8::basic::from_utf8(rec.as_slice()).is_ok();
+        let record_utf8 = rec.is_utf8();
         for (c, v) in columns.iter_mut().zip(rec.iter()) {
             infer_value(c, v, record_utf8);
         }
@@ -283,10 +282,10 @@ fn infer_in_ranges(
                 let columns = columns.to_vec();
                 let tap = (&taps[k], end.map(|e| e - start));
                 scope.spawn(move || {
-                    let mut r = open_csv_range(&f.path, options.delimiter, start, None, Some(tap))
-                        .map_err(|_| ())?;
+                    let input = open_csv_input(&f.path, start, None, Some(tap)).map_err(|_| ())?;
+                    let mut r = CsvRecords::new(input, options.delimiter);
                     if k == 0 {
-                        read_header(&f.path, &mut r).map_err(|_| ())?;
+                        read_header_record(&f.path, &mut r).map_err(|_| ())?;
                     }
                     let mut holder = holder(options, budget);
                     scan_range(
@@ -371,7 +370,7 @@ fn infer_in_ranges(
 
 #[cfg(test)]
 mod tests {
-    use super::super::csv::open_csv;
+    use super::super::csv::{open_csv, read_header};
     use super::*;
     use std::collections::HashMap;
 
@@ -441,8 +440,8 @@ mod tests {
             ..Default::default()
         };
         let columns = unknown(&["n", "s", "q"]);
-        let mut r = open_csv(&f.path, b',').unwrap();
-        read_header(&f.path, &mut r).unwrap();
+        let mut r = CsvRecords::new(open_csv_input(&f.path, 0, None, None).unwrap(), b',');
+        read_header_record(&f.path, &mut r).unwrap();
         let one = scan_range(&f.path, &mut r, 0, None, &options, columns.clone(), None).unwrap();
         let starts = record_starts(&f);
         let mut accepted = 0;
@@ -512,5 +511,36 @@ mod tests {
             (columns[0].ty, columns[1].ty),
             (ColType::Int, ColType::String)
         );
+    }
+
+    /// Regression: the record's UTF-8 check ran on its fields back to back
+    /// (the csv crate's `ByteRecord::as_slice`), so a character split
+    /// across two fields (`\xC3` `,` `\xA9`) read as valid and both
+    /// columns were typed UTF-8. Read fast, and read by the csv crate (a
+    /// CRLF line first sends the tokenizer there), with and without held
+    /// batches.
+    #[test]
+    fn a_character_split_across_two_fields_is_not_utf8() {
+        let d = tempfile::tempdir().unwrap();
+        for first in [&b"a,b\n"[..], b"a,b\r\n"] {
+            let mut text = first.to_vec();
+            text.extend_from_slice(b"x,y\n\xC3,\xA9\n\"\xC3\",\"\xA9\"\nz,w\n");
+            let f = input(d.path(), &text);
+            for hold_bytes in [0, 1 << 20] {
+                let options = CsvOptions {
+                    hold_bytes,
+                    ..Default::default()
+                };
+                let mut columns = unknown(&["a", "b"]);
+                infer(std::slice::from_ref(&f), &options, &mut columns).unwrap();
+                let types: Vec<_> = columns.iter().map(|c| (c.ty, c.utf8)).collect();
+                assert_eq!(
+                    types,
+                    [(ColType::String, false), (ColType::String, false)],
+                    "{:?}, hold {hold_bytes}",
+                    String::from_utf8_lossy(first)
+                );
+            }
+        }
     }
 }

@@ -7,6 +7,7 @@ pub mod csv;
 mod csv_batches;
 mod csv_held;
 mod csv_infer;
+mod csv_tokens;
 pub mod jsonl;
 pub mod line_guard;
 pub mod parquet;
