@@ -115,6 +115,13 @@ type Fallback = (csv::Reader<Box<dyn Read + Send>>, u64, u64);
 /// The records of a CSV byte stream (no header handling: the first record
 /// is the first line).
 pub(super) struct CsvRecords {
+    /// Bytes a read asks for (more for a long record).
+    read_size: usize,
+    /// A read error that came after bytes the last read gave.
+    failed: Option<io::Error>,
+    /// Times the buffer was refilled.
+    #[cfg(test)]
+    fills: u32,
     inner: Option<Box<dyn Read + Send>>,
     delimiter: u8,
     buf: Vec<u8>,
@@ -140,7 +147,16 @@ pub(super) struct CsvRecords {
 impl CsvRecords {
     /// Records of `inner`, fields separated by `delimiter`.
     pub fn new(inner: Box<dyn Read + Send>, delimiter: u8) -> Self {
+        Self::with_read_size(inner, delimiter, BLOCK_READ)
+    }
+
+    /// [`CsvRecords::new`] reading `read_size` bytes at a time.
+    fn with_read_size(inner: Box<dyn Read + Send>, delimiter: u8, read_size: usize) -> Self {
         Self {
+            read_size: read_size.max(1),
+            failed: None,
+            #[cfg(test)]
+            fills: 0,
             inner: Some(inner),
             delimiter,
             buf: Vec::new(),
@@ -191,39 +207,51 @@ impl CsvRecords {
         self.fallback.is_none()
     }
 
-    /// Reads more input after the unread bytes.
+    /// Reads more input after the unread bytes: a block, or as much again
+    /// as they are, so a record longer than a block (whose scan starts
+    /// over after each read) is scanned a bounded number of times over.
     fn fill(&mut self) -> Result<(), RecordError> {
+        #[cfg(test)]
+        {
+            self.fills += 1;
+        }
         self.block = None;
         self.buf.copy_within(self.pos..self.len, 0);
         self.len -= self.pos;
         self.pos = 0;
-        let want = self.len + BLOCK_READ;
-        if self.buf.len() < want {
-            self.buf.resize(want, 0);
+        let target = self.len + self.read_size.max(self.len);
+        if self.buf.len() < target {
+            self.buf.resize(target, 0);
+        }
+        let read_error = |e: io::Error| RecordError {
+            message: format!("read error: {e}"),
+            line: None,
+        };
+        if let Some(e) = self.failed.take() {
+            return Err(read_error(e));
         }
         let Some(inner) = self.inner.as_mut() else {
             self.eof = true;
             return Ok(());
         };
-        loop {
-            match inner.read(&mut self.buf[self.len..]) {
+        let before = self.len;
+        while self.len < target {
+            match inner.read(&mut self.buf[self.len..target]) {
                 Ok(0) => {
                     self.eof = true;
-                    return Ok(());
+                    break;
                 }
-                Ok(n) => {
-                    self.len += n;
-                    return Ok(());
+                Ok(n) => self.len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The records before the error come first.
+                Err(e) if self.len > before => {
+                    self.failed = Some(e);
+                    break;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(RecordError {
-                        message: format!("read error: {e}"),
-                        line: None,
-                    })
-                }
+                Err(e) => return Err(read_error(e)),
             }
         }
+        Ok(())
     }
 
     /// Tokenizes the record at `pos` into `bounds`.
@@ -509,7 +537,8 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut r = CsvRecords::new(Box::new(Trickle(input.to_vec(), 0, chunk)), b',');
+        let trickle = Trickle(input.to_vec(), 0, chunk);
+        let mut r = CsvRecords::with_read_size(Box::new(trickle), b',', chunk);
         let mut out = Vec::new();
         loop {
             match r.next_record() {
@@ -688,6 +717,26 @@ mod tests {
         input.extend(std::iter::repeat_n(b'x', BLOCK_READ + 100));
         input.extend_from_slice(b",\"y\"\nz\n");
         assert_eq!(fast(&input, 1 << 16), reference(&input));
+
+        // Read 64 bytes at a time, a 4 MiB field takes a read per doubling
+        // of what is held, not one per 64 bytes.
+        let mut long = b"a,".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 4 << 20));
+        long.extend_from_slice(b"\nb,c\n");
+        let mut r = CsvRecords::with_read_size(Box::new(Cursor::new(long)), b',', 64);
+        assert_eq!(
+            r.next_record()
+                .unwrap()
+                .unwrap()
+                .iter()
+                .nth(1)
+                .unwrap()
+                .len(),
+            4 << 20
+        );
+        assert_eq!(r.next_record().unwrap().unwrap().line, 2);
+        assert!(r.next_record().unwrap().is_none());
+        assert!(r.fills <= 20, "{} reads", r.fills);
 
         struct Failing;
         impl Read for Failing {
