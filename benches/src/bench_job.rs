@@ -4,6 +4,9 @@
 //!   `weir stats` runs them (`StatsBuilder`, default options);
 //! - `bench_job examplegen INPUT OUTPUT_DIR`: weir's ExampleGen, as `weir
 //!   examplegen` runs it (TFRecord, gzip level 6);
+//! - `bench_job read INPUT`: weir's read of the input as a cluster's
+//!   executors read it (no batches held from type inference), its parts
+//!   read on one thread per core, and prints the rows;
 //! - `bench_job csv-to-parquet INPUT.csv OUTPUT_DIR CODEC` writes the CSV as
 //!   Parquet with DataFusion's own reader and writer, `CODEC` as DataFusion
 //!   spells it (`gzip(6)`: TFX's default deflate level, what ExampleGen's
@@ -17,7 +20,7 @@ use datafusion::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::{CsvReadOptions, SessionContext};
 
-const USAGE: &str = "usage: bench_job stats INPUT OUTPUT [--approx] | examplegen INPUT OUTPUT | csv-to-parquet INPUT.csv OUTPUT CODEC";
+const USAGE: &str = "usage: bench_job stats INPUT OUTPUT [--approx] | examplegen INPUT OUTPUT | read INPUT | csv-to-parquet INPUT.csv OUTPUT CODEC";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +41,10 @@ fn main() -> Result<()> {
             weir_engine::ExampleGenBuilder::new(input.as_str(), output).execute()?;
             return Ok(());
         }
+        [job, input] if job == "read" => {
+            println!("{} rows", read(input)?);
+            return Ok(());
+        }
         [job, input, output, codec] if job == "csv-to-parquet" => (job, input, output, codec),
         _ => bail!("{USAGE}"),
     };
@@ -52,4 +59,33 @@ fn main() -> Result<()> {
         Ok::<_, datafusion::error::DataFusionError>(())
     })
     .with_context(|| format!("{input} -> {output} ({codec})"))
+}
+
+/// Reads every row of `input` in parts, one thread per core, as executors
+/// do; gives the rows.
+fn read(input: &str) -> Result<u64> {
+    use weir_datasets::formats::{ReadOptions, Source};
+    let files = weir_datasets::input::resolve_input(input)?;
+    let format = weir_datasets::input::detect_format(&files, None)?;
+    let source = Source::open(files, format, &ReadOptions::default())?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = source.split(cores);
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = parts
+            .iter()
+            .map(|part| {
+                scope.spawn(move || -> Result<u64> {
+                    let mut rows = 0;
+                    for batch in part.batches() {
+                        rows += batch?.batch.num_rows() as u64;
+                    }
+                    Ok(rows)
+                })
+            })
+            .collect();
+        readers
+            .into_iter()
+            .map(|r| r.join().map_err(|_| anyhow::anyhow!("a reader panicked"))?)
+            .sum()
+    })
 }

@@ -179,26 +179,10 @@ pub(super) fn is_compressed(path: &Path) -> bool {
     Compression::from_file_name(&path.to_string_lossy()).is_some_and(|c| c != Compression::None)
 }
 
-pub(super) fn open_csv(path: &Path, delimiter: u8) -> Result<csv::Reader<Box<dyn Read + Send>>> {
-    open_csv_range(path, delimiter, 0, None, None)
-}
-
-/// A reader of `path` from byte `start` (of an uncompressed file), for
-/// `len` bytes or to the end; `tap` takes the CRC32C of the file's bytes
-/// as read (its first `.1` bytes, or all).
-pub(super) fn open_csv_range(
-    path: &Path,
-    delimiter: u8,
-    start: u64,
-    len: Option<u64>,
-    tap: Option<(&CrcTap, Option<u64>)>,
-) -> Result<csv::Reader<Box<dyn Read + Send>>> {
-    let inner = open_csv_input(path, start, len, tap)?;
-    Ok(super::csv_tokens::csv_reader(inner, delimiter))
-}
-
-/// The text of `path` from byte `start` as [`open_csv_range`] reads it
-/// (decompressed, each line's length guarded), for a tokenizer.
+/// The text of `path` from byte `start` (of an uncompressed file), for
+/// `len` bytes or to the end, decompressed, each line's length guarded;
+/// `tap` takes the CRC32C of the file's bytes as read (its first `.1`
+/// bytes, or all).
 pub(super) fn open_csv_input(
     path: &Path,
     start: u64,
@@ -227,36 +211,13 @@ pub(super) fn open_csv_input(
     )))
 }
 
-pub(super) fn csv_err(path: &Path, row: u64, e: &csv::Error, lines_before: u64) -> DatasetError {
-    // An I/O error has no position: the row's line when rows are one line each.
-    let line = e.position().map_or(row + 1, |p| p.line() + lines_before);
-    let msg = match e.kind() {
-        csv::ErrorKind::Io(io) => format!("read error: {io}"),
-        _ => e.to_string(),
-    };
-    DatasetError::row(path, row, line, msg)
-}
-
-pub(super) fn read_header(
-    path: &Path,
-    reader: &mut csv::Reader<Box<dyn Read + Send>>,
-) -> Result<Vec<String>> {
-    let mut rec = csv::ByteRecord::new();
-    let got = reader
-        .read_byte_record(&mut rec)
-        .map_err(|e| csv_err(path, 0, &e, 0))?;
-    if !got {
-        return Err(DatasetError::file(path, "empty file: no header line"));
-    }
-    header_names(path, rec.iter())
-}
-
-/// The header read by a tokenizer ([`read_header`]'s checks).
+/// The header: the first record's fields, each a distinct, non-empty
+/// UTF-8 name.
 pub(super) fn read_header_record(path: &Path, records: &mut CsvRecords) -> Result<Vec<String>> {
     match records.next_record() {
         Ok(Some(rec)) => header_names(path, rec.iter()),
         Ok(None) => Err(DatasetError::file(path, "empty file: no header line")),
-        Err(e) => Err(e.at(path, 0)),
+        Err(e) => Err(e.at(path, 0, 0)),
     }
 }
 
@@ -294,17 +255,6 @@ fn header_names<'a>(path: &Path, fields: impl Iterator<Item = &'a [u8]>) -> Resu
         names.push(name);
     }
     Ok(names)
-}
-
-pub(super) fn wrong_width(
-    path: &Path,
-    row: u64,
-    rec: &csv::ByteRecord,
-    expected: usize,
-    lines_before: u64,
-) -> DatasetError {
-    let line = rec.position().map_or(0, |p| p.line() + lines_before);
-    width_error(path, row, line, rec.len(), expected)
 }
 
 /// A record of `found` fields where the header has `expected`.
@@ -351,8 +301,8 @@ impl CsvSource {
     pub fn open(files: Vec<InputFile>, options: CsvOptions) -> Result<Self> {
         let mut header: Option<(Vec<String>, &Path)> = None;
         for f in &files {
-            let mut r = open_csv(&f.path, options.delimiter)?;
-            let h = read_header(&f.path, &mut r)?;
+            let mut r = CsvRecords::new(open_csv_input(&f.path, 0, None, None)?, options.delimiter);
+            let h = read_header_record(&f.path, &mut r)?;
             match &header {
                 None => header = Some((h, &f.path)),
                 Some((first, first_path)) if *first != h => {

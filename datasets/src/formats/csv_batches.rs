@@ -3,7 +3,6 @@
 //! values parsed into the columns' types, or, where type inference held
 //! that unit's batches (the `csv_held` module), given from memory.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,8 +12,9 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
-use super::csv::{csv_err, open_csv, open_csv_range, read_header, wrong_width, CsvSource, Unit};
+use super::csv::{open_csv_input, read_header_record, width_error, CsvSource, Unit};
 use super::csv_held::{settle, HeldBatch};
+use super::csv_tokens::CsvRecords;
 use super::pynum::{parse_py_float, parse_py_int};
 use crate::error::{DatasetError, Result};
 
@@ -36,14 +36,13 @@ pub struct CsvBatches {
     source: CsvSource,
     units: Vec<Unit>,
     unit: usize,
-    reader: Option<csv::Reader<Box<dyn Read + Send>>>,
+    reader: Option<CsvRecords>,
     /// Rows of the file before the next record.
     row: u64,
     /// Lines of the file before the reader's start.
     lines_before: u64,
     /// The byte the reader started at.
     start: u64,
-    record: csv::ByteRecord,
     /// The held batches of the current unit being given out.
     serving: Option<std::vec::IntoIter<HeldBatch>>,
 }
@@ -59,13 +58,8 @@ impl CsvBatches {
             row: 0,
             lines_before: 0,
             start: 0,
-            record: csv::ByteRecord::new(),
             serving: None,
         }
-    }
-
-    fn path(&self) -> &Path {
-        &self.source.files[self.units[self.unit].file].path
     }
 
     /// Opens the reader of the current unit.
@@ -75,8 +69,8 @@ impl CsvBatches {
         let delimiter = self.source.options.delimiter;
         match unit.chunk {
             None => {
-                let mut r = open_csv(&path, delimiter)?;
-                read_header(&path, &mut r)?;
+                let mut r = CsvRecords::new(open_csv_input(&path, 0, None, None)?, delimiter);
+                read_header_record(&path, &mut r)?;
                 self.reader = Some(r);
                 (self.row, self.lines_before, self.start) = (0, 0, 0);
             }
@@ -87,13 +81,8 @@ impl CsvBatches {
                     .get(c + 1)
                     .map_or(self.source.files[unit.file].size, |next| next.start);
                 let len = end.saturating_sub(chunk.start);
-                self.reader = Some(open_csv_range(
-                    &path,
-                    delimiter,
-                    chunk.start,
-                    Some(len),
-                    None,
-                )?);
+                let input = open_csv_input(&path, chunk.start, Some(len), None)?;
+                self.reader = Some(CsvRecords::new(input, delimiter));
                 (self.row, self.lines_before, self.start) =
                     (chunk.row, chunk.line - 1, chunk.start);
             }
@@ -160,13 +149,14 @@ impl CsvBatches {
             let mut rows = 0usize;
             let file_index = self.units[self.unit].file;
             let mut position = 0u64;
+            let path = self.source.files[file_index].path.clone();
             while rows < size {
                 self.row += 1;
                 let reader = self.reader.as_mut().expect("reader is open");
-                match reader.read_byte_record(&mut self.record) {
-                    Ok(true) => position = self.start + reader.position().byte(),
-                    Ok(false) => {
-                        position = self.start + reader.position().byte();
+                let rec = match reader.next_record() {
+                    Ok(Some(rec)) => rec,
+                    Ok(None) => {
+                        position = self.start + reader.position();
                         if self.units[self.unit].chunk.is_none() {
                             position = self.source.files[file_index].size;
                         }
@@ -175,25 +165,17 @@ impl CsvBatches {
                         self.unit += 1;
                         break;
                     }
-                    Err(e) => {
-                        return Err(csv_err(
-                            &self.source.files[file_index].path,
-                            self.row,
-                            &e,
-                            self.lines_before,
-                        ))
-                    }
+                    Err(e) => return Err(e.at(&path, self.row, self.lines_before)),
+                };
+                position = self.start + rec.end;
+                let line = rec.line + self.lines_before;
+                if rec.len() != width {
+                    return Err(width_error(&path, self.row, line, rec.len(), width));
                 }
-                if self.record.len() != width {
-                    return Err(wrong_width(
-                        self.path(),
-                        self.row,
-                        &self.record,
-                        width,
-                        self.lines_before,
-                    ));
-                }
-                for (c, (b, v)) in builders.iter_mut().zip(self.record.iter()).enumerate() {
+                let bad = |c: usize, v: &[u8], what: &str| {
+                    bad_value(&self.source, &path, self.row, line, c, v, what)
+                };
+                for (c, (b, v)) in builders.iter_mut().zip(rec.iter()).enumerate() {
                     if v.is_empty() {
                         match b {
                             Builder::Skip | Builder::Null => {}
@@ -208,16 +190,16 @@ impl CsvBatches {
                         Builder::Skip => {}
                         Builder::Int(b) => match parse_py_int(v) {
                             Ok(Some(i)) => b.append_value(i),
-                            _ => return Err(self.bad_value(c, v, "an INT")),
+                            _ => return Err(bad(c, v, "an INT")),
                         },
                         Builder::Float(b) => match parse_py_float(v) {
                             Some(f) => b.append_value(f as f32),
-                            None => return Err(self.bad_value(c, v, "a FLOAT")),
+                            None => return Err(bad(c, v, "a FLOAT")),
                         },
                         Builder::Utf8(b) => b.append_value(v),
                         Builder::Binary(b) => b.append_value(v),
                         Builder::Null => {
-                            return Err(self.bad_value(
+                            return Err(bad(
                                 c,
                                 v,
                                 "empty (the column had no values when its type was inferred)",
@@ -265,29 +247,35 @@ impl CsvBatches {
         let position = position.min(self.source.files[file].size);
         Ok((file, row, batch, position))
     }
+}
 
-    fn bad_value(&self, column: usize, value: &[u8], what: &str) -> DatasetError {
-        let c = &self.source.columns[column];
-        let why = if c.declared {
-            " as the schema declares"
-        } else {
-            ""
-        };
-        let line = self
-            .record
-            .position()
-            .map_or(0, |p| p.line() + self.lines_before);
-        DatasetError::row(
-            self.path(),
-            self.row,
-            line,
-            format!(
-                "column '{}': value '{}' is not {what}{why}",
-                c.name,
-                String::from_utf8_lossy(&value[..value.len().min(80)])
-            ),
-        )
-    }
+/// The error of value `value` of column `column` at data row `row` (line
+/// `line`) of `path`, which is not `what`.
+fn bad_value(
+    source: &CsvSource,
+    path: &Path,
+    row: u64,
+    line: u64,
+    column: usize,
+    value: &[u8],
+    what: &str,
+) -> DatasetError {
+    let c = &source.columns[column];
+    let why = if c.declared {
+        " as the schema declares"
+    } else {
+        ""
+    };
+    DatasetError::row(
+        path,
+        row,
+        line,
+        format!(
+            "column '{}': value '{}' is not {what}{why}",
+            c.name,
+            String::from_utf8_lossy(&value[..value.len().min(80)])
+        ),
+    )
 }
 
 impl Iterator for CsvBatches {

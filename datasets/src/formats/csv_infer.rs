@@ -156,7 +156,7 @@ fn scan_range(
         let rec = match r.next_record() {
             Ok(Some(rec)) => rec,
             Ok(None) => break,
-            Err(e) => return Err(e.at(path, row)),
+            Err(e) => return Err(e.at(path, row, 0)),
         };
         let (byte, line) = (start + rec.byte, rec.line);
         if end.is_some_and(|end| byte >= end) {
@@ -370,7 +370,7 @@ fn infer_in_ranges(
 
 #[cfg(test)]
 mod tests {
-    use super::super::csv::{open_csv, read_header};
+    use super::super::csv_tokens::csv_reader;
     use super::*;
     use std::collections::HashMap;
 
@@ -398,9 +398,10 @@ mod tests {
 
     /// Every record's start byte → (row, line), by one sequential parse.
     fn record_starts(f: &InputFile) -> HashMap<u64, (u64, u64)> {
-        let mut r = open_csv(&f.path, b',').unwrap();
-        read_header(&f.path, &mut r).unwrap();
+        // The csv crate's own reading, the header first.
+        let mut r = csv_reader(open_csv_input(&f.path, 0, None, None).unwrap(), b',');
         let mut rec = csv::ByteRecord::new();
+        assert!(r.read_byte_record(&mut rec).unwrap());
         let mut out = HashMap::new();
         let mut row = 0;
         while r.read_byte_record(&mut rec).unwrap() {

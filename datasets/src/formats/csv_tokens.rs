@@ -1,5 +1,6 @@
-//! [`CsvRecords`]: the CSV tokenizer of the type-inference pass (which, with
-//! a hold budget, also builds the first read's batches). It finds a block's
+//! [`CsvRecords`]: weir's CSV tokenizer, for type inference (which, with a
+//! hold budget, also builds the first read's batches) and for the reads of
+//! parts that were not held (`CsvBatches`). It finds a block's
 //! delimiters, newlines and quotes 64 bytes at a time as a bit mask (eight
 //! bytes at a time in a `u64`, safe and portable) and walks the set bits,
 //! so the bytes of a field are never looked at one by one. Fields
@@ -84,11 +85,17 @@ pub(super) struct RecordError {
 }
 
 impl RecordError {
-    /// The error as a [`DatasetError`] at data row `row` of `path` (its
-    /// line when the reader knows none: the row's line when rows are one
-    /// line each).
-    pub fn at(&self, path: &std::path::Path, row: u64) -> crate::error::DatasetError {
-        crate::error::DatasetError::row(path, row, self.line.unwrap_or(row + 1), &self.message)
+    /// The error as a [`DatasetError`] at data row `row` of `path`, whose
+    /// reader started after `lines_before` lines (the row's line when the
+    /// reader knows none: rows are one line each then).
+    pub fn at(
+        &self,
+        path: &std::path::Path,
+        row: u64,
+        lines_before: u64,
+    ) -> crate::error::DatasetError {
+        let line = self.line.map_or(row + 1, |l| l + lines_before);
+        crate::error::DatasetError::row(path, row, line, &self.message)
     }
 }
 
@@ -198,6 +205,15 @@ impl CsvRecords {
             }
         }
         self.next_fallback()
+    }
+
+    /// The offset just past the last record read (the end of the input
+    /// once `next_record` has given `None`).
+    pub fn position(&self) -> u64 {
+        match &self.fallback {
+            Some((reader, offset, _)) => offset + reader.position().byte(),
+            None => self.offset,
+        }
     }
 
     /// True while the fast tokenizer reads (no record has needed the csv
