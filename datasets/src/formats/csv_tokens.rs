@@ -417,12 +417,15 @@ impl CsvRecords {
     /// Hands the unread bytes and the rest of the input to the csv crate.
     fn fall_back(&mut self) -> Result<(), RecordError> {
         // The csv crate looks for a byte-order mark in its first read.
-        while !self.eof && self.len - self.pos < 64 {
+        while !self.eof && self.failed.is_none() && self.len - self.pos < 64 {
             self.fill()?;
         }
         let unread = Cursor::new(self.buf[self.pos..self.len].to_vec());
-        let inner: Box<dyn Read + Send> = match self.inner.take() {
-            Some(inner) if !self.eof => Box::new(unread.chain(inner)),
+        // A read error held back for the records before it comes after
+        // them, from the csv crate's reads.
+        let inner: Box<dyn Read + Send> = match (self.failed.take(), self.inner.take()) {
+            (Some(e), _) => Box::new(unread.chain(FailedRead(Some(e)))),
+            (None, Some(inner)) if !self.eof => Box::new(unread.chain(inner)),
             _ => Box::new(unread),
         };
         let reader = csv_reader(inner, self.delimiter);
@@ -467,6 +470,15 @@ impl CsvRecords {
             end: offset + reader.position().byte(),
             line,
         }))
+    }
+}
+
+/// A reader that fails with a held-back error once, then ends.
+struct FailedRead(Option<io::Error>);
+
+impl Read for FailedRead {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        self.0.take().map_or(Ok(0), Err)
     }
 }
 
@@ -760,6 +772,27 @@ mod tests {
                 Err(io::Error::other("disk on fire"))
             }
         }
+        // Regression: a read error held back behind records was dropped
+        // when a later record (the blank line) sent the tokenizer to the
+        // csv crate, whose reader read on, and a reader that gives 0 after
+        // an error made the input look complete. The records before it,
+        // then the error.
+        let mut text = b"a,b\n\n".to_vec();
+        text.extend(b"c,d\n".repeat(20));
+        let failing_once = FailedRead(Some(io::Error::other("disk on fire")));
+        let input = Cursor::new(text).chain(failing_once);
+        let mut r = CsvRecords::new(Box::new(input), b',');
+        let mut got = 0;
+        let err = loop {
+            match r.next_record() {
+                Ok(Some(_)) => got += 1,
+                Ok(None) => panic!("the read error was lost after {got} records"),
+                Err(e) => break e,
+            }
+        };
+        assert!(!r.is_fast());
+        assert_eq!(got, 21);
+        assert!(err.message.contains("disk on fire"), "{}", err.message);
         let mut r = CsvRecords::new(
             Box::new(Cursor::new(b"a\nb\n".to_vec()).chain(Failing)),
             b',',
