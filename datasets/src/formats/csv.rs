@@ -148,10 +148,11 @@ pub(super) struct Column {
 pub const CHUNK_BYTES: u64 = 8 << 20;
 
 /// Consecutive chunks of a file a part of a split reads, about (see
-/// `CsvSource::runs`).
+/// [`runs`]).
 pub const CHUNKS_PER_PART: usize = 4;
 
-/// Runs a file of that many chunks or more is read in, at least.
+/// Runs a file of at least that many chunks is read in, at least (see
+/// [`runs`]).
 const MIN_RUNS: usize = 4;
 
 /// `WEIR_CSV_CHUNK_BYTES` (bytes; `0`: every file one part, as before
@@ -221,17 +222,13 @@ pub(super) fn open_csv_input(
 /// The header: the first record's fields, each a distinct, non-empty
 /// UTF-8 name.
 pub(super) fn read_header_record(path: &Path, records: &mut CsvRecords) -> Result<Vec<String>> {
-    match records.next_record() {
-        Ok(Some(rec)) => header_names(path, rec.iter()),
-        Ok(None) => Err(DatasetError::file(path, "empty file: no header line")),
-        Err(e) => Err(e.at(path, 0, 0)),
-    }
-}
-
-/// The column names of a header record's fields.
-fn header_names<'a>(path: &Path, fields: impl Iterator<Item = &'a [u8]>) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    for (i, f) in fields.enumerate() {
+    let rec = match records.next_record() {
+        Ok(Some(rec)) => rec,
+        Ok(None) => return Err(DatasetError::file(path, "empty file: no header line")),
+        Err(e) => return Err(e.at(path, 0, 0)),
+    };
+    let mut names = Vec::with_capacity(rec.len());
+    for (i, f) in rec.iter().enumerate() {
         let name = std::str::from_utf8(f)
             .map_err(|_| {
                 DatasetError::row(
@@ -491,39 +488,25 @@ impl CsvSource {
 }
 
 /// `units` in runs of consecutive chunks of one file. A file's `k`
-/// consecutive chunks make `max(ceil(k / CHUNKS_PER_PART), min(k, 4))`
-/// runs of as even lengths as can be. A part reads whole runs: every
-/// part costs the job its own accumulators and tables (on TPC-H's 121
-/// MiB `lineitem`, 16 parts of one 8 MiB chunk took 0.55 s of exact
+/// consecutive chunks make `max(ceil(k / CHUNKS_PER_PART), min(k,
+/// MIN_RUNS))` runs of as even lengths as can be. A part reads whole runs:
+/// every part costs the job its own accumulators and tables (on TPC-H's
+/// 121 MiB `lineitem`, 16 parts of one 8 MiB chunk took 0.55 s of exact
 /// statistics against 0.47 s for 4 parts of four chunks), while chunks
-/// stay small for parallel type inference and held batches, and a file
-/// of a few chunks still reads in as many parts. Runs depend on the
-/// file alone, so the parts (and the statistics) do not depend on the
-/// machine.
+/// stay small for parallel type inference and held batches, and a file of
+/// a few chunks still reads in as many parts. Runs depend on the file
+/// alone, so the parts (and the statistics) do not depend on the machine.
 fn runs(units: &[Unit]) -> Vec<Vec<Unit>> {
-    // Maximal sequences of consecutive chunks of one file.
-    let mut sequences: Vec<Vec<Unit>> = Vec::new();
-    for &u in units {
-        match sequences.last_mut() {
-            Some(seq)
-                if seq.last().is_some_and(|last| {
-                    last.file == u.file
-                        && matches!((last.chunk, u.chunk), (Some(a), Some(b)) if b == a + 1)
-                }) =>
-            {
-                seq.push(u)
-            }
-            _ => sequences.push(vec![u]),
-        }
-    }
+    let consecutive = |a: &Unit, b: &Unit| {
+        a.file == b.file && matches!((a.chunk, b.chunk), (Some(x), Some(y)) if y == x + 1)
+    };
     let mut runs = Vec::new();
-    for seq in sequences {
+    for seq in units.chunk_by(consecutive) {
         let k = seq.len();
         let count = k.div_ceil(CHUNKS_PER_PART).max(k.min(MIN_RUNS));
-        let mut rest = seq.as_slice();
+        let mut rest = seq;
         for r in 0..count {
-            let take = rest.len().div_ceil(count - r);
-            let (run, more) = rest.split_at(take);
+            let (run, more) = rest.split_at(rest.len().div_ceil(count - r));
             runs.push(run.to_vec());
             rest = more;
         }
@@ -531,21 +514,40 @@ fn runs(units: &[Unit]) -> Vec<Vec<Unit>> {
     runs
 }
 
+/// A file `name` of `bytes` written in `dir`, as an input (for tests).
+#[cfg(test)]
+pub(super) fn written_input(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> InputFile {
+    let path = dir.join(name);
+    let bytes = bytes.as_ref();
+    std::fs::write(&path, bytes).unwrap();
+    InputFile {
+        path,
+        size: bytes.len() as u64,
+        etag: None,
+    }
+}
+
+/// A file whose id column the returned types declare INT: 300 rows of two
+/// lines each (a quoted newline), then `oops` in that column, data row 301
+/// on line 602 (for tests).
+#[cfg(test)]
+pub(super) fn bad_int_after_quoted_newlines(
+    dir: &Path,
+) -> (InputFile, HashMap<String, FeatureType>) {
+    let mut text = String::from("id,note\n");
+    for i in 0..300 {
+        text.push_str(&format!("{i},\"a\nb\"\n"));
+    }
+    text.push_str("oops,z\n");
+    let declared = HashMap::from([("id".to_string(), FeatureType::Int)]);
+    (written_input(dir, "f.csv", &text), declared)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use datafusion::arrow::array::{AsArray, Int64Array};
     use datafusion::arrow::datatypes::Int64Type;
-
-    fn input(dir: &Path, name: &str, text: &str) -> InputFile {
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        InputFile {
-            path,
-            size: text.len() as u64,
-            etag: None,
-        }
-    }
 
     /// `(file, row, id)` of every row the source's batches give.
     fn rows(s: &CsvSource) -> Vec<(usize, u64, i64)> {
@@ -580,8 +582,8 @@ mod tests {
                 _ => text.push_str(&format!("{i},n{i}\n")),
             }
         }
-        let small = input(d.path(), "small.csv", "id,note\n1000,a\n1001,b\n");
-        let big = input(d.path(), "big.csv", &text);
+        let small = written_input(d.path(), "small.csv", "id,note\n1000,a\n1001,b\n");
+        let big = written_input(d.path(), "big.csv", &text);
         let whole = CsvSource::open(vec![big.clone(), small.clone()], options(1 << 30)).unwrap();
         let expected = rows(&whole);
         assert_eq!(expected.len(), 502);
@@ -653,13 +655,7 @@ mod tests {
     #[test]
     fn an_error_in_a_chunk_names_the_rows_line_in_the_file() {
         let d = tempfile::tempdir().unwrap();
-        let mut text = String::from("id,note\n");
-        for i in 0..300 {
-            text.push_str(&format!("{i},\"a\nb\"\n"));
-        }
-        text.push_str("oops,z\n");
-        let f = input(d.path(), "f.csv", &text);
-        let declared = HashMap::from([("id".to_string(), FeatureType::Int)]);
+        let (f, declared) = bad_int_after_quoted_newlines(d.path());
         let source = CsvSource::open(
             vec![f],
             CsvOptions {
@@ -690,7 +686,7 @@ mod tests {
         for i in 0..400 {
             text.push_str(&format!("{i},{}.5,n{}\n", i * 2, i % 9));
         }
-        let f = input(d.path(), "f.csv", &text);
+        let f = written_input(d.path(), "f.csv", &text);
         let source = CsvSource::open(vec![f], options(300)).unwrap();
         let some = source.with_columns(&["note".to_string(), "id".to_string()]);
         let names: Vec<_> = some

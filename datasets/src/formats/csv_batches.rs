@@ -149,7 +149,7 @@ impl CsvBatches {
             let mut rows = 0usize;
             let file_index = self.units[self.unit].file;
             let mut position = 0u64;
-            let path = self.source.files[file_index].path.clone();
+            let path = &self.source.files[file_index].path;
             while rows < size {
                 self.row += 1;
                 let reader = self.reader.as_mut().expect("reader is open");
@@ -165,15 +165,15 @@ impl CsvBatches {
                         self.unit += 1;
                         break;
                     }
-                    Err(e) => return Err(e.at(&path, self.row, self.lines_before)),
+                    Err(e) => return Err(e.at(path, self.row, self.lines_before)),
                 };
                 position = self.start + rec.end;
                 let line = rec.line + self.lines_before;
                 if rec.len() != width {
-                    return Err(width_error(&path, self.row, line, rec.len(), width));
+                    return Err(width_error(path, self.row, line, rec.len(), width));
                 }
                 let bad = |c: usize, v: &[u8], what: &str| {
-                    bad_value(&self.source, &path, self.row, line, c, v, what)
+                    bad_value(&self.source, path, self.row, line, c, v, what)
                 };
                 for (c, (b, v)) in builders.iter_mut().zip(rec.iter()).enumerate() {
                     if v.is_empty() {

@@ -516,30 +516,20 @@ impl<'a> ChunkBuilder<'a> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::io::Write;
     use std::path::Path;
 
     use datafusion::arrow::compute::concat_batches;
 
-    use super::super::csv::{ColType, CsvOptions, CsvSource, Parsed};
-    use crate::example::FeatureType;
+    use super::super::csv::{
+        bad_int_after_quoted_newlines, written_input, ColType, CsvOptions, CsvSource, Parsed,
+    };
     use crate::input::InputFile;
-
-    fn input(dir: &Path, name: &str, bytes: &[u8]) -> InputFile {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        InputFile {
-            path,
-            size: bytes.len() as u64,
-            etag: None,
-        }
-    }
 
     fn gz(dir: &Path, name: &str, bytes: &[u8]) -> InputFile {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(bytes).unwrap();
-        input(dir, name, &e.finish().unwrap())
+        written_input(dir, name, e.finish().unwrap())
     }
 
     fn options(hold_bytes: u64) -> CsvOptions {
@@ -630,9 +620,9 @@ mod tests {
         for to_bytes in [false, true] {
             let d = tempfile::tempdir().unwrap();
             let text = mixed(to_bytes);
-            let plain_file = input(d.path(), "a.csv", &text);
+            let plain_file = written_input(d.path(), "a.csv", &text);
             let gz_file = gz(d.path(), "b.csv.gz", &text);
-            let small = input(d.path(), "c.csv", b"late,turns,big,text,none\n1,2,3.5,x,\n");
+            let small = written_input(d.path(), "c.csv", b"late,turns,big,text,none\n1,2,3.5,x,\n");
             let orders = [
                 vec![plain_file.clone(), gz_file.clone(), small.clone()],
                 vec![gz_file, plain_file, small],
@@ -675,7 +665,7 @@ mod tests {
             text.extend_from_slice(format!("{i},{}.5,n{}\n", i * 2, i % 9).as_bytes());
         }
         let files = vec![
-            input(d.path(), "f.csv", &text),
+            written_input(d.path(), "f.csv", &text),
             gz(d.path(), "g.csv.gz", &text),
         ];
         let want = read(&CsvSource::open(files.clone(), options(0)).unwrap(), 1).unwrap();
@@ -730,13 +720,8 @@ mod tests {
     #[test]
     fn a_bad_declared_value_is_the_same_error_when_held() {
         let d = tempfile::tempdir().unwrap();
-        let mut text = String::from("id,note\n");
-        for i in 0..300 {
-            text.push_str(&format!("{i},\"a\nb\"\n"));
-        }
-        text.push_str("oops,z\n");
-        let files = vec![input(d.path(), "f.csv", text.as_bytes())];
-        let declared = HashMap::from([("id".to_string(), FeatureType::Int)]);
+        let (file, declared) = bad_int_after_quoted_newlines(d.path());
+        let files = vec![file];
         let errors: Vec<String> = [0, 1 << 30]
             .into_iter()
             .map(|hold| {

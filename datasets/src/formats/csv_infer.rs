@@ -370,19 +370,10 @@ fn infer_in_ranges(
 
 #[cfg(test)]
 mod tests {
+    use super::super::csv::written_input;
     use super::super::csv_tokens::csv_reader;
     use super::*;
     use std::collections::HashMap;
-
-    fn input(dir: &Path, text: &[u8]) -> InputFile {
-        let path = dir.join("f.csv");
-        std::fs::write(&path, text).unwrap();
-        InputFile {
-            path,
-            size: text.len() as u64,
-            etag: None,
-        }
-    }
 
     fn unknown(names: &[&str]) -> Vec<Column> {
         names
@@ -435,7 +426,7 @@ mod tests {
                 b",z\n"
             });
         }
-        let f = input(d.path(), &text);
+        let f = written_input(d.path(), "f.csv", &text);
         let options = CsvOptions {
             chunk_bytes: 700,
             ..Default::default()
@@ -490,7 +481,7 @@ mod tests {
             }
             text.extend_from_slice(b"\"\n");
         }
-        let f = input(d.path(), &text);
+        let f = written_input(d.path(), "f.csv", &text);
         let options = CsvOptions::default();
         let columns = unknown(&["id", "text"]);
         // Small chunks, so the ranges start at small multiples (inside
@@ -526,7 +517,7 @@ mod tests {
         for first in [&b"a,b\n"[..], b"a,b\r\n"] {
             let mut text = first.to_vec();
             text.extend_from_slice(b"x,y\n\xC3,\xA9\n\"\xC3\",\"\xA9\"\nz,w\n");
-            let f = input(d.path(), &text);
+            let f = written_input(d.path(), "f.csv", &text);
             for hold_bytes in [0, 1 << 20] {
                 let options = CsvOptions {
                     hold_bytes,

@@ -382,7 +382,7 @@ impl CsvRecords {
         self.line += quoted_newlines + u64::from(next > end);
         self.pos = next;
         let raw = &self.buf[start..end];
-        if escaped {
+        let data: &[u8] = if escaped {
             // Quoted fields with `""`: copied with one quote each.
             self.scratch.clear();
             for b in self.bounds.iter_mut() {
@@ -395,18 +395,13 @@ impl CsvRecords {
                 self.scratch.extend_from_slice(rest);
                 *b = (s, self.scratch.len());
             }
-            return Record {
-                raw: Some(raw),
-                data: &self.scratch,
-                bounds: &self.bounds,
-                byte,
-                end: self.offset,
-                line,
-            };
-        }
+            &self.scratch
+        } else {
+            raw
+        };
         Record {
             raw: Some(raw),
-            data: raw,
+            data,
             bounds: &self.bounds,
             byte,
             end: self.offset,
