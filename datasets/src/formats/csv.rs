@@ -28,7 +28,7 @@ use super::crc_tap::CrcTap;
 use super::csv_batches::CsvBatches;
 use super::csv_held::HeldStore;
 use super::csv_tokens::CsvRecords;
-use super::pynum::{parse_py_float, parse_py_int, plain_decimal};
+use super::pynum::{parse_py_float, parse_py_int, plain_number, PlainNumber};
 use crate::compression::Compression;
 use crate::error::{DatasetError, Result};
 use crate::example::FeatureType;
@@ -76,8 +76,10 @@ impl ColType {
         if v.is_empty() {
             return ColType::Unknown;
         }
-        if is_plain_decimal(v) {
-            return ColType::Float;
+        match plain_number(v) {
+            Some(PlainNumber::Int(_)) => return ColType::Int,
+            Some(PlainNumber::Float(_)) => return ColType::Float,
+            None => {}
         }
         match parse_py_int(v) {
             Ok(Some(_)) => ColType::Int,
@@ -101,10 +103,12 @@ pub(super) enum Parsed {
 
 impl Parsed {
     pub(super) fn of_value(v: &[u8]) -> Parsed {
-        // Plain decimals parse on the fast path; longer ones, like every
-        // other float, after the integer parse refuses them.
-        if let Some(f) = plain_decimal(v) {
-            return Parsed::Float(f);
+        // Plain numbers parse in one pass; longer ones and every other
+        // form after the integer parse refuses them.
+        match plain_number(v) {
+            Some(PlainNumber::Int(i)) => return Parsed::Int(i),
+            Some(PlainNumber::Float(f)) => return Parsed::Float(f),
+            None => {}
         }
         match parse_py_int(v) {
             Ok(Some(i)) => Parsed::Int(i),
@@ -120,19 +124,6 @@ impl Parsed {
             Parsed::Bytes => ColType::String,
         }
     }
-}
-
-/// `-?digits.digits`: a valid Python float (the fast path of typing).
-fn is_plain_decimal(v: &[u8]) -> bool {
-    let body = v.strip_prefix(b"-").unwrap_or(v);
-    let Some(dot) = body.iter().position(|&b| b == b'.') else {
-        return false;
-    };
-    let (int, frac) = (&body[..dot], &body[dot + 1..]);
-    !int.is_empty()
-        && !frac.is_empty()
-        && int.iter().all(u8::is_ascii_digit)
-        && frac.iter().all(u8::is_ascii_digit)
 }
 
 #[derive(Debug, Clone)]

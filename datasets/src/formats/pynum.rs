@@ -40,13 +40,10 @@ fn without_underscores(v: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
 /// Result of Python's `int(value)`: `Ok(Some)` in int64 range, `Ok(None)`
 /// for an integer outside it, `Err` when it is not an integer at all.
 pub fn parse_py_int(value: &[u8]) -> Result<Option<i64>, ()> {
-    // Fast path: an optional '-' and at most 18 digits cannot overflow.
-    let digits = value.strip_prefix(b"-").unwrap_or(value);
-    if !digits.is_empty() && digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) {
-        let n = digits
-            .iter()
-            .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
-        return Ok(Some(if digits.len() < value.len() { -n } else { n }));
+    match plain_number(value) {
+        Some(PlainNumber::Int(n)) => return Ok(Some(n)),
+        Some(PlainNumber::Float(_)) => return Err(()),
+        None => {}
     }
     let v = strip(value);
     let digits = v
@@ -76,40 +73,63 @@ const EXACT_POW10: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 
-/// `-?digits.digits` with at most 15 digits in all, as the correctly
-/// rounded f64 (Clinger's fast path: the digits as an integer below 2^53
-/// and the power of ten are both exact, so one division rounds once, as
-/// `str::parse` does); `None` for any other text.
-pub fn plain_decimal(v: &[u8]) -> Option<f64> {
-    let (negative, body) = match v.strip_prefix(b"-") {
-        Some(rest) => (true, rest),
-        None => (false, v),
+/// A number in one of the two forms data files write almost every number
+/// in, read in one pass over its bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PlainNumber {
+    /// `-?digits`, at most 18 digits (so it cannot overflow an i64).
+    Int(i64),
+    /// `-?digits.digits`, at most 15 digits in all, as the correctly
+    /// rounded f64 (Clinger's fast path: the digits as an integer below
+    /// 2^53 and the power of ten are both exact, so one division rounds
+    /// once, as `str::parse` does).
+    Float(f64),
+}
+
+/// `value` as a [`PlainNumber`]; `None` for any other text (longer
+/// numbers, signs other than a leading `-`, spaces, underscores,
+/// exponents, words), which the general parsers below read.
+pub fn plain_number(value: &[u8]) -> Option<PlainNumber> {
+    let (negative, body) = match value.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, value),
     };
-    if body.len() > 16 {
-        return None;
-    }
-    let dot = body.iter().position(|&b| b == b'.')?;
-    if dot == 0 || dot + 1 == body.len() {
+    if body.is_empty() || body.len() > 18 {
         return None;
     }
     let mut m = 0u64;
+    let mut dot = None;
     for (i, &b) in body.iter().enumerate() {
-        if i == dot {
-            continue;
-        }
-        if !b.is_ascii_digit() {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            m = m * 10 + u64::from(d);
+        } else if b == b'.' && dot.is_none() {
+            dot = Some(i);
+        } else {
             return None;
         }
-        m = m * 10 + u64::from(b - b'0');
+    }
+    let Some(dot) = dot else {
+        // At most 18 digits: below 10^18 < i64::MAX.
+        let n = m as i64;
+        return Some(PlainNumber::Int(if negative { -n } else { n }));
+    };
+    if dot == 0 || dot + 1 == body.len() || body.len() > 16 {
+        return None;
     }
     let f = m as f64 / EXACT_POW10[body.len() - dot - 1];
-    Some(if negative { -f } else { f })
+    Some(PlainNumber::Float(if negative { -f } else { f }))
 }
 
 /// Python's `float(value)`, or `None` when Python would raise.
 pub fn parse_py_float(value: &[u8]) -> Option<f64> {
-    if let Some(f) = plain_decimal(value) {
-        return Some(f);
+    match plain_number(value) {
+        Some(PlainNumber::Float(f)) => return Some(f),
+        // An i64 of at most 18 digits converts to the nearest f64, as
+        // `str::parse` rounds; "-0" is negative zero.
+        Some(PlainNumber::Int(0)) => return Some(if value[0] == b'-' { -0.0 } else { 0.0 }),
+        Some(PlainNumber::Int(n)) => return Some(n as f64),
+        None => {}
     }
     let v = strip(value);
     if v.is_empty() {
@@ -199,7 +219,9 @@ mod tests {
                 text.push(char::from(b'0' + (y % 10) as u8));
                 y = (y / 10) ^ (y << 29);
             }
-            let fast = plain_decimal(text.as_bytes()).expect(&text);
+            let Some(PlainNumber::Float(fast)) = plain_number(text.as_bytes()) else {
+                panic!("{text} is a plain decimal");
+            };
             assert_eq!(
                 fast.to_bits(),
                 text.parse::<f64>().unwrap().to_bits(),
@@ -216,7 +238,52 @@ mod tests {
             "1_0.5",
             "1.5x",
         ] {
-            assert_eq!(plain_decimal(other.as_bytes()), None, "{other}");
+            assert_eq!(plain_number(other.as_bytes()), None, "{other}");
         }
+    }
+
+    /// Plain integers read in the same pass give `str::parse`'s i64, and
+    /// as floats its f64 (negative zero included); other forms are left
+    /// to the general parsers, which still take them.
+    #[test]
+    fn plain_integers_parse_as_rust_parses_them() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = 1 + (x % 18) as usize;
+            let mut text = String::new();
+            if x >> 63 == 1 {
+                text.push('-');
+            }
+            let mut y = x;
+            for _ in 0..digits {
+                text.push(char::from(b'0' + (y % 10) as u8));
+                y = (y / 10) ^ (y << 29);
+            }
+            let Some(PlainNumber::Int(fast)) = plain_number(text.as_bytes()) else {
+                panic!("{text} is a plain integer");
+            };
+            assert_eq!(fast, text.parse::<i64>().unwrap(), "{text}");
+            assert_eq!(parse_py_int(text.as_bytes()), Ok(Some(fast)), "{text}");
+            assert_eq!(
+                parse_py_float(text.as_bytes()).map(f64::to_bits),
+                Some(text.parse::<f64>().unwrap().to_bits()),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_py_float(b"-0").map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
+        for other in ["", "-", "1.2.3", "--1", "1-", "1234567890123456789"] {
+            assert_eq!(plain_number(other.as_bytes()), None, "{other}");
+        }
+        assert_eq!(
+            parse_py_int(b"1234567890123456789"),
+            Ok(Some(1_234_567_890_123_456_789))
+        );
+        assert_eq!(parse_py_int(b"1.5"), Err(()));
     }
 }
