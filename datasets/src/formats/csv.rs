@@ -668,6 +668,32 @@ mod tests {
         assert!(err.contains("not an INT"), "{err}");
     }
 
+    /// A text column whose file changed after its type was inferred, so
+    /// that a value is no longer UTF-8, is reported at the value's row.
+    #[test]
+    fn a_text_value_that_stopped_being_utf8_names_its_row() {
+        let d = tempfile::tempdir().unwrap();
+        let mut text = String::from("id,note\n");
+        for i in 0..50 {
+            text.push_str(&format!("{i},n{}\n", i % 9));
+        }
+        let f = written_input(d.path(), "f.csv", &text);
+        let source = CsvSource::open(vec![f.clone()], options(0)).unwrap();
+        assert_eq!(source.schema().field(1).data_type(), &DataType::Utf8);
+        // Row 41's note, `n4`, becomes the byte 0xFF and `4`.
+        let mut bytes = text.into_bytes();
+        let at = bytes.windows(5).position(|w| w == b"40,n4").unwrap() + 3;
+        bytes[at] = 0xff;
+        std::fs::write(&f.path, &bytes).unwrap();
+        let err = source
+            .batches()
+            .find_map(|b| b.err())
+            .expect("the changed value is found")
+            .to_string();
+        assert!(err.contains("41"), "{err}");
+        assert!(err.contains("not valid UTF-8"), "{err}");
+    }
+
     /// A source with columns converts only those, in schema order, and its
     /// chunked parts keep the projection.
     #[test]

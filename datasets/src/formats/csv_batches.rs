@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BinaryBuilder, Float32Builder, Int64Builder, NullArray, StringArray,
+    ArrayRef, BinaryBuilder, Float32Builder, Int64Builder, NullArray, StringBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
@@ -25,7 +25,7 @@ enum Builder {
     Int(Int64Builder),
     Float(Float32Builder),
     /// Built as bytes; validated as UTF-8 once per column when finished.
-    Utf8(BinaryBuilder),
+    Utf8(StringBuilder),
     Binary(BinaryBuilder),
 }
 
@@ -139,13 +139,14 @@ impl CsvBatches {
                     }
                     DataType::Int64 => Builder::Int(Int64Builder::with_capacity(size)),
                     DataType::Float32 => Builder::Float(Float32Builder::with_capacity(size)),
-                    DataType::Utf8 => Builder::Utf8(BinaryBuilder::with_capacity(size, size * 16)),
+                    DataType::Utf8 => Builder::Utf8(StringBuilder::with_capacity(size, size * 16)),
                     DataType::Binary => {
                         Builder::Binary(BinaryBuilder::with_capacity(size, size * 16))
                     }
                     _ => Builder::Null,
                 })
                 .collect();
+            let has_text = builders.iter().any(|b| matches!(b, Builder::Utf8(_)));
             let mut rows = 0usize;
             let file_index = self.units[self.unit].file;
             let mut position = 0u64;
@@ -175,6 +176,11 @@ impl CsvBatches {
                 let bad = |c: usize, v: &[u8], what: &str| {
                     bad_value(&self.source, path, self.row, line, c, v, what)
                 };
+                // One UTF-8 check per record for the text columns.
+                let text = match has_text {
+                    true => rec.text(),
+                    false => None,
+                };
                 for (c, (b, v)) in builders.iter_mut().zip(rec.iter()).enumerate() {
                     if v.is_empty() {
                         match b {
@@ -196,7 +202,12 @@ impl CsvBatches {
                             Some(f) => b.append_value(f as f32),
                             None => return Err(bad(c, v, "a FLOAT")),
                         },
-                        Builder::Utf8(b) => b.append_value(v),
+                        Builder::Utf8(b) => match rec.field_text(text, c) {
+                            Some(t) => b.append_value(t),
+                            // The inference pass found every value valid
+                            // UTF-8: the file changed since.
+                            None => return Err(bad(c, v, "valid UTF-8")),
+                        },
                         Builder::Binary(b) => b.append_value(v),
                         Builder::Null => {
                             return Err(bad(
@@ -220,8 +231,7 @@ impl CsvBatches {
                         Builder::Skip | Builder::Null => Arc::new(NullArray::new(rows)),
                         Builder::Int(mut b) => Arc::new(b.finish()),
                         Builder::Float(mut b) => Arc::new(b.finish()),
-                        // The inference pass found every value valid UTF-8.
-                        Builder::Utf8(mut b) => Arc::new(StringArray::try_from_binary(b.finish())?),
+                        Builder::Utf8(mut b) => Arc::new(b.finish()),
                         Builder::Binary(mut b) => Arc::new(b.finish()),
                     })
                 })

@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{
-    new_null_array, Array, ArrayRef, AsArray, BinaryBuilder, Float32Array, Float32Builder,
-    Int64Builder, NullArray, StringArray,
+    new_null_array, Array, ArrayRef, AsArray, BinaryArray, BinaryBuilder, Float32Array,
+    Float32Builder, Int64Builder, NullArray, StringArray, StringBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
@@ -185,6 +185,11 @@ pub(super) fn settle(held: HeldBatch, schema: &SchemaRef) -> Result<RecordBatch>
             Ok(match (a.data_type(), f.data_type()) {
                 (from, to) if from == to => a,
                 (DataType::Null, to) => new_null_array(to, held.rows),
+                // A batch built before another batch's value turned out
+                // not to be UTF-8.
+                (DataType::Utf8, DataType::Binary) => {
+                    Arc::new(BinaryArray::from(a.as_string::<i32>().clone()))
+                }
                 (DataType::Binary, DataType::Utf8) => {
                     Arc::new(StringArray::try_from_binary(a.as_binary::<i32>().clone())?)
                 }
@@ -238,6 +243,11 @@ enum ColumnBuild {
     Null(usize),
     Int(Int64Builder),
     Float(Float32Builder),
+    /// Strings, while every value of the batch is valid UTF-8 (the
+    /// tokenizer's one check a record makes it text, so the batch need
+    /// not be checked again as a whole).
+    Text(StringBuilder),
+    /// Strings, once a value of the batch is not valid UTF-8.
     Bytes(BinaryBuilder),
 }
 
@@ -248,7 +258,7 @@ impl ColumnBuild {
             ColType::Int => ColumnBuild::Int(Int64Builder::with_capacity(capacity)),
             ColType::Float => ColumnBuild::Float(Float32Builder::with_capacity(capacity)),
             ColType::String => {
-                ColumnBuild::Bytes(BinaryBuilder::with_capacity(capacity, capacity * 16))
+                ColumnBuild::Text(StringBuilder::with_capacity(capacity, capacity * 16))
             }
         }
     }
@@ -258,7 +268,38 @@ impl ColumnBuild {
             ColumnBuild::Null(n) => *n += 1,
             ColumnBuild::Int(b) => b.append_null(),
             ColumnBuild::Float(b) => b.append_null(),
+            ColumnBuild::Text(b) => b.append_null(),
             ColumnBuild::Bytes(b) => b.append_null(),
+        }
+    }
+
+    /// Appends a string value `v` (`text`: `v` as text, when it is valid
+    /// UTF-8); false when this is not a string column.
+    #[inline]
+    fn append_string(&mut self, v: &[u8], text: Option<&str>) -> bool {
+        match (&mut *self, text) {
+            (ColumnBuild::Text(b), Some(t)) => b.append_value(t),
+            (ColumnBuild::Bytes(b), _) => b.append_value(v),
+            (ColumnBuild::Text(_), None) => {
+                self.text_to_bytes();
+                return self.append_string(v, None);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// A text column's values so far as bytes.
+    #[cold]
+    fn text_to_bytes(&mut self) {
+        if let ColumnBuild::Text(b) = self {
+            let strings = b.finish();
+            let mut bytes =
+                BinaryBuilder::with_capacity(strings.len().max(1) * 2, strings.values().len() * 2);
+            strings
+                .iter()
+                .for_each(|s| bytes.append_option(s.map(str::as_bytes)));
+            *self = ColumnBuild::Bytes(bytes);
         }
     }
 
@@ -268,7 +309,7 @@ impl ColumnBuild {
         match (&*self, ty) {
             (ColumnBuild::Int(_), ColType::Int)
             | (ColumnBuild::Float(_), ColType::Float)
-            | (ColumnBuild::Bytes(_), ColType::String) => {}
+            | (ColumnBuild::Text(_) | ColumnBuild::Bytes(_), ColType::String) => {}
             _ => self.widen_slow(ty, capacity),
         }
     }
@@ -298,6 +339,7 @@ impl ColumnBuild {
             ColumnBuild::Null(n) => Arc::new(NullArray::new(n)),
             ColumnBuild::Int(mut b) => Arc::new(b.finish()),
             ColumnBuild::Float(mut b) => Arc::new(b.finish()),
+            ColumnBuild::Text(mut b) => Arc::new(b.finish()),
             ColumnBuild::Bytes(mut b) => Arc::new(b.finish()),
         }
     }
@@ -426,7 +468,8 @@ impl<'a> ChunkBuilder<'a> {
             }
         }
         self.position = position;
-        let record_utf8 = rec.is_utf8();
+        let record_text = rec.text();
+        let record_utf8 = record_text.is_some();
         let capacity = self.batch_size;
         for (i, (c, v)) in columns.iter_mut().zip(rec.iter()).enumerate() {
             if self.lost {
@@ -439,17 +482,12 @@ impl<'a> ChunkBuilder<'a> {
             }
             let kept = match (c.ty, c.declared) {
                 (ColType::String, _) => {
-                    if c.utf8 && !record_utf8 && std::str::from_utf8(v).is_err() {
+                    let text = rec.field_text(record_text, i);
+                    if text.is_none() {
                         c.utf8 = false;
                     }
                     b.widen(ColType::String, capacity);
-                    match b {
-                        ColumnBuild::Bytes(b) => {
-                            b.append_value(v);
-                            true
-                        }
-                        _ => false,
-                    }
+                    b.append_string(v, text)
                 }
                 (ColType::Int, true) => match (b, parse_py_int(v)) {
                     (ColumnBuild::Int(b), Ok(Some(n))) => {
@@ -471,8 +509,12 @@ impl<'a> ChunkBuilder<'a> {
                     if t > ty {
                         c.ty = t;
                     }
+                    let text = match c.ty {
+                        ColType::String => rec.field_text(record_text, i),
+                        _ => None,
+                    };
                     if c.ty == ColType::String {
-                        if !record_utf8 && std::str::from_utf8(v).is_err() {
+                        if text.is_none() {
                             c.utf8 = false;
                         }
                         // A number column turned BYTES: its text is gone.
@@ -483,18 +525,24 @@ impl<'a> ChunkBuilder<'a> {
                     }
                     b.widen(c.ty, capacity);
                     match (b, parsed) {
-                        (ColumnBuild::Int(b), Parsed::Int(n)) => b.append_value(n),
-                        (ColumnBuild::Float(b), Parsed::Int(n)) => b.append_value(float_of_int(n)),
-                        (ColumnBuild::Float(b), Parsed::Float(f)) => b.append_value(f as f32),
-                        (ColumnBuild::Bytes(b), Parsed::Bytes) => b.append_value(v),
-                        // Not reached (the column was widened to the
-                        // value's type); the file is read instead.
-                        _ => {
-                            self.lose();
-                            continue;
+                        (ColumnBuild::Int(b), Parsed::Int(n)) => {
+                            b.append_value(n);
+                            true
                         }
+                        (ColumnBuild::Float(b), Parsed::Int(n)) => {
+                            b.append_value(float_of_int(n));
+                            true
+                        }
+                        (ColumnBuild::Float(b), Parsed::Float(f)) => {
+                            b.append_value(f as f32);
+                            true
+                        }
+                        // False (not reached: the column was widened
+                        // to the value's type) has the file read instead.
+                        (b, Parsed::Bytes) => b.append_string(v, text),
+                        // Not reached either.
+                        _ => false,
                     }
-                    true
                 }
             };
             if !kept {

@@ -58,19 +58,44 @@ impl<'a> Record<'a> {
     /// True when every field is valid UTF-8 (one check for the record;
     /// false says only that some field may not be).
     pub fn is_utf8(&self) -> bool {
+        self.text().is_some()
+    }
+
+    /// The fields' bytes back to back as text, when every field is valid
+    /// UTF-8 (one check for the record; `None` says only that some field
+    /// may not be); [`Record::text_field`] cuts a field out of it.
+    pub fn text(&self) -> Option<&'a str> {
         match self.raw {
             // Delimiters and quotes are ASCII: dropping them from valid
-            // UTF-8 leaves valid UTF-8.
-            Some(raw) => simdutf8::basic::from_utf8(raw).is_ok(),
+            // UTF-8 leaves valid UTF-8, cut between characters.
+            Some(raw) => {
+                let raw_text = simdutf8::basic::from_utf8(raw).ok()?;
+                match std::ptr::eq(raw, self.data) {
+                    true => Some(raw_text),
+                    false => simdutf8::basic::from_utf8(self.data).ok(),
+                }
+            }
             // The fields back to back are valid and each boundary between
             // them falls between characters.
             None => {
-                simdutf8::basic::from_utf8(self.data).is_ok()
-                    && self
-                        .bounds
-                        .iter()
-                        .all(|&(s, _)| self.data.get(s).is_none_or(|b| b & 0xC0 != 0x80))
+                let text = simdutf8::basic::from_utf8(self.data).ok()?;
+                self.bounds
+                    .iter()
+                    .all(|&(s, _)| text.is_char_boundary(s))
+                    .then_some(text)
             }
+        }
+    }
+
+    /// Field `i` as text, when it is valid UTF-8: cut from `text` (what
+    /// [`Record::text`] gave for this record) when the record is text,
+    /// else checked alone.
+    #[inline]
+    pub fn field_text(&self, text: Option<&'a str>, i: usize) -> Option<&'a str> {
+        let &(s, e) = self.bounds.get(i)?;
+        match text {
+            Some(text) => text.get(s..e),
+            None => std::str::from_utf8(&self.data[s..e]).ok(),
         }
     }
 }
@@ -567,9 +592,15 @@ mod tests {
             match r.next_record() {
                 Ok(Some(rec)) => {
                     let fields = rec.iter().map(<[u8]>::to_vec).collect::<Vec<_>>();
-                    // The UTF-8 check never says yes to a bad field.
-                    if rec.is_utf8() {
-                        assert!(fields.iter().all(|f| std::str::from_utf8(f).is_ok()));
+                    // The UTF-8 check never says yes to a bad field, and
+                    // its text holds the fields.
+                    let text = rec.text();
+                    for (i, f) in fields.iter().enumerate() {
+                        let alone = std::str::from_utf8(f).ok().map(str::as_bytes);
+                        assert_eq!(rec.field_text(text, i).map(str::as_bytes), alone);
+                        if text.is_some() {
+                            assert!(alone.is_some());
+                        }
                     }
                     out.push((fields, rec.byte, rec.end, rec.line));
                 }
