@@ -6,21 +6,26 @@
 //! the feature has: exact statistics count values with DataFusion's own
 //! (spilling, hash-partitioned) aggregation and reduce each feature with
 //! this. Partial states merge exactly because every distinct value is one
-//! row of one partition.
+//! row of one partition. Grouped by feature, each row goes straight to its
+//! feature's accumulator ([`TopByCountGroups`]), without DataFusion's
+//! adapter first copying every value into per-group arrays.
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, StructArray, UInt64Array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, ListArray, StructArray, UInt64Builder,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, UInt64Type};
 use datafusion::common::{exec_err, Result, ScalarValue};
 use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_GENERAL;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, Signature, Volatility,
+    Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::arrays::{list_of, one_list};
+use super::arrays::list_of;
 use super::string_stats::TOP_VALUES_KEPT;
 use super::value_counts::top_of;
 
@@ -97,6 +102,17 @@ impl AggregateUDFImpl for TopByCountUdaf {
         Ok(FIELDS.iter().cloned().collect())
     }
 
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(TopByCountGroups::default()))
+    }
+
     fn documentation(&self) -> Option<&Documentation> {
         Some(&DOCUMENTATION)
     }
@@ -112,6 +128,8 @@ pub struct TopByCountAccumulator {
     /// passed over without being copied (a feature of millions of distinct
     /// values, most seen once, costs one comparison of counts a value).
     floor: Option<(Vec<u8>, u64)>,
+    /// Bytes of the kept values.
+    value_bytes: usize,
 }
 
 impl TopByCountAccumulator {
@@ -123,9 +141,17 @@ impl TopByCountAccumulator {
             }
         }
         self.kept.push((value.to_vec(), count));
+        self.value_bytes += value.len();
         if self.kept.len() >= 2 * TOP_VALUES_KEPT {
             self.prune();
         }
+    }
+
+    /// Bytes held beyond the struct itself.
+    fn held_bytes(&self) -> usize {
+        self.kept.capacity() * std::mem::size_of::<(Vec<u8>, u64)>()
+            + self.value_bytes
+            + self.floor.as_ref().map_or(0, |(v, _)| v.len())
     }
 
     /// Keeps the top [`TOP_VALUES_KEPT`], ranked.
@@ -136,20 +162,14 @@ impl TopByCountAccumulator {
             .map(|(v, c)| (v.to_vec(), c))
             .collect();
         self.kept = top;
+        self.value_bytes = self.kept.iter().map(|(v, _)| v.len()).sum();
         if self.kept.len() == TOP_VALUES_KEPT {
             self.floor = self.kept.last().cloned();
         }
     }
 
     fn add_pairs(&mut self, values: &ArrayRef, counts: &ArrayRef) -> Result<()> {
-        let values = match values.data_type() {
-            DataType::Binary => values.clone(),
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::BinaryView => {
-                cast(values, &DataType::Binary)?
-            }
-            other => return exec_err!("top_by_count: values of type {other}"),
-        };
-        let counts = cast(counts, &DataType::UInt64)?;
+        let (values, counts) = pairs(values, counts)?;
         let (values, counts) = (
             values.as_binary::<i32>(),
             counts.as_primitive::<UInt64Type>(),
@@ -163,10 +183,174 @@ impl TopByCountAccumulator {
     }
 
     fn lists(&mut self) -> [ArrayRef; 2] {
-        self.prune();
-        let values = BinaryArray::from_iter_values(self.kept.iter().map(|(v, _)| v));
-        let counts = UInt64Array::from_iter_values(self.kept.iter().map(|(_, c)| *c));
-        [one_list(Arc::new(values)), one_list(Arc::new(counts))]
+        lists_of(std::slice::from_mut(self))
+    }
+}
+
+/// `(value, count)` arguments as Binary and UInt64 arrays.
+fn pairs(values: &ArrayRef, counts: &ArrayRef) -> Result<(ArrayRef, ArrayRef)> {
+    let values = match values.data_type() {
+        DataType::Binary => values.clone(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::BinaryView => {
+            cast(values, &DataType::Binary)?
+        }
+        other => return exec_err!("top_by_count: values of type {other}"),
+    };
+    Ok((values, cast(counts, &DataType::UInt64)?))
+}
+
+/// The ranked top values and counts of `accumulators` as two list arrays,
+/// one row each.
+fn lists_of(accumulators: &mut [TopByCountAccumulator]) -> [ArrayRef; 2] {
+    let mut values = BinaryBuilder::new();
+    let mut counts = UInt64Builder::new();
+    let mut lengths = Vec::with_capacity(accumulators.len());
+    for acc in accumulators {
+        acc.prune();
+        lengths.push(acc.kept.len());
+        for (v, c) in &acc.kept {
+            values.append_value(v);
+            counts.append_value(*c);
+        }
+    }
+    two_lists(lengths, values, counts)
+}
+
+/// Lists of `lengths` items of `values` and of `counts`.
+fn two_lists(
+    lengths: Vec<usize>,
+    mut values: BinaryBuilder,
+    mut counts: UInt64Builder,
+) -> [ArrayRef; 2] {
+    let offsets = OffsetBuffer::from_lengths(lengths);
+    let list = |items: ArrayRef| -> ArrayRef {
+        let field = Arc::new(Field::new("item", items.data_type().clone(), true));
+        Arc::new(ListArray::new(field, offsets.clone(), items, None))
+    };
+    [
+        list(Arc::new(values.finish())),
+        list(Arc::new(counts.finish())),
+    ]
+}
+
+/// `top_by_count` over many groups (features) at once: one
+/// [`TopByCountAccumulator`] a group, fed row by row.
+#[derive(Debug, Default)]
+pub struct TopByCountGroups {
+    groups: Vec<TopByCountAccumulator>,
+    /// The groups' [`TopByCountAccumulator::held_bytes`], summed.
+    held: usize,
+}
+
+impl TopByCountGroups {
+    /// Adds `(values[i], counts[i])` to group `group_indices[i]` for every
+    /// row the filter keeps.
+    fn add_rows(
+        &mut self,
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+        mut add: impl FnMut(&mut TopByCountAccumulator, usize) -> Result<()>,
+    ) -> Result<()> {
+        if self.groups.len() < total_num_groups {
+            self.groups
+                .resize_with(total_num_groups, TopByCountAccumulator::default);
+        }
+        for (row, &g) in group_indices.iter().enumerate() {
+            if opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
+                continue;
+            }
+            let Some(acc) = self.groups.get_mut(g) else {
+                return exec_err!("top_by_count: group {g} of {total_num_groups}");
+            };
+            let before = acc.held_bytes();
+            add(acc, row)?;
+            self.held = self.held + acc.held_bytes() - before;
+        }
+        Ok(())
+    }
+}
+
+impl GroupsAccumulator for TopByCountGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let (values, counts) = pairs(&values[0], &values[1])?;
+        let (values, counts) = (
+            values.as_binary::<i32>(),
+            counts.as_primitive::<UInt64Type>(),
+        );
+        self.add_rows(group_indices, opt_filter, total_num_groups, |acc, i| {
+            if values.is_valid(i) && counts.is_valid(i) {
+                acc.add(values.value(i), counts.value(i));
+            }
+            Ok(())
+        })
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let arrays = self.state(emit_to)?;
+        Ok(Arc::new(StructArray::new(FIELDS.clone(), arrays, None)))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let mut emitted = emit_to.take_needed(&mut self.groups);
+        self.held -= emitted.iter().map(|g| g.held_bytes()).sum::<usize>();
+        Ok(lists_of(&mut emitted).to_vec())
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let (values, counts) = (values[0].as_list::<i32>(), values[1].as_list::<i32>());
+        self.add_rows(
+            group_indices,
+            None,
+            total_num_groups,
+            |acc, row| match values.is_valid(row) {
+                true => acc.add_pairs(&values.value(row), &counts.value(row)),
+                false => Ok(()),
+            },
+        )
+    }
+
+    /// Each row as its own group's state: a one-value list (empty where
+    /// the filter drops the row or it has no value or count).
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let (values, counts) = pairs(&values[0], &values[1])?;
+        let (values, counts) = (
+            values.as_binary::<i32>(),
+            counts.as_primitive::<UInt64Type>(),
+        );
+        let mut out = (BinaryBuilder::new(), UInt64Builder::new());
+        let lengths = (0..values.len()).map(|i| {
+            let kept = opt_filter.is_none_or(|f| f.is_valid(i) && f.value(i));
+            let pair = kept && values.is_valid(i) && counts.is_valid(i);
+            if pair {
+                out.0.append_value(values.value(i));
+                out.1.append_value(counts.value(i));
+            }
+            usize::from(pair)
+        });
+        let lengths: Vec<usize> = lengths.collect();
+        Ok(two_lists(lengths, out.0, out.1).to_vec())
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+            + self.groups.capacity() * std::mem::size_of::<TopByCountAccumulator>()
+            + self.held
     }
 }
 
@@ -185,12 +369,7 @@ impl Accumulator for TopByCountAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-            + self
-                .kept
-                .iter()
-                .map(|(v, _)| v.capacity() + std::mem::size_of::<(Vec<u8>, u64)>())
-                .sum::<usize>()
+        std::mem::size_of_val(self) + self.held_bytes()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
@@ -292,5 +471,89 @@ mod tests {
             assert!(acc.kept.len() < 2 * TOP_VALUES_KEPT);
             assert_eq!(top(&mut acc), expected, "order {order}");
         }
+    }
+
+    /// `(group's top values, counts)` of each row of an evaluated struct.
+    fn tops_of(result: &ArrayRef) -> Vec<Vec<(String, u64)>> {
+        let st = result.as_struct();
+        let (values, counts) = (st.column(0).as_list::<i32>(), st.column(1).as_list::<i32>());
+        (0..st.len())
+            .map(|row| {
+                let v = values.value(row);
+                let c = counts.value(row);
+                let (v, c) = (v.as_binary::<i32>(), c.as_primitive::<UInt64Type>());
+                (0..v.len())
+                    .map(|i| (String::from_utf8_lossy(v.value(i)).into_owned(), c.value(i)))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Grouped, with a filter, split into batches, through states, through
+    /// rows converted to states, and emitted in two steps, every group's
+    /// top is the single accumulator's.
+    #[test]
+    fn groups_give_each_group_the_single_accumulators_top() {
+        let rows: Vec<(usize, String, u64, bool)> = (0..9000u64)
+            .map(|i| {
+                let g = (i * 31 % 3) as usize;
+                (
+                    g,
+                    format!("v{:05}", (i * 7919) % 9000),
+                    1 + i % 5,
+                    i % 11 != 0,
+                )
+            })
+            .collect();
+        let expected: Vec<Vec<(String, u64)>> = (0..3)
+            .map(|g| {
+                let mut acc = TopByCountAccumulator::default();
+                for (rg, v, c, keep) in &rows {
+                    if *rg == g && *keep {
+                        acc.add(v.as_bytes(), *c);
+                    }
+                }
+                top(&mut acc)
+            })
+            .collect();
+        let arrays =
+            |rows: &[(usize, String, u64, bool)]| -> (Vec<ArrayRef>, Vec<usize>, BooleanArray) {
+                let values: ArrayRef =
+                    Arc::new(datafusion::arrow::array::StringArray::from_iter_values(
+                        rows.iter().map(|r| r.1.as_str()),
+                    ));
+                let counts: ArrayRef =
+                    Arc::new(datafusion::arrow::array::Int64Array::from_iter_values(
+                        rows.iter().map(|r| r.2 as i64),
+                    ));
+                let groups = rows.iter().map(|r| r.0).collect();
+                let filter = BooleanArray::from_iter(rows.iter().map(|r| Some(r.3)));
+                (vec![values, counts], groups, filter)
+            };
+        // Two partials over halves of the rows, merged by a final one
+        // whose group numbers are reversed.
+        let mut finals = TopByCountGroups::default();
+        for half in rows.chunks(4500) {
+            let mut partial = TopByCountGroups::default();
+            for batch in half.chunks(1000) {
+                let (args, groups, filter) = arrays(batch);
+                partial
+                    .update_batch(&args, &groups, Some(&filter), 3)
+                    .unwrap();
+            }
+            assert!(partial.size() > 0);
+            let state = partial.state(EmitTo::All).unwrap();
+            finals.merge_batch(&state, &[2, 1, 0], 3).unwrap();
+        }
+        let mut got = tops_of(&finals.evaluate(EmitTo::First(1)).unwrap());
+        got.extend(tops_of(&finals.evaluate(EmitTo::All).unwrap()));
+        got.reverse();
+        assert_eq!(got, expected);
+        // Each row its own state, merged.
+        let (args, groups, filter) = arrays(&rows);
+        let mut converted = TopByCountGroups::default();
+        let state = converted.convert_to_state(&args, Some(&filter)).unwrap();
+        converted.merge_batch(&state, &groups, 3).unwrap();
+        assert_eq!(tops_of(&converted.evaluate(EmitTo::All).unwrap()), expected);
     }
 }
