@@ -32,7 +32,7 @@ use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
 use super::csv::{ColType, Column, Parsed};
 use super::csv_tokens::Record;
-use super::pynum::{parse_py_float, parse_py_int};
+use super::pynum::{parse_py_float, parse_py_int, plain_number, PlainNumber};
 use crate::error::Result;
 
 /// One batch as the inference pass built it: each column in the type
@@ -273,6 +273,24 @@ impl ColumnBuild {
         }
     }
 
+    /// Appends `n` when this is a column of type `ty` that holds it as
+    /// its text parses (an integer other than negative zero, or a plain
+    /// decimal, in a FLOAT column); false (nothing appended) otherwise.
+    #[inline]
+    fn append_plain(&mut self, ty: ColType, n: PlainNumber) -> bool {
+        match (self, ty, n) {
+            (ColumnBuild::Int(b), ColType::Int, PlainNumber::Int(i)) => b.append_value(i),
+            (ColumnBuild::Float(b), ColType::Float, PlainNumber::Float(f)) => {
+                b.append_value(f as f32)
+            }
+            (ColumnBuild::Float(b), ColType::Float, PlainNumber::Int(i)) => {
+                b.append_value(float_of_int(i))
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// Appends a string value `v` (`text`: `v` as text, when it is valid
     /// UTF-8); false when this is not a string column.
     #[inline]
@@ -480,6 +498,13 @@ impl<'a> ChunkBuilder<'a> {
                 b.append_null();
                 continue;
             }
+            // The common case: a plain number of the column's type. An
+            // integer's negative zero takes the path below.
+            match plain_number(v) {
+                Some(PlainNumber::Int(0)) if v[0] == b'-' => {}
+                Some(n) if b.append_plain(c.ty, n) => continue,
+                _ => {}
+            }
             let kept = match (c.ty, c.declared) {
                 (ColType::String, _) => {
                     let text = rec.field_text(record_text, i);
@@ -525,8 +550,16 @@ impl<'a> ChunkBuilder<'a> {
                     }
                     b.widen(c.ty, capacity);
                     match (b, parsed) {
+                        // "-0" read as a FLOAT is -0.0, which an INT column
+                        // turned FLOAT would have lost: the chunk is read
+                        // from the file instead.
+                        (ColumnBuild::Int(_), Parsed::Int(0)) if v[0] == b'-' => false,
                         (ColumnBuild::Int(b), Parsed::Int(n)) => {
                             b.append_value(n);
+                            true
+                        }
+                        (ColumnBuild::Float(b), Parsed::Int(0)) if v[0] == b'-' => {
+                            b.append_value(-0.0);
                             true
                         }
                         (ColumnBuild::Float(b), Parsed::Int(n)) => {
@@ -624,7 +657,8 @@ mod tests {
     /// UTF-8 and quoted newlines; `none` stays empty. With `to_bytes`,
     /// `turns` is integers until one value that is text and `big` floats
     /// until an integer outside int64 (both BYTES: the chunks built with
-    /// them as numbers are read again); else both stay numbers.
+    /// them as numbers are read again); else both stay numbers. `big` has
+    /// a -0 (-0.0 as a FLOAT).
     fn mixed(to_bytes: bool) -> Vec<u8> {
         let mut text = b"late,turns,big,text,none\n".to_vec();
         for i in 0..600u64 {
@@ -640,6 +674,7 @@ mod tests {
             };
             let big = match i {
                 500 if to_bytes => "99999999999999999999".into(),
+                201 => "-0".into(),
                 _ => format!("{i}.25"),
             };
             text.extend_from_slice(format!("{late},{turns},{big},").as_bytes());
@@ -697,6 +732,42 @@ mod tests {
                     assert_eq!(all, !to_bytes, "{counts:?}");
                     assert_eq!(read(&held, n).unwrap(), want, "{n} parts");
                 }
+            }
+        }
+    }
+
+    /// Regression: an integer `-0` in a column that turns FLOAT later
+    /// was held as the integer 0 and converted to 0.0, where the file's
+    /// read gives -0.0. Its chunk is now read from the file.
+    #[test]
+    fn an_integer_negative_zero_in_a_column_turned_float_is_negative_zero() {
+        use datafusion::arrow::array::AsArray;
+        use datafusion::arrow::datatypes::Float32Type;
+        let d = tempfile::tempdir().unwrap();
+        let mut text = String::from("x,y\n");
+        for i in 0..50 {
+            let x = match i {
+                10 => "-0".to_string(),
+                40 => "2.5".to_string(),
+                _ => i.to_string(),
+            };
+            let y = if i == 0 { "0.5" } else { "-0" };
+            text.push_str(&format!("{x},{y}\n"));
+        }
+        let f = written_input(d.path(), "f.csv", &text);
+        let plain = CsvSource::open(vec![f.clone()], options(0)).unwrap();
+        let held = CsvSource::open(vec![f], options(1 << 30)).unwrap();
+        let (want, got) = (read(&plain, 1).unwrap(), read(&held, 1).unwrap());
+        assert_eq!(got, want);
+        for batch in [&want[0], &got[0]] {
+            for c in 0..2 {
+                let floats = batch.column(c).as_primitive::<Float32Type>();
+                let zero = if c == 0 { 10 } else { 3 };
+                assert_eq!(
+                    floats.value(zero).to_bits(),
+                    (-0.0f32).to_bits(),
+                    "column {c}"
+                );
             }
         }
     }
