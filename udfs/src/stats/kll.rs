@@ -63,6 +63,38 @@ fn from_sort_key(k: u64) -> f64 {
     f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
+/// Sorts `keys` ascending, a byte at a time from the least significant
+/// (LSD radix sort, one counting pass for all eight bytes), skipping a
+/// byte that every key shares; `spare` is a reused buffer. Keys are plain
+/// integers, so the order is `sort_unstable`'s.
+fn radix_sort(keys: &mut Vec<u64>, spare: &mut Vec<u64>) {
+    let mut counts = [[0usize; 256]; 8];
+    for &k in keys.iter() {
+        for (b, c) in counts.iter_mut().enumerate() {
+            c[(k >> (8 * b)) as usize & 0xFF] += 1;
+        }
+    }
+    spare.clear();
+    spare.resize(keys.len(), 0);
+    for (b, c) in counts.iter().enumerate() {
+        if c.contains(&keys.len()) {
+            continue;
+        }
+        let mut next = [0usize; 256];
+        let mut at = 0;
+        for (n, &count) in next.iter_mut().zip(c) {
+            *n = at;
+            at += count;
+        }
+        for &k in keys.iter() {
+            let d = (k >> (8 * b)) as usize & 0xFF;
+            spare[next[d]] = k;
+            next[d] += 1;
+        }
+        std::mem::swap(keys, spare);
+    }
+}
+
 /// Merges two ascending sequences into `out` (cleared first).
 fn merge_sorted_into(out: &mut Vec<f64>, a: &[f64], b: impl Iterator<Item = f64>) {
     out.clear();
@@ -97,6 +129,8 @@ pub struct KllSketch {
     scratch: Vec<f64>,
     /// A reused buffer for batch updates (not part of the sketch's value).
     run: Vec<u64>,
+    /// A reused buffer for sorting batch updates (not part of the value).
+    spare: Vec<u64>,
 }
 
 impl PartialEq for KllSketch {
@@ -139,6 +173,7 @@ impl KllSketch {
             caps: Vec::new(),
             scratch: Vec::new(),
             run: Vec::new(),
+            spare: Vec::new(),
         };
         sketch.recount();
         sketch
@@ -229,7 +264,7 @@ impl KllSketch {
         if let Some(&first) = run.first() {
             self.seed(from_sort_key(first));
             if !run.is_sorted() {
-                run.sort_unstable();
+                radix_sort(&mut run, &mut self.spare);
             }
             self.n += run.len() as u64;
             self.min = self.min.min(from_sort_key(run[0]));
@@ -507,6 +542,36 @@ impl KllSketch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The radix sort orders keys as `sort_unstable` does: random keys,
+    /// keys sharing most of their bytes (integers as f64), f64 sort keys
+    /// of both signs, and runs of equal keys.
+    #[test]
+    fn radix_sort_orders_keys_as_sort_unstable() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut spare = Vec::new();
+        for shape in 0..4 {
+            let keys: Vec<u64> = (0..5000)
+                .map(|_| match shape {
+                    0 => next(),
+                    1 => sort_key((next() % 200_000) as f64),
+                    2 => sort_key((next() % 2_000_001) as f64 / 100.0 - 10_000.0),
+                    _ => next() % 7,
+                })
+                .collect();
+            let mut want = keys.clone();
+            want.sort_unstable();
+            let mut got = keys;
+            radix_sort(&mut got, &mut spare);
+            assert_eq!(got, want, "shape {shape}");
+        }
+    }
 
     fn values(n: usize, seed: u64) -> Vec<f64> {
         let mut s = seed;
