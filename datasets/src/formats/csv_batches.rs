@@ -24,7 +24,7 @@ enum Builder {
     Null,
     Int(Int64Builder),
     Float(Float32Builder),
-    /// Built as bytes; validated as UTF-8 once per column when finished.
+    /// Built as text: each value cut from its record's one UTF-8 check.
     Utf8(StringBuilder),
     Binary(BinaryBuilder),
 }

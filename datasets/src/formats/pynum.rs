@@ -196,29 +196,42 @@ mod tests {
         );
     }
 
+    /// The next state of a xorshift generator.
+    fn xorshift(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    /// A number's text drawn from `x`: negative when its top bit is set,
+    /// `digits` digits, and a dot before digit `dot` when there is one.
+    fn number_text(x: u64, digits: usize, dot: Option<usize>) -> String {
+        let mut text = String::new();
+        if x >> 63 == 1 {
+            text.push('-');
+        }
+        let mut y = x;
+        for i in 0..digits {
+            if Some(i) == dot {
+                text.push('.');
+            }
+            text.push(char::from(b'0' + (y % 10) as u8));
+            y = (y / 10) ^ (y << 29);
+        }
+        text
+    }
+
     /// The plain-decimal fast path gives `str::parse`'s f64, bit for bit,
     /// and leaves every other form to it.
     #[test]
     fn plain_decimals_parse_as_rust_parses_them() {
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = xorshift(&mut x);
             let digits = 2 + (x % 14) as usize;
             let dot = 1 + ((x >> 8) % (digits as u64 - 1)) as usize;
-            let mut text = String::new();
-            if x >> 63 == 1 {
-                text.push('-');
-            }
-            let mut y = x;
-            for i in 0..digits {
-                if i == dot {
-                    text.push('.');
-                }
-                text.push(char::from(b'0' + (y % 10) as u8));
-                y = (y / 10) ^ (y << 29);
-            }
+            let text = number_text(x, digits, Some(dot));
             let Some(PlainNumber::Float(fast)) = plain_number(text.as_bytes()) else {
                 panic!("{text} is a plain decimal");
             };
@@ -249,19 +262,8 @@ mod tests {
     fn plain_integers_parse_as_rust_parses_them() {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let digits = 1 + (x % 18) as usize;
-            let mut text = String::new();
-            if x >> 63 == 1 {
-                text.push('-');
-            }
-            let mut y = x;
-            for _ in 0..digits {
-                text.push(char::from(b'0' + (y % 10) as u8));
-                y = (y / 10) ^ (y << 29);
-            }
+            let x = xorshift(&mut x);
+            let text = number_text(x, 1 + (x % 18) as usize, None);
             let Some(PlainNumber::Int(fast)) = plain_number(text.as_bytes()) else {
                 panic!("{text} is a plain integer");
             };
